@@ -1,0 +1,43 @@
+// Simulator throughput: routing decisions per second on configs/paper.cfg, with the
+// observation graph built at every step (as training needs it).
+#include <benchmark/benchmark.h>
+
+#include "env/cluster_env.h"
+#include "env/heuristics.h"
+#include "launch/config.h"
+
+namespace qosroute {
+namespace {
+
+void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name) {
+  const RunConfig config = LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/paper.cfg", {});
+  auto workload = LoadConfiguredWorkload(config);
+  ClusterEnv env(config.env, workload);
+  auto policy = MakeHeuristic(policy_name, config.greedy);
+  uint64_t seed = 0;
+  int64_t decisions = 0;
+  double qos = 0;
+  for (auto _ : state) {
+    env.Reset(++seed);
+    policy->Reset(seed);
+    while (!env.done()) {
+      env.Step(policy->Act(env));
+      ++decisions;
+    }
+    qos += env.Metrics().avg_qos;
+    benchmark::DoNotOptimize(env.observation().expert.data());
+  }
+  state.SetItemsProcessed(decisions);
+  state.counters["avg_qos"] = qos / state.iterations();
+}
+
+void BM_PaperEpisode_RoundRobin(benchmark::State& state) { RunPaperEpisodes(state, "round-robin"); }
+void BM_PaperEpisode_GreedyQos(benchmark::State& state) { RunPaperEpisodes(state, "greedy-qos"); }
+
+BENCHMARK(BM_PaperEpisode_RoundRobin)->Name("BM_PaperEpisode/round_robin")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PaperEpisode_GreedyQos)->Name("BM_PaperEpisode/greedy_qos")->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace qosroute
+
+BENCHMARK_MAIN();

@@ -1,0 +1,350 @@
+#include "env/cluster_env.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+
+namespace qosroute {
+
+namespace {
+
+constexpr uint32_t kStateMagic = 0x51525345;  // "QRSE"
+constexpr uint32_t kStateVersion = 1;
+
+// Independent random streams per purpose, so that changing one part of the config (say the
+// predictor noise) leaves the arrivals and the sampled requests of a seed unchanged.
+uint64_t StreamSeed(uint64_t seed, uint64_t stream) { return seed * 0x9E3779B97F4A7C15ULL + stream; }
+
+}  // namespace
+
+void ValidateEnvConfig(const EnvConfig& c) {
+  if (c.experts.empty()) throw UserError("cluster.experts is empty: the cluster needs at least one expert");
+  for (size_t i = 0; i < c.experts.size(); ++i) {
+    ValidateExpertConfig(c.experts[i]);
+    for (size_t j = 0; j < i; ++j) {
+      if (c.experts[i].name == c.experts[j].name) {
+        throw UserError("cluster.experts names '" + c.experts[i].name + "' twice");
+      }
+    }
+  }
+  ValidateArrivalConfig(c.arrivals);
+  if (c.requests_per_episode < 1) {
+    throw UserError("workload.requests_per_episode must be >= 1, got " + std::to_string(c.requests_per_episode));
+  }
+  if (c.sampling != "random" && c.sampling != "sequential") {
+    throw UserError("workload.sampling must be 'random' or 'sequential', got '" + c.sampling + "'");
+  }
+  if (!(c.sla > 0) || !std::isfinite(c.sla)) throw UserError("env.sla must be > 0 seconds per token, got " + std::to_string(c.sla));
+  if (c.max_running_slots < 1) throw UserError("env.max_running_slots must be >= 1, got " + std::to_string(c.max_running_slots));
+  if (c.max_waiting_slots < 1) throw UserError("env.max_waiting_slots must be >= 1, got " + std::to_string(c.max_waiting_slots));
+  if (c.predictor.score_noise < 0) throw UserError("predictor.score_noise must be >= 0, got " + std::to_string(c.predictor.score_noise));
+  if (c.predictor.length_noise < 0) throw UserError("predictor.length_noise must be >= 0, got " + std::to_string(c.predictor.length_noise));
+}
+
+ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload)
+    : config_(config), workload_(std::move(workload)) {
+  ValidateEnvConfig(config_);
+  QR_CHECK(workload_ != nullptr);
+  if (workload_->records.empty()) throw UserError("workload " + workload_->source + " holds no records");
+  const int n = static_cast<int>(config_.experts.size());
+  candidate_index_.resize(workload_->records.size() * n);
+  for (size_t r = 0; r < workload_->records.size(); ++r) {
+    const WorkloadRecord& record = workload_->records[r];
+    for (int e = 0; e < n; ++e) {
+      const std::string& model = config_.experts[e].name;
+      int found = -1;
+      for (size_t c = 0; c < record.candidates.size(); ++c) {
+        if (record.candidates[c].model == model) found = static_cast<int>(c);
+      }
+      if (found < 0) {
+        throw UserError("workload " + workload_->source + " record " + std::to_string(r) + " (id '" +
+                        record.id + "') has no candidate for expert '" + model + "'");
+      }
+      candidate_index_[r * n + e] = found;
+    }
+  }
+  for (int e = 0; e < n; ++e) experts_.emplace_back(e, config_.experts[e]);
+}
+
+void ClusterEnv::SetUpEpisode(uint64_t seed) {
+  const int n = static_cast<int>(config_.experts.size());
+  const int count = config_.requests_per_episode;
+  Rng arrival_rng(StreamSeed(seed, 1));
+  Rng sample_rng(StreamSeed(seed, 2));
+  Rng predictor_rng(StreamSeed(seed, 3));
+  arrivals_ = GenerateArrivals(config_.arrivals, count, arrival_rng);
+  QR_CHECK(static_cast<int>(arrivals_.size()) == count);
+  prompt_tokens_.assign(count, 0);
+  true_output_.assign(static_cast<size_t>(count) * n, 0);
+  true_score_.assign(static_cast<size_t>(count) * n, 0.0f);
+  pred_output_.assign(static_cast<size_t>(count) * n, 0);
+  pred_score_.assign(static_cast<size_t>(count) * n, 0.0f);
+  upper_bound_sum_ = 0.0;
+  const size_t num_records = workload_->records.size();
+  for (int i = 0; i < count; ++i) {
+    const size_t rec = config_.sampling == "sequential" ? i % num_records : sample_rng.Below(num_records);
+    const WorkloadRecord& record = workload_->records[rec];
+    prompt_tokens_[i] = record.prompt_tokens;
+    double best = 0.0;
+    for (int e = 0; e < n; ++e) {
+      const CandidateRecord& c = record.candidates[candidate_index_[rec * n + e]];
+      const size_t k = static_cast<size_t>(i) * n + e;
+      true_output_[k] = c.output_tokens;
+      true_score_[k] = static_cast<float>(c.score);
+      Prediction p = Predict(config_.predictor, c.score, c.output_tokens, predictor_rng);
+      if (config_.predictor.use_data_predictions && c.pred_score >= 0 && c.pred_output_tokens > 0) {
+        p = Prediction{c.pred_score, c.pred_output_tokens};
+      }
+      pred_score_[k] = static_cast<float>(p.score);
+      pred_output_[k] = p.output_tokens;
+      best = std::max(best, c.score);
+    }
+    upper_bound_sum_ += best;
+  }
+}
+
+const Observation& ClusterEnv::Reset(uint64_t seed) {
+  SetUpEpisode(seed);
+  experts_.clear();
+  for (size_t e = 0; e < config_.experts.size(); ++e) experts_.emplace_back(static_cast<int>(e), config_.experts[e]);
+  pending_.clear();
+  metrics_.Reset();
+  step_ = 0;
+  done_ = false;
+  now_ = arrivals_.front();
+  end_time_ = now_;
+  AdvanceAllTo(now_);
+  UpdateArrivedView();
+  BuildObservation();
+  return observation_;
+}
+
+void ClusterEnv::AdvanceAllTo(double time) {
+  for (ExpertServer& e : experts_) e.AdvanceTo(time, &pending_);
+}
+
+double ClusterEnv::CreditUpTo(double time, bool everything) {
+  double credited = 0.0;
+  size_t kept = 0;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const Completion& c = pending_[i];
+    if (everything || c.finish <= time) {
+      metrics_.AddCompletion(c, config_.sla);
+      if (!c.rejected && c.latency_per_token() < config_.sla) credited += c.score;
+    } else {
+      pending_[kept++] = c;
+    }
+  }
+  pending_.resize(kept);
+  return credited;
+}
+
+double ClusterEnv::ImpactPenalty(int expert) const {
+  const ExpertServer& server = experts_[expert];
+  const ExpertConfig& ec = server.config();
+  const int n = static_cast<int>(experts_.size());
+  const long p_new = prompt_tokens_[step_];
+  const long d_new = true_output_[static_cast<size_t>(step_) * n + expert];
+  double penalty = 0.0;
+  for (const ActiveRequest& r : server.running()) {
+    const long m = std::min<long>(r.output_tokens - r.generated, d_new);
+    // sum_{k=1}^{m-1} (p_new + k): the new request's context during the overlap.
+    const double second = m > 1 ? (m - 1) * static_cast<double>(p_new) + (m - 1) * m / 2.0 : 0.0;
+    const double l_plus = (ec.k1 * p_new + ec.k2 * second) / r.output_tokens;
+    const double current = (now_ - r.arrival) / std::max(1, r.generated);
+    if (current + l_plus > config_.sla) penalty += r.score;
+  }
+  return penalty;
+}
+
+StepResult ClusterEnv::DoStep(int action) {
+  const int n = static_cast<int>(experts_.size());
+  StepResult result;
+  if (action == n) {
+    metrics_.AddDrop();
+  } else {
+    if (config_.impact_penalty) result.penalty = ImpactPenalty(action);
+    const size_t k = static_cast<size_t>(step_) * n + action;
+    ActiveRequest r;
+    r.id = step_;
+    r.arrival = arrivals_[step_];
+    r.prompt_tokens = prompt_tokens_[step_];
+    r.output_tokens = true_output_[k];
+    r.score = true_score_[k];
+    r.pred_score = pred_score_[k];
+    r.pred_output_tokens = pred_output_[k];
+    experts_[action].Enqueue(r, now_);
+  }
+  ++step_;
+  if (step_ < static_cast<int>(arrivals_.size())) {
+    now_ = arrivals_[step_];
+    AdvanceAllTo(now_);
+    result.credited = CreditUpTo(now_, false);
+  } else {
+    // The last decision also collects everything that completes while the cluster drains.
+    end_time_ = now_;
+    for (ExpertServer& e : experts_) {
+      e.Drain(&pending_);
+      end_time_ = std::max(end_time_, e.clock());
+    }
+    result.credited = CreditUpTo(0.0, true);
+    done_ = true;
+  }
+  result.reward = result.credited - result.penalty;
+  result.done = done_;
+  if (!done_) {
+    UpdateArrivedView();
+    BuildObservation();
+  }
+  return result;
+}
+
+void ClusterEnv::UpdateArrivedView() {
+  const int n = static_cast<int>(experts_.size());
+  arrived_.id = step_;
+  arrived_.arrival = arrivals_[step_];
+  arrived_.prompt_tokens = prompt_tokens_[step_];
+  arrived_.pred_score.assign(pred_score_.begin() + static_cast<size_t>(step_) * n,
+                             pred_score_.begin() + static_cast<size_t>(step_ + 1) * n);
+  arrived_.pred_output_tokens.assign(pred_output_.begin() + static_cast<size_t>(step_) * n,
+                                     pred_output_.begin() + static_cast<size_t>(step_ + 1) * n);
+}
+
+void ClusterEnv::BuildObservation() {
+  const int n = static_cast<int>(experts_.size());
+  const int slots_r = config_.max_running_slots;
+  const int slots_w = config_.max_waiting_slots;
+  Observation& obs = observation_;
+  if (obs.num_experts != n || obs.max_running != slots_r || obs.max_waiting != slots_w) {
+    obs.Resize(n, slots_r, slots_w);
+  }
+  const float sla = static_cast<float>(config_.sla);
+  float mean_score = 0.0f, mean_output = 0.0f;
+  for (int e = 0; e < n; ++e) {
+    mean_score += arrived_.pred_score[e];
+    mean_output += arrived_.pred_output_tokens[e];
+  }
+  obs.request[0] = arrived_.prompt_tokens / kTokenScale;
+  obs.request[1] = mean_score / n;
+  obs.request[2] = mean_output / n / kTokenScale;
+
+  auto fill_slot = [&](float* dst, const ActiveRequest& r, float inv_blocks) {
+    dst[0] = r.prompt_tokens / kTokenScale;
+    dst[1] = r.pred_score;
+    dst[2] = r.pred_output_tokens / kTokenScale;
+    dst[3] = r.blocks * inv_blocks;
+    dst[4] = r.generated / kTokenScale;
+    const double lpt = (now_ - r.arrival) / std::max(1, r.generated);
+    dst[5] = std::min(kLatencyClip, static_cast<float>(lpt / sla));
+  };
+
+  for (int e = 0; e < n; ++e) {
+    const ExpertServer& server = experts_[e];
+    const float inv_blocks = 1.0f / server.num_blocks();
+    float* ex = obs.expert.data() + static_cast<size_t>(e) * kExpertFeatures;
+    ex[0] = server.blocks_used() * inv_blocks;
+    ex[1] = server.running().size() / kCountScale;
+    ex[2] = server.waiting().size() / kCountScale;
+    ex[3] = arrived_.prompt_tokens / kTokenScale;
+    ex[4] = arrived_.pred_score[e];
+    ex[5] = arrived_.pred_output_tokens[e] / kTokenScale;
+    const double iteration = server.time_model().DecodeSeconds(
+        server.running_context_tokens(), static_cast<int>(server.running().size()));
+    ex[6] = static_cast<float>(iteration / config_.sla);
+
+    float* run = obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures;
+    uint8_t* run_mask = obs.running_mask.data() + static_cast<size_t>(e) * slots_r;
+    const int shown_r = std::min<int>(slots_r, server.running().size());
+    for (int s = 0; s < shown_r; ++s) fill_slot(run + s * kSlotFeatures, server.running()[s], inv_blocks);
+    std::fill(run + shown_r * kSlotFeatures, run + slots_r * kSlotFeatures, 0.0f);
+    std::fill(run_mask, run_mask + slots_r, 0);
+    std::fill(run_mask, run_mask + shown_r, 1);
+
+    float* wait = obs.waiting.data() + static_cast<size_t>(e) * slots_w * kSlotFeatures;
+    uint8_t* wait_mask = obs.waiting_mask.data() + static_cast<size_t>(e) * slots_w;
+    const int shown_w = std::min<int>(slots_w, server.waiting().size());
+    for (int s = 0; s < shown_w; ++s) fill_slot(wait + s * kSlotFeatures, server.waiting()[s], inv_blocks);
+    std::fill(wait + shown_w * kSlotFeatures, wait + slots_w * kSlotFeatures, 0.0f);
+    std::fill(wait_mask, wait_mask + slots_w, 0);
+    std::fill(wait_mask, wait_mask + shown_w, 1);
+  }
+  std::fill(obs.action_mask.begin(), obs.action_mask.end(), 1);
+  obs.action_mask[n] = config_.allow_drop ? 1 : 0;
+}
+
+ClusterEnv::Counts ClusterEnv::CountRequests() const {
+  Counts c;
+  c.decided = step_;
+  c.completed = metrics_.completed();
+  c.dropped = metrics_.dropped();
+  for (const Completion& p : pending_) (p.rejected ? c.dropped : c.completed) += 1;
+  for (const ExpertServer& e : experts_) c.in_flight += e.running().size() + e.waiting().size();
+  return c;
+}
+
+EpisodeMetrics ClusterEnv::Metrics() const {
+  QR_CHECK_MSG(done_, "metrics are complete only at the end of an episode");
+  const double n = static_cast<double>(arrivals_.size());
+  return metrics_.Finish(static_cast<long>(arrivals_.size()), upper_bound_sum_ / n,
+                         end_time_ - arrivals_.front(), experts_);
+}
+
+std::vector<uint8_t> ClusterEnv::SaveState() const {
+  ByteWriter out;
+  out.Put(kStateMagic);
+  out.Put(kStateVersion);
+  out.Put<int32_t>(static_cast<int32_t>(experts_.size()));
+  out.PutVector(arrivals_);
+  out.PutVector(prompt_tokens_);
+  out.PutVector(true_output_);
+  out.PutVector(true_score_);
+  out.PutVector(pred_output_);
+  out.PutVector(pred_score_);
+  out.Put(upper_bound_sum_);
+  for (const ExpertServer& e : experts_) e.Save(&out);
+  out.PutVector(pending_);
+  metrics_.Save(&out);
+  out.Put(step_);
+  out.Put(now_);
+  out.Put(done_);
+  out.Put(end_time_);
+  return out.Take();
+}
+
+void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
+  ByteReader in(bytes);
+  if (in.Get<uint32_t>() != kStateMagic) throw UserError("state snapshot is not a cluster environment state");
+  const uint32_t version = in.Get<uint32_t>();
+  if (version != kStateVersion) {
+    throw UserError("cluster state snapshot has format version " + std::to_string(version) +
+                    ", this build reads version " + std::to_string(kStateVersion));
+  }
+  const int32_t n = in.Get<int32_t>();
+  if (n != static_cast<int32_t>(experts_.size())) {
+    throw UserError("cluster state snapshot has " + std::to_string(n) + " experts, the config has " +
+                    std::to_string(experts_.size()));
+  }
+  arrivals_ = in.GetVector<double>();
+  prompt_tokens_ = in.GetVector<int>();
+  true_output_ = in.GetVector<int>();
+  true_score_ = in.GetVector<float>();
+  pred_output_ = in.GetVector<int>();
+  pred_score_ = in.GetVector<float>();
+  upper_bound_sum_ = in.Get<double>();
+  for (ExpertServer& e : experts_) e.Load(&in);
+  pending_ = in.GetVector<Completion>();
+  metrics_.Load(&in);
+  step_ = in.Get<int>();
+  now_ = in.Get<double>();
+  done_ = in.Get<bool>();
+  end_time_ = in.Get<double>();
+  if (!in.AtEnd()) throw UserError("cluster state snapshot has trailing bytes");
+  if (!done_) {
+    UpdateArrivedView();
+    BuildObservation();
+  }
+}
+
+}  // namespace qosroute

@@ -1,0 +1,117 @@
+#pragma once
+// The edge cluster as an episodic environment: one decision per arriving request (route to
+// an expert or drop it), the reward of spec section 2 (credited QoS minus the impact
+// penalty), the graph observation, metrics, and a complete byte snapshot of its state.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/rng.h"
+#include "env/arrivals.h"
+#include "env/environment.h"
+#include "env/expert_server.h"
+#include "env/metrics.h"
+#include "env/predictor.h"
+#include "env/workload.h"
+
+namespace qosroute {
+
+struct EnvConfig {
+  std::vector<ExpertConfig> experts;
+  ArrivalConfig arrivals;
+  PredictorConfig predictor;
+  int requests_per_episode = 5000;
+  std::string sampling = "random";  // random: records drawn with replacement per episode seed;
+                                    // sequential: records 0.. in file order (the ref's choice)
+  double sla = 0.03;                // latency-per-token SLA, seconds per token
+  int max_running_slots = 10;       // R
+  int max_waiting_slots = 10;       // W
+  bool allow_drop = true;
+  bool impact_penalty = true;
+};
+
+// Throws UserError naming the key when a value is out of range.
+void ValidateEnvConfig(const EnvConfig& config);
+
+// What a router may know about the arrived request: predictions only, never the truth.
+struct ArrivedRequestView {
+  int id = 0;
+  double arrival = 0.0;
+  int prompt_tokens = 0;
+  std::vector<float> pred_score;          // per expert
+  std::vector<int> pred_output_tokens;    // per expert
+};
+
+class ClusterEnv final : public Environment {
+ public:
+  // The workload must hold a candidate for every configured expert in every record.
+  ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload);
+
+  const Observation& Reset(uint64_t seed) override;
+  const Observation& observation() const override { return observation_; }
+  bool done() const override { return done_; }
+  std::vector<uint8_t> SaveState() const override;
+  void LoadState(const std::vector<uint8_t>& bytes) override;
+
+  // For heuristic routers: the cluster state and the arrived request's predictions.
+  const EnvConfig& config() const { return config_; }
+  const std::vector<ExpertServer>& experts() const { return experts_; }
+  const ArrivedRequestView& arrived() const { return arrived_; }
+  double now() const { return now_; }
+  int step_index() const { return step_; }
+  int num_requests() const { return static_cast<int>(arrivals_.size()); }
+
+  // The impact penalty of routing the arrived request to `expert` (spec section 2; uses the
+  // truth, so it is for the reward only).
+  double ImpactPenalty(int expert) const;
+
+  // Request accounting so far: every decided request is completed, dropped (by the router
+  // or rejected by an engine) or still in flight.
+  struct Counts {
+    long decided = 0;
+    long completed = 0;
+    long dropped = 0;
+    long in_flight = 0;
+  };
+  Counts CountRequests() const;
+
+  // Metrics of the finished episode (valid once done()).
+  EpisodeMetrics Metrics() const;
+
+ protected:
+  StepResult DoStep(int action) override;
+
+ private:
+  void SetUpEpisode(uint64_t seed);
+  void AdvanceAllTo(double time);
+  double CreditUpTo(double time, bool everything);
+  void BuildObservation();
+  void UpdateArrivedView();
+
+  EnvConfig config_;
+  std::shared_ptr<const Workload> workload_;
+  std::vector<int> candidate_index_;  // [record][expert] -> candidate position
+
+  // Episode data, drawn at Reset. Truth and predictions per [request][expert].
+  std::vector<double> arrivals_;
+  std::vector<int> prompt_tokens_;
+  std::vector<int> true_output_;
+  std::vector<float> true_score_;
+  std::vector<int> pred_output_;
+  std::vector<float> pred_score_;
+  double upper_bound_sum_ = 0.0;
+
+  std::vector<ExpertServer> experts_;
+  std::vector<Completion> pending_;  // completed, not yet credited (finish after `now`)
+  std::vector<Completion> scratch_;
+  MetricsAccumulator metrics_;
+  int step_ = 0;
+  double now_ = 0.0;
+  bool done_ = true;
+  double end_time_ = 0.0;
+
+  ArrivedRequestView arrived_;
+  Observation observation_;
+};
+
+}  // namespace qosroute

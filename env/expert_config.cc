@@ -1,0 +1,104 @@
+#include "env/expert_config.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace qosroute {
+
+namespace {
+
+struct CatalogEntry {
+  const char* name;
+  int layers;  // KV bytes/token = layers x 4096 hidden x 2 (K and V) x 2 bytes (fp16)
+  double weights_gb;
+  double k1;
+};
+
+// Spec section 1. Models beyond the default three are LLaMA-7B-class, with the same costs.
+const CatalogEntry kCatalog[] = {
+    {"alpaca-native", 32, 13.5, 7.2e-5},   {"chatglm-6b", 28, 12.5, 6.8e-5},
+    {"mpt-7b-instruct", 32, 13.5, 7.2e-5}, {"open-assistant", 32, 13.5, 7.2e-5},
+    {"vicuna", 32, 13.5, 7.2e-5},          {"koala", 32, 13.5, 7.2e-5},
+};
+
+}  // namespace
+
+int ExpertConfig::NumBlocks() const {
+  if (num_blocks > 0) return num_blocks;
+  const double kv_bytes = (gpu_memory_gb * gpu_memory_utilization - weights_gb - reserve_gb) * 1e9;
+  const double block_bytes = block_size * kv_bytes_per_token;
+  return kv_bytes <= 0 ? 0 : static_cast<int>(std::floor(kv_bytes / block_bytes));
+}
+
+int ExpertConfig::WatermarkBlocks() const {
+  return static_cast<int>(watermark * NumBlocks());
+}
+
+std::shared_ptr<const IterationTimeModel> ExpertConfig::MakeTimeModel() const {
+  return std::make_shared<LinearIterationTimeModel>(c0, k1, k2);
+}
+
+ExpertConfig CatalogExpert(const std::string& name) {
+  for (const auto& entry : kCatalog) {
+    if (name == entry.name) {
+      ExpertConfig config;
+      config.name = name;
+      config.kv_bytes_per_token = entry.layers * 4096.0 * 2 * 2;
+      config.weights_gb = entry.weights_gb;
+      config.k1 = entry.k1;
+      return config;
+    }
+  }
+  std::string known;
+  for (const auto& entry : kCatalog) known += std::string(known.empty() ? "" : ", ") + entry.name;
+  throw UserError("unknown expert '" + name + "' in cluster.experts; known experts: " + known);
+}
+
+std::vector<std::string> CatalogExpertNames() {
+  std::vector<std::string> names;
+  for (const auto& entry : kCatalog) names.push_back(entry.name);
+  return names;
+}
+
+void ValidateExpertConfig(const ExpertConfig& c) {
+  const std::string key = "expert." + c.name + ".";
+  auto positive = [&](double v, const char* field) {
+    if (!(v > 0) || !std::isfinite(v)) {
+      throw UserError(key + field + " must be > 0, got " + std::to_string(v));
+    }
+  };
+  auto non_negative = [&](double v, const char* field) {
+    if (!(v >= 0) || !std::isfinite(v)) {
+      throw UserError(key + field + " must be >= 0, got " + std::to_string(v));
+    }
+  };
+  positive(c.kv_bytes_per_token, "kv_bytes_per_token");
+  non_negative(c.weights_gb, "weights_gb");
+  positive(c.gpu_memory_gb, "gpu_memory_gb");
+  if (!(c.gpu_memory_utilization > 0 && c.gpu_memory_utilization <= 1)) {
+    throw UserError(key + "gpu_memory_utilization must be in (0, 1], got " +
+                    std::to_string(c.gpu_memory_utilization));
+  }
+  non_negative(c.reserve_gb, "reserve_gb");
+  positive(c.block_size, "block_size");
+  positive(c.max_num_seqs, "max_num_seqs");
+  positive(c.max_num_batched_tokens, "max_num_batched_tokens");
+  if (!(c.watermark >= 0 && c.watermark < 1)) {
+    throw UserError(key + "watermark must be in [0, 1), got " + std::to_string(c.watermark));
+  }
+  non_negative(c.c0, "c0");
+  non_negative(c.k1, "k1");
+  non_negative(c.k2, "k2");
+  if (c.c0 + c.k1 + c.k2 <= 0) throw UserError(key + "c0, k1 and k2 are all zero: iterations would take no time");
+  non_negative(c.num_blocks, "num_blocks");
+  // A request of up to 128 prompt + 128 output tokens must fit on an otherwise empty GPU.
+  const int min_blocks = (256 + c.block_size - 1) / c.block_size + c.WatermarkBlocks();
+  if (c.NumBlocks() < min_blocks) {
+    throw UserError(key + "KV cache has " + std::to_string(c.NumBlocks()) +
+                    " blocks, fewer than the " + std::to_string(min_blocks) +
+                    " one long request needs; check gpu_memory_gb, weights_gb and reserve_gb");
+  }
+}
+
+}  // namespace qosroute

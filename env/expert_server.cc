@@ -1,0 +1,214 @@
+#include "env/expert_server.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace qosroute {
+
+ExpertServer::ExpertServer(int index, const ExpertConfig& config)
+    : index_(index),
+      config_(config),
+      time_model_(config.MakeTimeModel()),
+      num_blocks_(config.NumBlocks()),
+      watermark_blocks_(config.WatermarkBlocks()) {
+  QR_CHECK(num_blocks_ > 0);
+}
+
+void ExpertServer::Enqueue(const ActiveRequest& request, double now) {
+  QR_CHECK_MSG(now >= request.arrival, "a request cannot be enqueued before it arrives");
+  // An idle expert's clock sits at the last time it was advanced to; a busy one's at the end
+  // of its iteration in progress, which the request waits for.
+  clock_ = std::max(clock_, now);
+  waiting_.push_back(request);
+}
+
+void ExpertServer::AdvanceTo(double until, std::vector<Completion>* completions) {
+  while (clock_ < until) {
+    if (!RunIteration(completions)) {
+      clock_ = until;
+      break;
+    }
+  }
+}
+
+void ExpertServer::Drain(std::vector<Completion>* completions) {
+  while (RunIteration(completions)) {
+  }
+}
+
+bool ExpertServer::RunIteration(std::vector<Completion>* completions) {
+  if (running_.empty() && waiting_.empty()) return false;
+  ++iterations_;
+  if (!waiting_.empty() && RunPrefill(completions)) return true;
+  if (!running_.empty()) {
+    RunDecode(completions);
+    return true;
+  }
+  // Only waiting requests that cannot be admitted on an empty engine remain; RunPrefill
+  // rejects those, so reaching here is a broken invariant.
+  QR_CHECK_MSG(false, "expert has waiting requests but can neither prefill nor decode");
+  return false;
+}
+
+bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
+  // vLLM v0 admission: take requests from the head while the sequence limit, the token budget
+  // and the free blocks (above the watermark) allow; stop at the first that does not fit.
+  long prefill_tokens = 0;
+  const size_t first_admitted = running_.size();
+  while (!waiting_.empty()) {
+    ActiveRequest& head = waiting_.front();
+    const int tokens = head.context_tokens();
+    const int need = BlocksFor(tokens);
+    if (num_blocks_ - need < watermark_blocks_ || tokens > config_.max_num_batched_tokens) {
+      // Can never fit this engine: vLLM ignores it; here it counts as a rejected request.
+      ActiveRequest rejected = head;
+      waiting_.pop_front();
+      Complete(rejected, /*rejected=*/true, completions);
+      continue;
+    }
+    if (static_cast<int>(running_.size()) >= config_.max_num_seqs) break;
+    if (prefill_tokens + tokens > config_.max_num_batched_tokens) break;
+    if (blocks_free() - need < watermark_blocks_) break;
+    head.blocks = need;
+    blocks_used_ += need;
+    prefill_tokens += tokens;
+    running_.push_back(head);
+    waiting_.pop_front();
+  }
+  const int admitted = static_cast<int>(running_.size() - first_admitted);
+  if (admitted == 0) return false;
+
+  const double seconds = time_model_->PrefillSeconds(prefill_tokens, admitted);
+  block_seconds_ += blocks_used_ * seconds;
+  clock_ += seconds;
+  // The prefill pass produces each admitted request's next token.
+  bool any_finished = false;
+  for (size_t i = first_admitted; i < running_.size(); ++i) {
+    ActiveRequest& r = running_[i];
+    ++r.generated;
+    any_finished |= r.generated >= r.output_tokens;
+  }
+  if (any_finished) {
+    size_t kept = 0;
+    for (size_t i = 0; i < running_.size(); ++i) {
+      if (running_[i].generated >= running_[i].output_tokens) {
+        Complete(running_[i], false, completions);
+      } else {
+        running_[kept++] = running_[i];
+      }
+    }
+    running_.resize(kept);
+  }
+  return true;
+}
+
+void ExpertServer::RunDecode(std::vector<Completion>* completions) {
+  // Every running request needs room for the KV of the token it is about to extend by.
+  // When blocks run out, preempt (recompute) the most recently admitted request, possibly
+  // the one asking.
+  scratch_.clear();  // victims, newest first
+  for (size_t i = 0; i < running_.size(); ++i) {
+    ActiveRequest& r = running_[i];
+    const int need = BlocksFor(r.context_tokens()) - r.blocks;
+    if (need <= 0) continue;
+    while (blocks_free() < need && running_.size() - 1 > i) {
+      ActiveRequest& victim = running_.back();
+      blocks_used_ -= victim.blocks;
+      victim.blocks = 0;
+      scratch_.push_back(victim);
+      running_.pop_back();
+      ++preemptions_;
+    }
+    if (blocks_free() >= need) {
+      r.blocks += need;
+      blocks_used_ += need;
+      continue;
+    }
+    // Nothing newer left to evict: preempt this request itself; everything older fits.
+    blocks_used_ -= r.blocks;
+    r.blocks = 0;
+    scratch_.push_back(r);
+    running_.pop_back();
+    ++preemptions_;
+    break;
+  }
+  // Preempted requests go back to the front of the waiting queue, oldest first.
+  for (const ActiveRequest& victim : scratch_) waiting_.push_front(victim);
+
+  if (running_.empty()) {
+    // A lone request outgrew the whole cache. It can never finish here: reject it.
+    if (!waiting_.empty() && BlocksFor(waiting_.front().context_tokens() + 1) > num_blocks_ - watermark_blocks_) {
+      ActiveRequest rejected = waiting_.front();
+      waiting_.pop_front();
+      Complete(rejected, true, completions);
+    }
+    return;
+  }
+
+  const long context = running_context_tokens();
+  const double seconds = time_model_->DecodeSeconds(context, static_cast<int>(running_.size()));
+  block_seconds_ += blocks_used_ * seconds;
+  clock_ += seconds;
+  size_t kept = 0;
+  for (size_t i = 0; i < running_.size(); ++i) {
+    ActiveRequest& r = running_[i];
+    ++r.generated;
+    if (r.generated >= r.output_tokens) {
+      Complete(r, false, completions);
+    } else {
+      running_[kept++] = r;
+    }
+  }
+  running_.resize(kept);
+}
+
+void ExpertServer::Complete(const ActiveRequest& r, bool rejected, std::vector<Completion>* completions) {
+  blocks_used_ -= r.blocks;
+  QR_CHECK(blocks_used_ >= 0);
+  Completion c;
+  c.id = r.id;
+  c.expert = index_;
+  c.arrival = r.arrival;
+  c.finish = clock_;
+  c.output_tokens = r.output_tokens;
+  c.score = r.score;
+  c.rejected = rejected;
+  completions->push_back(c);
+}
+
+long ExpertServer::running_context_tokens() const {
+  long total = 0;
+  for (const ActiveRequest& r : running_) total += r.context_tokens();
+  return total;
+}
+
+void ExpertServer::Save(ByteWriter* out) const {
+  out->Put(clock_);
+  out->PutVector(running_);
+  out->PutVector(std::vector<ActiveRequest>(waiting_.begin(), waiting_.end()));
+  out->Put(blocks_used_);
+  out->Put(preemptions_);
+  out->Put(iterations_);
+  out->Put(block_seconds_);
+}
+
+void ExpertServer::Load(ByteReader* in) {
+  clock_ = in->Get<double>();
+  running_ = in->GetVector<ActiveRequest>();
+  const auto waiting = in->GetVector<ActiveRequest>();
+  waiting_.assign(waiting.begin(), waiting.end());
+  blocks_used_ = in->Get<int>();
+  preemptions_ = in->Get<long>();
+  iterations_ = in->Get<long>();
+  block_seconds_ = in->Get<double>();
+  long held = 0;
+  for (const ActiveRequest& r : running_) held += r.blocks;
+  if (held != blocks_used_ || blocks_used_ > num_blocks_) {
+    throw UserError("state snapshot is inconsistent: expert " + config_.name + " holds " +
+                    std::to_string(held) + " blocks in its running queue but records " +
+                    std::to_string(blocks_used_));
+  }
+}
+
+}  // namespace qosroute

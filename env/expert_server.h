@@ -1,0 +1,99 @@
+#pragma once
+// One expert's serving engine with vLLM v0 semantics: FCFS waiting queue, running queue in
+// admission order, paged KV blocks, iteration-level scheduling (a prefill iteration when the
+// head of the waiting queue fits, else a decode iteration), recompute preemption of the most
+// recently admitted request when blocks run out during decode.
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "common/bytes.h"
+#include "env/expert_config.h"
+
+namespace qosroute {
+
+struct ActiveRequest {
+  int id = 0;  // index of the request in its episode
+  double arrival = 0.0;
+  int prompt_tokens = 0;
+  int output_tokens = 0;  // the truth: the simulator uses it, the router never sees it
+  float score = 0.0f;     // the truth
+  float pred_score = 0.0f;
+  int pred_output_tokens = 0;
+  int generated = 0;  // output tokens produced so far (kept across preemption)
+  int blocks = 0;     // KV blocks held (0 while waiting)
+
+  int context_tokens() const { return prompt_tokens + generated; }
+};
+
+struct Completion {
+  int id = 0;
+  int expert = 0;
+  double arrival = 0.0;
+  double finish = 0.0;
+  int output_tokens = 0;
+  float score = 0.0f;
+  bool rejected = false;  // the engine could never fit it (counts as dropped, QoS 0)
+  double latency_per_token() const { return (finish - arrival) / output_tokens; }
+};
+
+class ExpertServer {
+ public:
+  ExpertServer(int index, const ExpertConfig& config);
+
+  // Adds a request to the back of the waiting queue at time `now` (the expert must already
+  // have been advanced to `now`).
+  void Enqueue(const ActiveRequest& request, double now);
+
+  // Runs every iteration that starts strictly before `until`; an idle expert jumps to `until`.
+  // The last iteration may end after `until`: its completions carry their true finish time.
+  void AdvanceTo(double until, std::vector<Completion>* completions);
+
+  // Runs until both queues are empty.
+  void Drain(std::vector<Completion>* completions);
+
+  // Runs exactly one iteration; false when there was nothing to run.
+  bool RunIteration(std::vector<Completion>* completions);
+
+  int index() const { return index_; }
+  const ExpertConfig& config() const { return config_; }
+  const IterationTimeModel& time_model() const { return *time_model_; }
+  double clock() const { return clock_; }
+  const std::vector<ActiveRequest>& running() const { return running_; }
+  const std::deque<ActiveRequest>& waiting() const { return waiting_; }
+  int num_blocks() const { return num_blocks_; }
+  int blocks_used() const { return blocks_used_; }
+  int blocks_free() const { return num_blocks_ - blocks_used_; }
+  long preemptions() const { return preemptions_; }
+  long iterations() const { return iterations_; }
+  // Integral of blocks in use over time (block-seconds), for time-weighted utilisation.
+  double block_seconds() const { return block_seconds_; }
+  // Context tokens of the running batch: what the next decode iteration costs.
+  long running_context_tokens() const;
+
+  void Save(ByteWriter* out) const;
+  void Load(ByteReader* in);
+
+ private:
+  bool RunPrefill(std::vector<Completion>* completions);
+  void RunDecode(std::vector<Completion>* completions);
+  void Complete(const ActiveRequest& r, bool rejected, std::vector<Completion>* completions);
+  int BlocksFor(int tokens) const { return (tokens + config_.block_size - 1) / config_.block_size; }
+
+  int index_;
+  ExpertConfig config_;
+  std::shared_ptr<const IterationTimeModel> time_model_;
+  int num_blocks_;
+  int watermark_blocks_;
+
+  double clock_ = 0.0;
+  std::vector<ActiveRequest> running_;  // admission order: newest at the back
+  std::deque<ActiveRequest> waiting_;   // FCFS; preempted requests return to the front
+  int blocks_used_ = 0;
+  long preemptions_ = 0;
+  long iterations_ = 0;
+  double block_seconds_ = 0.0;
+  std::vector<ActiveRequest> scratch_;  // reused buffer, no allocation per iteration
+};
+
+}  // namespace qosroute

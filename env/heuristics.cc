@@ -1,0 +1,227 @@
+#include "env/heuristics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "common/error.h"
+
+namespace qosroute {
+
+namespace {
+
+class RandomPolicy final : public RoutingPolicy {
+ public:
+  std::string name() const override { return "random"; }
+  void Reset(uint64_t seed) override { rng_.Seed(seed ^ 0x52414E44ULL); }
+  int Act(const ClusterEnv& env) override { return static_cast<int>(rng_.Below(env.experts().size())); }
+
+ private:
+  Rng rng_;
+};
+
+class RoundRobinPolicy final : public RoutingPolicy {
+ public:
+  std::string name() const override { return "round-robin"; }
+  void Reset(uint64_t) override { next_ = 0; }
+  int Act(const ClusterEnv& env) override {
+    const int action = next_ % static_cast<int>(env.experts().size());
+    ++next_;
+    return action;
+  }
+
+ private:
+  int next_ = 0;
+};
+
+class ShortestQueuePolicy final : public RoutingPolicy {
+ public:
+  std::string name() const override { return "shortest-queue-first"; }
+  int Act(const ClusterEnv& env) override {
+    int best = 0;
+    size_t best_len = std::numeric_limits<size_t>::max();
+    for (const ExpertServer& e : env.experts()) {
+      const size_t len = e.running().size() + e.waiting().size();
+      if (len < best_len) {
+        best_len = len;
+        best = e.index();
+      }
+    }
+    return best;
+  }
+};
+
+class LeastKvLoadPolicy final : public RoutingPolicy {
+ public:
+  std::string name() const override { return "least-kv-load"; }
+  int Act(const ClusterEnv& env) override {
+    int best = 0;
+    double best_load = std::numeric_limits<double>::infinity();
+    for (const ExpertServer& e : env.experts()) {
+      const double load = static_cast<double>(e.blocks_used()) / e.num_blocks();
+      if (load < best_load) {
+        best_load = load;
+        best = e.index();
+      }
+    }
+    return best;
+  }
+};
+
+class QualityPolicy final : public RoutingPolicy {
+ public:
+  std::string name() const override { return "quality"; }
+  int Act(const ClusterEnv& env) override {
+    const auto& scores = env.arrived().pred_score;
+    return static_cast<int>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+  }
+};
+
+// The strong myopic router: for each expert, simulate its queues forward with predicted
+// lengths to estimate the new request's latency per token and which queued requests it
+// would push past the SLA; value = predicted score x P(meets SLA) - predicted harm. Drops
+// the request when no expert is worth it (and dropping is allowed).
+class GreedyQosPolicy final : public RoutingPolicy {
+ public:
+  explicit GreedyQosPolicy(const GreedyQosOptions& options) : options_(options) {}
+  std::string name() const override { return "greedy-qos"; }
+  int Act(const ClusterEnv& env) override {
+    const double sla = env.config().sla;
+    const int n = static_cast<int>(env.experts().size());
+    int best = 0;
+    double best_value = -std::numeric_limits<double>::infinity();
+    for (int e = 0; e < n; ++e) {
+      const LookaheadResult without = LookAhead(env, e, false);
+      const LookaheadResult with = LookAhead(env, e, true);
+      double harm = 0.0;
+      for (size_t i = 0; i < without.queued_latency_per_token.size(); ++i) {
+        const double before = MeetProbability(without.queued_latency_per_token[i], sla);
+        const double after = MeetProbability(with.queued_latency_per_token[i], sla);
+        harm += without.queued_pred_score[i] * std::max(0.0, before - after);
+      }
+      const double value =
+          env.arrived().pred_score[e] * MeetProbability(with.arrived_latency_per_token, sla) - harm;
+      if (value > best_value) {
+        best_value = value;
+        best = e;
+      }
+    }
+    if (env.config().allow_drop && best_value < options_.drop_threshold) return n;
+    return best;
+  }
+
+ private:
+  double MeetProbability(double latency_per_token, double sla) const {
+    const double z = (sla - latency_per_token) / (options_.sharpness * sla);
+    return 1.0 / (1.0 + std::exp(-z));
+  }
+  GreedyQosOptions options_;
+};
+
+}  // namespace
+
+LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) {
+  struct Job {
+    double arrival;
+    int context;    // tokens whose KV exists (prompt + generated)
+    int generated;
+    int remaining;  // predicted tokens still to produce (>= 1)
+    bool prefilled;
+    double finish;
+  };
+  const ExpertServer& server = env.experts()[expert];
+  const IterationTimeModel& model = server.time_model();
+  std::vector<Job> jobs;
+  jobs.reserve(server.running().size() + server.waiting().size() + 1);
+  auto add = [&](const ActiveRequest& r, bool prefilled) {
+    jobs.push_back(Job{r.arrival, r.context_tokens(), r.generated,
+                       std::max(1, r.pred_output_tokens - r.generated), prefilled, -1.0});
+  };
+  for (const ActiveRequest& r : server.running()) add(r, true);
+  for (const ActiveRequest& r : server.waiting()) add(r, false);
+  const size_t queued = jobs.size();
+  if (with_arrived) {
+    const ArrivedRequestView& a = env.arrived();
+    jobs.push_back(Job{a.arrival, a.prompt_tokens, 0, std::max(1, a.pred_output_tokens[expert]), false, -1.0});
+  }
+  // The expert's clock is the end of the iteration in progress (or now, when idle).
+  double clock = std::max(server.clock(), env.now());
+  size_t unfinished = jobs.size();
+  size_t first_waiting = server.running().size();
+  const int max_batched = server.config().max_num_batched_tokens;
+  while (unfinished > 0) {
+    // Same rule as the engine: prefill waiting requests when there are any, else decode.
+    long prefill_tokens = 0;
+    int admitted = 0;
+    size_t i = first_waiting;
+    while (i < jobs.size() && (admitted == 0 || prefill_tokens + jobs[i].context <= max_batched)) {
+      prefill_tokens += jobs[i].context;
+      jobs[i].prefilled = true;
+      ++admitted;
+      ++i;
+    }
+    double seconds;
+    if (admitted > 0) {
+      seconds = model.PrefillSeconds(prefill_tokens, admitted);
+      for (size_t j = first_waiting; j < i; ++j) {
+        jobs[j].generated += 1;
+        jobs[j].context += 1;
+        jobs[j].remaining -= 1;
+      }
+      first_waiting = i;
+    } else {
+      long context = 0;
+      int batch = 0;
+      for (const Job& j : jobs) {
+        if (j.prefilled && j.remaining > 0) {
+          context += j.context;
+          ++batch;
+        }
+      }
+      seconds = model.DecodeSeconds(context, batch);
+      for (Job& j : jobs) {
+        if (j.prefilled && j.remaining > 0) {
+          j.generated += 1;
+          j.remaining -= 1;
+          j.context += 1;
+        }
+      }
+    }
+    clock += seconds;
+    for (Job& j : jobs) {
+      if (j.finish < 0 && j.prefilled && j.remaining <= 0) {
+        j.finish = clock;
+        --unfinished;
+      }
+    }
+  }
+  LookaheadResult result;
+  for (size_t j = 0; j < queued; ++j) {
+    result.queued_latency_per_token.push_back((jobs[j].finish - jobs[j].arrival) / std::max(1, jobs[j].generated));
+  }
+  if (with_arrived) {
+    const Job& a = jobs.back();
+    result.arrived_latency_per_token = (a.finish - a.arrival) / std::max(1, a.generated);
+  }
+  for (const ActiveRequest& r : server.running()) result.queued_pred_score.push_back(r.pred_score);
+  for (const ActiveRequest& r : server.waiting()) result.queued_pred_score.push_back(r.pred_score);
+  return result;
+}
+
+std::vector<std::string> HeuristicNames() {
+  return {"random", "round-robin", "shortest-queue-first", "least-kv-load", "quality", "greedy-qos"};
+}
+
+std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name, const GreedyQosOptions& greedy) {
+  if (name == "random") return std::make_unique<RandomPolicy>();
+  if (name == "round-robin") return std::make_unique<RoundRobinPolicy>();
+  if (name == "shortest-queue-first") return std::make_unique<ShortestQueuePolicy>();
+  if (name == "least-kv-load") return std::make_unique<LeastKvLoadPolicy>();
+  if (name == "quality") return std::make_unique<QualityPolicy>();
+  if (name == "greedy-qos") return std::make_unique<GreedyQosPolicy>(greedy);
+  std::string known;
+  for (const auto& n : HeuristicNames()) known += (known.empty() ? "" : ", ") + n;
+  throw UserError("unknown policy '" + name + "'; known policies: " + known);
+}
+
+}  // namespace qosroute

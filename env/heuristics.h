@@ -1,0 +1,48 @@
+#pragma once
+// Heuristic routers of spec section 4. They read the cluster state and the arrived request's
+// predictions (never its truth) and return an action: an expert index, or N to drop.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/rng.h"
+#include "env/cluster_env.h"
+
+namespace qosroute {
+
+class RoutingPolicy {
+ public:
+  virtual ~RoutingPolicy() = default;
+  virtual std::string name() const = 0;
+  // Called at the start of every episode with that episode's seed.
+  virtual void Reset(uint64_t seed) { (void)seed; }
+  virtual int Act(const ClusterEnv& env) = 0;
+};
+
+struct GreedyQosOptions {
+  // P(meets SLA) = logistic((SLA - estimated latency per token) / (sharpness x SLA)).
+  double sharpness = 0.03;
+  // Drop when the best expert's value (score x P - harm) is below this. Tuned on the paper
+  // config over rates 3..8 (0.05 gives up to 20% less QoS at 8 req/s; 0.3..0.5 is flat).
+  double drop_threshold = 0.4;
+};
+
+// Names: random, round-robin, shortest-queue-first, least-kv-load, quality, greedy-qos.
+std::vector<std::string> HeuristicNames();
+// Throws UserError listing the known names for an unknown one.
+std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name,
+                                             const GreedyQosOptions& greedy = GreedyQosOptions());
+
+// Greedy-qos's look-ahead, exposed for tests: simulates expert `expert`'s queues forward with
+// predicted lengths (no future arrivals, KV assumed sufficient), with the arrived request
+// added at the back of the waiting queue when `with_arrived`. Returns the estimated latency
+// per token of the arrived request (or 0 without it) and, per running/waiting request in
+// queue order, its estimated latency per token.
+struct LookaheadResult {
+  double arrived_latency_per_token = 0.0;
+  std::vector<double> queued_latency_per_token;  // running then waiting, queue order
+  std::vector<float> queued_pred_score;
+};
+LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived);
+
+}  // namespace qosroute

@@ -1,0 +1,77 @@
+#pragma once
+// The routing observation as plain structs: a heterogeneous graph with fixed-size, masked
+// slots, laid out contiguously so that batching into tensors is a memcpy per field.
+//
+//   arrived request (1 node) <-> every expert (N nodes)
+//   expert e <-> its running requests (up to R slots, mask says which exist)
+//   expert e <-> its waiting requests (up to W slots)
+//
+// The per-expert values of the arrived request (its predicted score and length on that
+// expert) sit on the expert node (the arrived->expert edge), so one policy serves any N and
+// any ordering of experts. All features are normalised to O(1).
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace qosroute {
+
+// Feature scales shared by every producer of observations.
+constexpr float kTokenScale = 128.0f;   // tokens / 128
+constexpr float kCountScale = 10.0f;    // queue lengths / 10
+constexpr float kLatencyClip = 10.0f;   // latency / SLA, clipped
+
+// Arrived-request node: prompt tokens/128, mean predicted score over experts, mean predicted
+// output tokens/128 over experts.
+constexpr int kRequestFeatures = 3;
+
+// Expert node (edge features of arrived->expert included):
+//  0 KV-block utilisation (fraction of blocks in use)
+//  1 running requests / 10
+//  2 waiting requests / 10
+//  3 arrived request's prompt tokens / 128
+//  4 arrived request's predicted score on this expert
+//  5 arrived request's predicted output tokens on this expert / 128
+//  6 current decode iteration time (c0 + k2 x context tokens of the running batch) / SLA
+constexpr int kExpertFeatures = 7;
+
+// Running or waiting request slot (spec: prompt tokens, predicted score, predicted output
+// tokens, KV fraction held, output tokens so far, current latency per token):
+//  0 prompt tokens / 128
+//  1 predicted score
+//  2 predicted output tokens / 128
+//  3 fraction of the expert's KV blocks this request holds
+//  4 output tokens generated so far / 128
+//  5 current latency per token / SLA (elapsed / max(1, generated)), clipped to 10
+constexpr int kSlotFeatures = 6;
+
+// Width of the reference flat encoding per expert: 3 arrived + 3 expert + (R + W) x 6 slots.
+// With R = W = 10 this is the ref's 126 values per expert.
+inline int FlatWidthPerExpert(int max_running, int max_waiting) {
+  return 6 + (max_running + max_waiting) * kSlotFeatures;
+}
+
+struct Observation {
+  int num_experts = 0;
+  int max_running = 0;  // R
+  int max_waiting = 0;  // W
+  std::array<float, kRequestFeatures> request{};
+  std::vector<float> expert;          // [N][kExpertFeatures]
+  std::vector<float> running;         // [N][R][kSlotFeatures]
+  std::vector<uint8_t> running_mask;  // [N][R], 1 = slot holds a request
+  std::vector<float> waiting;         // [N][W][kSlotFeatures]
+  std::vector<uint8_t> waiting_mask;  // [N][W]
+  std::vector<uint8_t> action_mask;   // [N + 1]; action N = drop
+
+  int num_actions() const { return num_experts + 1; }
+  int drop_action() const { return num_experts; }
+
+  // Sizes every buffer for N experts and R/W slots, zero-filled.
+  void Resize(int n, int r, int w);
+
+  // The reference flat encoding (126 values per expert for R = W = 10), written into *out.
+  // Per expert: [prompt/128, pred score, pred output/128, KV util, running/10, waiting/10,
+  // R running slots x 6, W waiting slots x 6]; absent slots are zeros.
+  void FlatView(std::vector<float>* out) const;
+};
+
+}  // namespace qosroute

@@ -1,0 +1,18 @@
+#pragma once
+// The qosroute subcommands. Each parses its own flags (with --help) and returns an exit code;
+// bad input surfaces as UserError, which main turns into one message and exit code 2.
+#include <string>
+#include <vector>
+
+namespace qosroute {
+
+using Args = std::vector<std::string>;  // arguments after the command name
+
+int RunSimulateCommand(const Args& args);
+int RunMakeWorkloadCommand(const Args& args);
+#ifdef QOSROUTE_HAVE_TORCH
+int RunTrainCommand(const Args& args);
+int RunEvaluateCommand(const Args& args);
+#endif
+
+}  // namespace qosroute

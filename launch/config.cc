@@ -1,0 +1,369 @@
+#include "launch/config.h"
+
+#include <boost/program_options.hpp>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace po = boost::program_options;
+
+namespace qosroute {
+
+namespace {
+
+// Registers typed keys bound to config fields and remembers how to print each value back.
+class KeyTable {
+ public:
+  explicit KeyTable(po::options_description* desc) : desc_(desc) {}
+
+  template <typename T>
+  void Add(const std::string& key, T* field, const char* help) {
+    desc_->add_options()(key.c_str(), po::value<T>(field)->default_value(*field), help);
+    printers_[key] = [field] {
+      std::ostringstream s;
+      s << *field;
+      return s.str();
+    };
+  }
+  void AddBool(const std::string& key, bool* field, const char* help) {
+    desc_->add_options()(key.c_str(), po::value<bool>(field)->default_value(*field), help);
+    printers_[key] = [field] { return std::string(*field ? "true" : "false"); };
+  }
+  void AddIntList(const std::string& key, std::vector<int>* field, std::string* text, const char* help) {
+    std::string joined;
+    for (int v : *field) joined += (joined.empty() ? "" : ",") + std::to_string(v);
+    *text = joined;
+    desc_->add_options()(key.c_str(), po::value<std::string>(text)->default_value(joined), help);
+    printers_[key] = [text] { return *text; };
+  }
+  std::map<std::string, std::string> Resolved() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, print] : printers_) out[key] = print();
+    return out;
+  }
+
+ private:
+  po::options_description* desc_;
+  std::map<std::string, std::function<std::string()>> printers_;
+};
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string OverridesAsIni(const std::vector<std::string>& overrides) {
+  std::string ini;
+  for (const std::string& o : overrides) {
+    const auto eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw UserError("--set " + o + ": expected section.key=value");
+    }
+    ini += o.substr(0, eq) + "=" + o.substr(eq + 1) + "\n";
+  }
+  return ini;
+}
+
+// Boost's messages name the option but not the file; this puts both in one sentence.
+[[noreturn]] void RethrowAsUserError(const po::error& e, const std::string& where) {
+  if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&e)) {
+    throw UserError(where + ": unknown key '" + unknown->get_option_name() + "'");
+  }
+  if (const auto* invalid = dynamic_cast<const po::invalid_option_value*>(&e)) {
+    throw UserError(where + ": " + invalid->what());
+  }
+  throw UserError(where + ": " + e.what());
+}
+
+void StoreIni(const std::string& text, const po::options_description& desc, const std::string& where,
+              po::variables_map* vm, bool allow_unregistered) {
+  std::istringstream in(text);
+  try {
+    po::store(po::parse_config_file(in, desc, allow_unregistered), *vm);
+  } catch (const po::error& e) {
+    RethrowAsUserError(e, where);
+  }
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw UserError("cannot open config file " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<int> ParseIntList(const std::string& text, const std::string& key) {
+  std::vector<int> out;
+  for (const std::string& item : SplitList(text)) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoi(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw UserError(key + " expects a comma-separated list of integers, got '" + text + "'");
+    }
+  }
+  return out;
+}
+
+void RequireRange(const std::string& where, const std::string& key, double value, double lo, double hi) {
+  if (!(value >= lo && value <= hi) || std::isnan(value)) {
+    std::ostringstream s;
+    s << where << ": " << key << " must be in [" << lo << ", " << hi << "], got " << value;
+    throw UserError(s.str());
+  }
+}
+
+}  // namespace
+
+RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  RunConfig config;
+  config.config_path = path;
+  const std::string file_text = path.empty() ? std::string() : ReadFile(path);
+  const std::string where = path.empty() ? "config" : path;
+  const std::string override_text = OverridesAsIni(overrides);
+
+  // Pass 1: which experts? Their sections are only known once the list is read.
+  std::string experts_text = "alpaca-native,chatglm-6b,mpt-7b-instruct";
+  {
+    po::options_description first;
+    first.add_options()("cluster.experts", po::value<std::string>(&experts_text)->default_value(experts_text));
+    po::variables_map vm;
+    StoreIni(override_text, first, "--set", &vm, true);
+    StoreIni(file_text, first, where, &vm, true);
+    po::notify(vm);
+  }
+  const std::vector<std::string> names = SplitList(experts_text);
+  if (names.empty()) throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
+
+  // Cluster-wide expert settings, then per-expert overrides.
+  ExpertConfig shared = CatalogExpert(names.front());
+  EnvConfig& env = config.env;
+  for (const std::string& name : names) env.experts.push_back(CatalogExpert(name));
+
+  po::options_description desc;
+  KeyTable keys(&desc);
+  keys.Add("cluster.experts", &experts_text, "comma-separated expert (model) names");
+  keys.Add("cluster.gpu_memory_gb", &shared.gpu_memory_gb, "GPU memory of every expert's card (GB)");
+  keys.Add("cluster.gpu_memory_utilization", &shared.gpu_memory_utilization, "vLLM gpu_memory_utilization");
+  keys.Add("cluster.reserve_gb", &shared.reserve_gb, "memory not available to the KV cache (GB)");
+  keys.Add("cluster.c0", &shared.c0, "fixed iteration cost (s)");
+  keys.Add("cluster.max_num_seqs", &shared.max_num_seqs, "vLLM max_num_seqs");
+  keys.Add("cluster.max_num_batched_tokens", &shared.max_num_batched_tokens, "vLLM max_num_batched_tokens");
+  keys.Add("cluster.block_size", &shared.block_size, "KV block size (tokens)");
+  keys.Add("cluster.watermark", &shared.watermark, "free-block watermark at admission (fraction)");
+  // Per-expert values start unset (NaN / -1) so that only the keys a file names override.
+  struct PerExpert {
+    double kv_bytes_per_token = NAN, weights_gb = NAN, k1 = NAN, k2 = NAN, c0 = NAN, gpu_memory_gb = NAN;
+    int num_blocks = -1;
+  };
+  std::vector<PerExpert> per_expert(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string p = "expert." + names[i] + ".";
+    po::options_description& d = desc;
+    d.add_options()((p + "kv_bytes_per_token").c_str(), po::value<double>(&per_expert[i].kv_bytes_per_token))(
+        (p + "weights_gb").c_str(), po::value<double>(&per_expert[i].weights_gb))(
+        (p + "k1").c_str(), po::value<double>(&per_expert[i].k1))((p + "k2").c_str(),
+                                                                   po::value<double>(&per_expert[i].k2))(
+        (p + "c0").c_str(), po::value<double>(&per_expert[i].c0))(
+        (p + "gpu_memory_gb").c_str(), po::value<double>(&per_expert[i].gpu_memory_gb))(
+        (p + "num_blocks").c_str(), po::value<int>(&per_expert[i].num_blocks));
+  }
+
+  WorkloadSourceConfig& wl = config.workload;
+  keys.Add("workload.source", &wl.source, "'synthetic' or a mix-instruct JSON / JSON-lines file");
+  keys.Add("workload.synthetic_records", &wl.synthetic_records, "records in the synthetic set");
+  keys.Add("workload.synthetic_seed", &wl.synthetic_seed, "seed of the synthetic set");
+  keys.Add("workload.max_output_tokens", &wl.max_output_tokens, "clip response lengths");
+  keys.Add("workload.requests_per_episode", &env.requests_per_episode, "decisions per episode");
+  keys.Add("workload.sampling", &env.sampling, "random | sequential");
+  keys.Add("workload.arrival", &env.arrivals.process, "poisson | mmpp | trace");
+  keys.Add("workload.rate", &env.arrivals.rate, "Poisson rate (requests/s)");
+  keys.Add("workload.mmpp_rate_low", &env.arrivals.mmpp_rate_low, "MMPP calm rate");
+  keys.Add("workload.mmpp_rate_high", &env.arrivals.mmpp_rate_high, "MMPP burst rate");
+  keys.Add("workload.mmpp_mean_low_s", &env.arrivals.mmpp_mean_low_s, "MMPP mean calm sojourn (s)");
+  keys.Add("workload.mmpp_mean_high_s", &env.arrivals.mmpp_mean_high_s, "MMPP mean burst sojourn (s)");
+  keys.Add("workload.trace", &env.arrivals.trace_path, "arrival timestamp file");
+  keys.Add("predictor.score_noise", &env.predictor.score_noise, "stddev of predicted-score noise");
+  keys.Add("predictor.length_noise", &env.predictor.length_noise, "log-normal stddev of predicted-length noise");
+  keys.AddBool("predictor.use_data_predictions", &env.predictor.use_data_predictions, "use pred_* fields of the data");
+  keys.Add("env.sla", &env.sla, "latency-per-token SLA (s/token)");
+  keys.Add("env.max_running_slots", &env.max_running_slots, "running slots per expert in the observation");
+  keys.Add("env.max_waiting_slots", &env.max_waiting_slots, "waiting slots per expert in the observation");
+  keys.AddBool("env.allow_drop", &env.allow_drop, "whether the router may drop a request");
+  keys.AddBool("env.impact_penalty", &env.impact_penalty, "charge the action-impact penalty in the reward");
+  keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
+  keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold, "greedy-qos drops below this value");
+  keys.Add("eval.seeds", &config.eval.seeds, "evaluation episodes");
+  keys.Add("eval.seed_base", &config.eval.seed_base, "first evaluation seed");
+  keys.Add("eval.threads", &config.eval.threads, "evaluation threads (0 = cores)");
+  TrainConfig& t = config.train;
+  keys.Add("train.total_frames", &t.total_frames, "environment steps to train for");
+  keys.Add("train.warmup_frames", &t.warmup_frames, "initial uniformly random frames");
+  keys.Add("train.updates_per_frame", &t.updates_per_frame, "update-to-data ratio");
+  keys.Add("train.batch_size", &t.batch_size, "SAC batch size");
+  keys.Add("train.replay_capacity", &t.replay_capacity, "replay capacity (transitions)");
+  keys.Add("train.eval_every_frames", &t.eval_every_frames, "evaluate every so many frames");
+  keys.Add("train.eval_seeds", &t.eval_seeds, "episodes per periodic evaluation");
+  keys.Add("train.log_every_frames", &t.log_every_frames, "progress line every so many frames");
+  keys.Add("train.num_envs", &t.num_envs, "environments stepped together per actor");
+  keys.Add("train.seed", &t.seed, "training seed");
+  keys.Add("train.encoder", &t.encoder, "han | flat");
+  keys.Add("train.threads", &t.threads, "torch threads (0 = cores)");
+  keys.Add("sac.gamma", &t.gamma, "discount");
+  keys.Add("sac.tau", &t.tau, "Polyak coefficient");
+  keys.Add("sac.actor_lr", &t.actor_lr, "actor learning rate");
+  keys.Add("sac.critic_lr", &t.critic_lr, "critic learning rate");
+  keys.Add("sac.alpha_lr", &t.alpha_lr, "temperature learning rate");
+  keys.Add("sac.alpha_init", &t.alpha_init, "initial temperature");
+  keys.Add("sac.target_entropy_ratio", &t.target_entropy_ratio, "target entropy / log|A|");
+  std::string mlp_text;
+  keys.AddIntList("sac.mlp_hidden", &t.mlp_hidden, &mlp_text, "hidden sizes of the SAC heads");
+  keys.Add("han.hidden", &t.hidden, "HAN hidden size");
+  keys.Add("han.heads", &t.heads, "HAN attention heads");
+  keys.Add("han.layers", &t.layers, "HAN layers");
+  keys.Add("log.level", &config.log_level, "trace | debug | info | warn | error");
+
+  po::variables_map vm;
+  StoreIni(override_text, desc, "--set", &vm, false);  // stored first: overrides win
+  StoreIni(file_text, desc, where, &vm, false);
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    RethrowAsUserError(e, where);
+  }
+  t.mlp_hidden = ParseIntList(mlp_text, "sac.mlp_hidden");
+
+  for (size_t i = 0; i < names.size(); ++i) {
+    ExpertConfig& ec = env.experts[i];
+    ec.gpu_memory_gb = shared.gpu_memory_gb;
+    ec.gpu_memory_utilization = shared.gpu_memory_utilization;
+    ec.reserve_gb = shared.reserve_gb;
+    ec.c0 = shared.c0;
+    ec.max_num_seqs = shared.max_num_seqs;
+    ec.max_num_batched_tokens = shared.max_num_batched_tokens;
+    ec.block_size = shared.block_size;
+    ec.watermark = shared.watermark;
+    const PerExpert& pe = per_expert[i];
+    if (!std::isnan(pe.kv_bytes_per_token)) ec.kv_bytes_per_token = pe.kv_bytes_per_token;
+    if (!std::isnan(pe.weights_gb)) ec.weights_gb = pe.weights_gb;
+    if (!std::isnan(pe.k1)) ec.k1 = pe.k1;
+    if (!std::isnan(pe.k2)) ec.k2 = pe.k2;
+    if (!std::isnan(pe.c0)) ec.c0 = pe.c0;
+    if (!std::isnan(pe.gpu_memory_gb)) ec.gpu_memory_gb = pe.gpu_memory_gb;
+    if (pe.num_blocks >= 0) ec.num_blocks = pe.num_blocks;
+  }
+
+  // Relative data paths are relative to the config file.
+  const std::filesystem::path base = path.empty() ? std::filesystem::current_path()
+                                                  : std::filesystem::path(path).parent_path();
+  auto resolve = [&](std::string* p) {
+    if (!p->empty() && *p != "synthetic" && std::filesystem::path(*p).is_relative()) {
+      *p = (base / *p).lexically_normal().string();
+    }
+  };
+  resolve(&wl.source);
+  resolve(&env.arrivals.trace_path);
+  env.predictor.max_output_tokens = wl.max_output_tokens;
+
+  try {
+    ValidateEnvConfig(env);
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
+  RequireRange(where, "workload.synthetic_records", wl.synthetic_records, 1, 1e8);
+  RequireRange(where, "workload.max_output_tokens", wl.max_output_tokens, 1, 1e6);
+  RequireRange(where, "greedy.sharpness", config.greedy.sharpness, 1e-6, 1e6);
+  RequireRange(where, "eval.seeds", config.eval.seeds, 1, 1e6);
+  RequireRange(where, "eval.threads", config.eval.threads, 0, 1024);
+  RequireRange(where, "train.total_frames", t.total_frames, 1, 1e12);
+  RequireRange(where, "train.warmup_frames", t.warmup_frames, 0, 1e12);
+  RequireRange(where, "train.updates_per_frame", t.updates_per_frame, 0, 1e3);
+  RequireRange(where, "train.batch_size", t.batch_size, 1, 1e6);
+  RequireRange(where, "train.replay_capacity", t.replay_capacity, 1, 1e9);
+  RequireRange(where, "train.eval_every_frames", t.eval_every_frames, 1, 1e12);
+  RequireRange(where, "train.eval_seeds", t.eval_seeds, 1, 1e6);
+  RequireRange(where, "train.log_every_frames", t.log_every_frames, 1, 1e12);
+  RequireRange(where, "train.num_envs", t.num_envs, 1, 4096);
+  RequireRange(where, "train.threads", t.threads, 0, 1024);
+  RequireRange(where, "sac.gamma", t.gamma, 0, 1);
+  RequireRange(where, "sac.tau", t.tau, 0, 1);
+  RequireRange(where, "sac.actor_lr", t.actor_lr, 0, 10);
+  RequireRange(where, "sac.critic_lr", t.critic_lr, 0, 10);
+  RequireRange(where, "sac.alpha_lr", t.alpha_lr, 0, 10);
+  RequireRange(where, "sac.alpha_init", t.alpha_init, 1e-8, 1e6);
+  RequireRange(where, "sac.target_entropy_ratio", t.target_entropy_ratio, 0, 1);
+  RequireRange(where, "han.hidden", t.hidden, 1, 4096);
+  RequireRange(where, "han.heads", t.heads, 1, 64);
+  RequireRange(where, "han.layers", t.layers, 1, 16);
+  if (t.hidden % t.heads != 0) {
+    throw UserError(where + ": han.hidden (" + std::to_string(t.hidden) + ") must be divisible by han.heads (" +
+                    std::to_string(t.heads) + ")");
+  }
+  if (t.encoder != "han" && t.encoder != "flat") {
+    throw UserError(where + ": train.encoder must be 'han' or 'flat', got '" + t.encoder + "'");
+  }
+  if (t.mlp_hidden.empty()) throw UserError(where + ": sac.mlp_hidden must list at least one size");
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
+    throw UserError(where + ": log.level must be one of trace, debug, info, warn, error, off; got '" +
+                    config.log_level + "'");
+  }
+
+  config.resolved = keys.Resolved();
+  for (size_t i = 0; i < names.size(); ++i) {
+    const ExpertConfig& ec = env.experts[i];
+    const std::string p = "expert." + names[i] + ".";
+    config.resolved[p + "kv_bytes_per_token"] = std::to_string(ec.kv_bytes_per_token);
+    config.resolved[p + "weights_gb"] = std::to_string(ec.weights_gb);
+    config.resolved[p + "k1"] = std::to_string(ec.k1);
+    config.resolved[p + "k2"] = std::to_string(ec.k2);
+    config.resolved[p + "c0"] = std::to_string(ec.c0);
+    config.resolved[p + "gpu_memory_gb"] = std::to_string(ec.gpu_memory_gb);
+    config.resolved[p + "num_blocks"] = std::to_string(ec.num_blocks);
+  }
+  return config;
+}
+
+std::string FormatResolvedConfig(const RunConfig& config) {
+  std::ostringstream out;
+  out << "# resolved qosroute config";
+  if (!config.config_path.empty()) out << " (from " << config.config_path << ")";
+  out << "\n";
+  std::string section;
+  for (const auto& [key, value] : config.resolved) {
+    const auto dot = key.rfind('.');
+    const std::string s = key.substr(0, dot);
+    if (s != section) {
+      out << "\n[" << s << "]\n";
+      section = s;
+    }
+    out << key.substr(dot + 1) << " = " << value << "\n";
+  }
+  return out.str();
+}
+
+std::shared_ptr<const Workload> LoadConfiguredWorkload(const RunConfig& config) {
+  if (config.workload.source == "synthetic") {
+    SyntheticOptions options;
+    options.num_requests = config.workload.synthetic_records;
+    options.seed = config.workload.synthetic_seed;
+    options.max_output_tokens = config.workload.max_output_tokens;
+    return std::make_shared<Workload>(GenerateSyntheticWorkload(options));
+  }
+  return std::make_shared<Workload>(LoadWorkload(config.workload.source, config.workload.max_output_tokens));
+}
+
+}  // namespace qosroute

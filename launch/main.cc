@@ -1,0 +1,57 @@
+// qosroute: train, evaluate and compare QoS-aware routers for LLM requests at the edge.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <boost/program_options/errors.hpp>
+
+#include "common/error.h"
+#include "launch/commands.h"
+
+namespace {
+
+void PrintUsage() {
+  std::printf(
+      "usage: qosroute <command> [options]\n\n"
+      "commands:\n"
+      "  simulate       run heuristic (and learned) routers on a config, print the comparison table\n"
+      "  make-workload  write a calibrated synthetic mix-instruct workload (JSON lines)\n"
+#ifdef QOSROUTE_HAVE_TORCH
+      "  train          train the SAC router (HAN or flat encoder)\n"
+      "  evaluate       evaluate a trained policy file against the heuristics\n"
+#endif
+      "\nEvery command takes --help. Configs are INI files; --set section.key=value overrides.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
+      std::string(argv[1]) == "help") {
+    PrintUsage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const qosroute::Args args(argv + 2, argv + argc);
+  try {
+    if (command == "simulate") return qosroute::RunSimulateCommand(args);
+    if (command == "make-workload") return qosroute::RunMakeWorkloadCommand(args);
+#ifdef QOSROUTE_HAVE_TORCH
+    if (command == "train") return qosroute::RunTrainCommand(args);
+    if (command == "evaluate") return qosroute::RunEvaluateCommand(args);
+#endif
+    std::fprintf(stderr, "qosroute: unknown command '%s'\n\n", command.c_str());
+    PrintUsage();
+    return 2;
+  } catch (const qosroute::UserError& e) {
+    std::fprintf(stderr, "qosroute %s: error: %s\n", command.c_str(), e.what());
+    return 2;
+  } catch (const boost::program_options::error& e) {
+    std::fprintf(stderr, "qosroute %s: error: %s (see --help)\n", command.c_str(), e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qosroute %s: fatal: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,56 @@
+#pragma once
+// A trained policy on disk: one HDF5 file holding every parameter of the agent (online,
+// target and log_alpha) and the architecture needed to rebuild it.
+//
+//   /                 attributes: format = "qosroute-policy", format_version, encoder,
+//                     hidden, heads, layers, semantic_hidden, mlp_hidden[], flat_mlp_hidden[],
+//                     request_features, expert_features, slot_features,
+//                     num_experts, max_running, max_waiting
+//   /parameters/<name>  float32 dataset of the parameter's shape, <name> as in
+//                       SacAgent::NamedParameters() (e.g. "encoder.layers.0.expert_proj.weight")
+//
+// Loading checks the architecture first and throws UserError with one sentence naming the
+// file and the first field that differs. The HAN runs on any N, R and W, so those are checked
+// only for the flat encoder, whose input width depends on them. The HDF5 C library is not
+// thread-safe: call these from one thread at a time. They switch off HDF5's automatic error
+// printing, since every failure is reported as a UserError instead.
+#include <string>
+#include <vector>
+
+#include "learner/sac.h"
+
+namespace qosroute {
+
+struct PolicyArchitecture {
+  std::string encoder;
+  int64_t hidden = 0;
+  int64_t heads = 0;
+  int64_t layers = 0;
+  int64_t semantic_hidden = 0;
+  std::vector<int64_t> mlp_hidden;
+  std::vector<int64_t> flat_mlp_hidden;
+  int64_t request_features = 0;
+  int64_t expert_features = 0;
+  int64_t slot_features = 0;
+  int64_t num_experts = 0;
+  int64_t max_running = 0;
+  int64_t max_waiting = 0;
+};
+
+// The architecture an agent built from `config` has (feature counts from this build).
+PolicyArchitecture ArchitectureOf(const SacConfig& config);
+
+// Sets the architecture fields of *config to `architecture`, so that an evaluator can build
+// the agent a file needs. Throws UserError if the file's feature layout is not this build's.
+void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string& path,
+                       SacConfig* config);
+
+// Writes atomically: to `path`.tmp first, then renamed over `path`.
+void SavePolicy(const std::string& path, const SacAgent& agent);
+
+PolicyArchitecture ReadPolicyArchitecture(const std::string& path);
+
+// Copies every parameter from `path` into *agent after checking that the architectures agree.
+void LoadPolicy(const std::string& path, SacAgent* agent);
+
+}  // namespace qosroute

@@ -1,0 +1,412 @@
+#include "learner/sac.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
+
+#include "common/error.h"
+#include "learner/flat_encoder.h"
+
+namespace qosroute {
+namespace {
+
+torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden) {
+  torch::nn::Sequential mlp;
+  for (int64_t units : hidden) {
+    mlp->push_back(torch::nn::Linear(in, units));
+    mlp->push_back(torch::nn::ReLU());
+    in = units;
+  }
+  mlp->push_back(torch::nn::Linear(in, 1));
+  return mlp;
+}
+
+void CheckConfig(const SacConfig& c) {
+  auto fail = [](const std::string& what) { throw UserError("SAC config: " + what); };
+  if (!(c.gamma >= 0.0 && c.gamma <= 1.0)) fail("gamma must lie in [0, 1]");
+  if (!(c.tau > 0.0 && c.tau <= 1.0)) fail("tau must lie in (0, 1]");
+  if (!(c.actor_lr > 0.0 && c.critic_lr > 0.0 && c.alpha_lr > 0.0)) {
+    fail("learning rates must be positive");
+  }
+  if (!(c.alpha_init > 0.0)) fail("alpha_init must be positive");
+  if (!(c.target_entropy_ratio >= 0.0 && c.target_entropy_ratio <= 1.0)) {
+    fail("target_entropy_ratio must lie in [0, 1]");
+  }
+  for (int64_t units : c.mlp_hidden) {
+    if (units < 1) fail("mlp_hidden sizes must be positive");
+  }
+}
+
+// Parameter name by tensor identity, to name optimizer state (Adam keys it by TensorImpl).
+std::unordered_map<const void*, std::string> NamesByImpl(const torch::nn::Module& module) {
+  std::unordered_map<const void*, std::string> names;
+  for (const auto& item : module.named_parameters()) {
+    names[item.value().unsafeGetTensorImpl()] = item.key();
+  }
+  return names;
+}
+
+std::string AdamKey(const torch::Tensor& p) {
+  return c10::guts::to_string(p.unsafeGetTensorImpl());
+}
+
+}  // namespace
+
+std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
+  if (config.encoder == "han") return std::make_shared<HanEncoderImpl>(config.han);
+  if (config.encoder == "flat") {
+    return std::make_shared<FlatEncoderImpl>(
+        FlatEncoderOptions(config.num_experts, config.max_running, config.max_waiting)
+            .hidden(config.flat_hidden)
+            .mlp_hidden(config.flat_mlp_hidden));
+  }
+  throw UserError("SAC config: encoder '" + config.encoder + "' is neither han nor flat");
+}
+
+ActionHeadImpl::ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden)
+    : expert_mlp_(MakeMlp(2 * embedding_dim, hidden)), drop_mlp_(MakeMlp(embedding_dim, hidden)) {
+  register_module("expert_mlp", expert_mlp_);
+  register_module("drop_mlp", drop_mlp_);
+}
+
+torch::Tensor ActionHeadImpl::forward(const NodeEmbeddings& embeddings) {
+  const torch::Tensor& experts = embeddings.experts;  // [B, N, H]
+  const torch::Tensor pairs =
+      torch::cat({embeddings.request.unsqueeze(1).expand_as(experts), experts}, -1);
+  const torch::Tensor expert_scores = expert_mlp_->forward(pairs).squeeze(-1);  // [B, N]
+  const torch::Tensor drop_score = drop_mlp_->forward(embeddings.request);       // [B, 1]
+  return torch::cat({expert_scores, drop_score}, 1);
+}
+
+SacNetworksImpl::SacNetworksImpl(const SacConfig& config) {
+  const int64_t h = config.encoder_hidden();
+  encoder = register_module("encoder", MakeEncoder(config));
+  actor = register_module("actor", ActionHead(h, config.mlp_hidden));
+  q1 = register_module("q1", ActionHead(h, config.mlp_hidden));
+  q2 = register_module("q2", ActionHead(h, config.mlp_hidden));
+  target_encoder = register_module("target_encoder", MakeEncoder(config));
+  target_q1 = register_module("target_q1", ActionHead(h, config.mlp_hidden));
+  target_q2 = register_module("target_q2", ActionHead(h, config.mlp_hidden));
+  log_alpha = register_parameter(
+      "log_alpha", torch::scalar_tensor(std::log(config.alpha_init), torch::kFloat32));
+
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> online = CriticParameters();
+  const std::vector<torch::Tensor> target = TargetParameters();
+  QR_CHECK(online.size() == target.size());
+  for (size_t i = 0; i < online.size(); ++i) {
+    target[i].copy_(online[i]);
+    target[i].set_requires_grad(false);
+  }
+}
+
+std::vector<torch::Tensor> SacNetworksImpl::CriticParameters() const {
+  std::vector<torch::Tensor> params = encoder->parameters();
+  for (const auto& head : {q1, q2}) {
+    for (const auto& p : head->parameters()) params.push_back(p);
+  }
+  return params;
+}
+
+std::vector<torch::Tensor> SacNetworksImpl::TargetParameters() const {
+  std::vector<torch::Tensor> params = target_encoder->parameters();
+  for (const auto& head : {target_q1, target_q2}) {
+    for (const auto& p : head->parameters()) params.push_back(p);
+  }
+  return params;
+}
+
+SacAgent::SacAgent(const SacConfig& config)
+    : config_(config), device_(config.device), sample_rng_(config.seed ^ 0x5ac5ac5ac5ac5acULL) {
+  CheckConfig(config);
+  if (config.torch_threads > 0) torch::set_num_threads(config.torch_threads);
+  {
+    // Initialise from config.seed without leaving the process's global generator changed:
+    // module constructors draw from it and take no generator argument.
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    at::Tensor saved;
+    {
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      saved = generator.get_state();
+      generator.set_current_seed(config.seed);
+    }
+    networks_ = SacNetworks(config);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(saved);
+  }
+  networks_->to(device_);
+  critic_parameters_ = networks_->CriticParameters();
+  target_parameters_ = networks_->TargetParameters();
+  critic_optimizer_ = std::make_unique<torch::optim::Adam>(
+      critic_parameters_, torch::optim::AdamOptions(config.critic_lr));
+  actor_optimizer_ = std::make_unique<torch::optim::Adam>(
+      networks_->actor->parameters(), torch::optim::AdamOptions(config.actor_lr));
+  alpha_optimizer_ = std::make_unique<torch::optim::Adam>(
+      std::vector<torch::Tensor>{networks_->log_alpha}, torch::optim::AdamOptions(config.alpha_lr));
+}
+
+torch::Tensor SacAgent::MaskedLogits(const NodeEmbeddings& embeddings, const torch::Tensor& mask) {
+  return networks_->actor(embeddings)
+      .masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+}
+
+SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Tensor& actions,
+                                       const torch::Tensor& rewards, const GraphBatch& next_in,
+                                       const torch::Tensor& dones) {
+  const GraphBatch obs = obs_in.to(device_);
+  const GraphBatch next_obs = next_in.to(device_);
+  const torch::Tensor action_index = actions.to(device_, torch::kInt64).view({-1, 1});
+  const torch::Tensor reward = rewards.to(device_, torch::kFloat32).view({-1});
+  const torch::Tensor done = dones.to(device_, torch::kFloat32).view({-1});
+  const torch::Tensor alpha = networks_->log_alpha.detach().exp();
+
+  const NodeEmbeddings embeddings = networks_->encoder->forward(obs);
+  const torch::Tensor q1 = networks_->q1(embeddings);
+  const torch::Tensor q2 = networks_->q2(embeddings);
+
+  torch::Tensor target;
+  {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor next_mask = next_obs.action_mask;
+    const torch::Tensor next_log_probs =
+        torch::log_softmax(MaskedLogits(networks_->encoder->forward(next_obs), next_mask), 1);
+    const NodeEmbeddings target_embeddings = networks_->target_encoder->forward(next_obs);
+    const torch::Tensor next_q =
+        torch::min(networks_->target_q1(target_embeddings), networks_->target_q2(target_embeddings));
+    // Masked actions have pi = 0 and log pi = -inf; zero their soft Q so 0 * inf is not NaN.
+    const torch::Tensor soft_q =
+        (next_q - alpha * next_log_probs).masked_fill(next_mask.logical_not(), 0.0f);
+    const torch::Tensor next_value = (next_log_probs.exp() * soft_q).sum(1);
+    target = reward + config_.gamma * (1.0f - done) * next_value;
+  }
+  const torch::Tensor q1_taken = q1.gather(1, action_index).squeeze(1);
+  const torch::Tensor q2_taken = q2.gather(1, action_index).squeeze(1);
+  SacLossTensors losses;
+  losses.critic = torch::mse_loss(q1_taken, target) + torch::mse_loss(q2_taken, target);
+
+  // Actor on detached embeddings: the encoder learns from the critic loss only.
+  const torch::Tensor mask = obs.action_mask;
+  const torch::Tensor log_probs =
+      torch::log_softmax(MaskedLogits(embeddings.detach(), mask), 1);
+  const torch::Tensor probs = log_probs.exp();
+  // -inf replaced before any product, so that neither value nor gradient sees 0 * inf.
+  const torch::Tensor safe_log_probs = log_probs.masked_fill(mask.logical_not(), 0.0f);
+  const torch::Tensor q_min = torch::min(q1, q2).detach();
+  losses.actor = (probs * (alpha * safe_log_probs - q_min)).sum(1).mean();
+
+  const torch::Tensor entropy = -(probs * safe_log_probs).sum(1).detach();  // [B]
+  const torch::Tensor target_entropy =
+      config_.target_entropy_ratio * mask.sum(1).to(torch::kFloat32).log();
+  losses.alpha_loss = (networks_->log_alpha * (entropy - target_entropy)).mean();
+
+  losses.alpha = alpha;
+  losses.entropy = entropy.mean();
+  losses.q_mean = q1_taken.detach().mean();
+  return losses;
+}
+
+SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
+                                     const torch::Tensor& rewards, const GraphBatch& next_obs,
+                                     const torch::Tensor& dones) {
+  // Dropping the gradients (rather than zeroing them) saves a kernel per parameter; the
+  // backward pass then writes fresh ones.
+  for (auto* optimizer : {critic_optimizer_.get(), actor_optimizer_.get(), alpha_optimizer_.get()}) {
+    for (auto& group : optimizer->param_groups()) {
+      for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
+    }
+  }
+  const SacLossTensors losses = ComputeLosses(obs, actions, rewards, next_obs, dones);
+  // The three losses touch disjoint parameters (see the header), so one backward of their
+  // sum gives each parameter exactly its own loss's gradient.
+  (losses.critic + losses.actor + losses.alpha_loss).backward();
+
+  SacLosses out;
+  out.critic = losses.critic.item<double>();
+  out.actor = losses.actor.item<double>();
+  out.alpha_loss = losses.alpha_loss.item<double>();
+  out.alpha = losses.alpha.item<double>();
+  out.entropy = losses.entropy.item<double>();
+  out.q_mean = losses.q_mean.item<double>();
+  return out;
+}
+
+void SacAgent::ApplyGradients() {
+  critic_optimizer_->step();
+  actor_optimizer_->step();
+  alpha_optimizer_->step();
+  PolyakUpdate();
+  ++num_updates_;
+}
+
+SacLosses SacAgent::Update(const GraphBatch& obs, const torch::Tensor& actions,
+                           const torch::Tensor& rewards, const GraphBatch& next_obs,
+                           const torch::Tensor& dones) {
+  const SacLosses losses = ComputeGradients(obs, actions, rewards, next_obs, dones);
+  ApplyGradients();
+  return losses;
+}
+
+void SacAgent::PolyakUpdate() {
+  torch::NoGradGuard no_grad;
+  // target' = tau * online + (1 - tau) * target, one fused call per step over all tensors.
+  torch::_foreach_mul_(target_parameters_, 1.0 - config_.tau);
+  torch::_foreach_add_(target_parameters_, critic_parameters_, config_.tau);
+}
+
+torch::Tensor SacAgent::ActionProbs(const GraphBatch& batch_in) {
+  torch::NoGradGuard no_grad;
+  const GraphBatch batch = batch_in.to(device_);
+  return torch::softmax(MaskedLogits(networks_->encoder->forward(batch), batch.action_mask), 1);
+}
+
+std::vector<int> SacAgent::Act(const GraphBatch& batch, bool greedy, Rng* rng) {
+  const torch::Tensor probs = ActionProbs(batch).to(torch::kCPU).contiguous();
+  const int64_t b = probs.size(0);
+  const int64_t a = probs.size(1);
+  const float* p = probs.data_ptr<float>();
+  Rng& random = rng != nullptr ? *rng : sample_rng_;
+  std::vector<int> actions(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    const float* row = p + i * a;
+    int chosen = -1;
+    if (greedy) {
+      for (int64_t j = 0; j < a; ++j) {
+        if (row[j] > 0.0f && (chosen < 0 || row[j] > row[chosen])) chosen = static_cast<int>(j);
+      }
+    } else {
+      // Inverse CDF; the last action with non-zero probability catches rounding at the top.
+      const double u = random.Uniform();
+      double cumulative = 0.0;
+      for (int64_t j = 0; j < a; ++j) {
+        if (row[j] <= 0.0f) continue;
+        chosen = static_cast<int>(j);
+        cumulative += row[j];
+        if (u < cumulative) break;
+      }
+    }
+    QR_CHECK_MSG(chosen >= 0, "graph " + std::to_string(i) + " has no valid action");
+    actions[i] = chosen;
+  }
+  return actions;
+}
+
+std::pair<torch::Tensor, torch::Tensor> SacAgent::QValues(const GraphBatch& batch_in) {
+  torch::NoGradGuard no_grad;
+  const NodeEmbeddings e = networks_->encoder->forward(batch_in.to(device_));
+  return {networks_->q1(e), networks_->q2(e)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> SacAgent::TargetQValues(const GraphBatch& batch_in) {
+  torch::NoGradGuard no_grad;
+  const NodeEmbeddings e = networks_->target_encoder->forward(batch_in.to(device_));
+  return {networks_->target_q1(e), networks_->target_q2(e)};
+}
+
+double SacAgent::alpha() const { return networks_->log_alpha.detach().exp().item<double>(); }
+
+std::vector<NamedTensor> SacAgent::NamedParameters() const {
+  std::vector<NamedTensor> out;
+  for (const auto& item : networks_->named_parameters()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+void SacAgent::LoadParameters(const std::vector<NamedTensor>& parameters) {
+  std::unordered_map<std::string, const torch::Tensor*> given;
+  for (const auto& [name, tensor] : parameters) given[name] = &tensor;
+  const auto own = networks_->named_parameters();
+  if (given.size() != own.size()) {
+    throw UserError("parameter set has " + std::to_string(given.size()) +
+                    " tensors but the agent has " + std::to_string(own.size()));
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& item : own) {
+    const auto it = given.find(item.key());
+    if (it == given.end()) throw UserError("parameter set lacks " + item.key());
+    if (it->second->sizes() != item.value().sizes()) {
+      throw UserError("parameter " + item.key() + " has shape " +
+                      c10::str(it->second->sizes()) + " but the agent's is " +
+                      c10::str(item.value().sizes()));
+    }
+    item.value().copy_(*it->second);
+  }
+}
+
+std::vector<NamedTensor> SacAgent::OptimizerState() const {
+  const auto names = NamesByImpl(*networks_);
+  std::vector<NamedTensor> out;
+  const std::pair<const char*, torch::optim::Adam*> optimizers[] = {
+      {"critic", critic_optimizer_.get()},
+      {"actor", actor_optimizer_.get()},
+      {"alpha", alpha_optimizer_.get()}};
+  for (const auto& [opt_name, optimizer] : optimizers) {
+    for (const auto& group : optimizer->param_groups()) {
+      for (const auto& p : group.params()) {
+        const auto it = optimizer->state().find(AdamKey(p));
+        if (it == optimizer->state().end()) continue;
+        const auto& s = static_cast<const torch::optim::AdamParamState&>(*it->second);
+        const std::string prefix =
+            std::string(opt_name) + "/" + names.at(p.unsafeGetTensorImpl()) + "/";
+        out.emplace_back(prefix + "step", torch::tensor(s.step(), torch::kInt64));
+        out.emplace_back(prefix + "exp_avg", s.exp_avg().clone());
+        out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq().clone());
+      }
+    }
+  }
+  return out;
+}
+
+void SacAgent::LoadOptimizerState(const std::vector<NamedTensor>& state) {
+  std::unordered_map<std::string, const torch::Tensor*> given;
+  for (const auto& [name, tensor] : state) given[name] = &tensor;
+  const auto names = NamesByImpl(*networks_);
+  const std::pair<const char*, torch::optim::Adam*> optimizers[] = {
+      {"critic", critic_optimizer_.get()},
+      {"actor", actor_optimizer_.get()},
+      {"alpha", alpha_optimizer_.get()}};
+  size_t used = 0;
+  for (const auto& [opt_name, optimizer] : optimizers) {
+    for (const auto& group : optimizer->param_groups()) {
+      for (const auto& p : group.params()) {
+        const std::string prefix =
+            std::string(opt_name) + "/" + names.at(p.unsafeGetTensorImpl()) + "/";
+        const auto step = given.find(prefix + "step");
+        if (step == given.end()) {
+          optimizer->state().erase(AdamKey(p));
+          continue;
+        }
+        auto s = std::make_unique<torch::optim::AdamParamState>();
+        s->step(step->second->item<int64_t>());
+        for (const char* field : {"exp_avg", "exp_avg_sq"}) {
+          const auto it = given.find(prefix + field);
+          if (it == given.end()) throw UserError("optimizer state lacks " + prefix + field);
+          if (it->second->sizes() != p.sizes()) {
+            throw UserError("optimizer state " + prefix + field + " has shape " +
+                            c10::str(it->second->sizes()) + " but the parameter's is " +
+                            c10::str(p.sizes()));
+          }
+          torch::Tensor value = it->second->to(p.device(), p.scalar_type()).clone();
+          if (std::string(field) == "exp_avg") {
+            s->exp_avg(value);
+          } else {
+            s->exp_avg_sq(value);
+          }
+        }
+        optimizer->state()[AdamKey(p)] = std::move(s);
+        used += 3;
+      }
+    }
+  }
+  if (used != given.size()) {
+    throw UserError("optimizer state has " + std::to_string(given.size() - used) +
+                    " entries that match no parameter of this agent");
+  }
+}
+
+}  // namespace qosroute

@@ -1,0 +1,196 @@
+#pragma once
+// Discrete Soft Actor-Critic (Christodoulou 2019) over per-action heads.
+//
+//   GraphBatch --encoder--> (request emb [B,H], expert embs [B,N,H])
+//        actor head  -> logits [B, N+1]     q1 head -> Q1 [B, N+1]     q2 head -> Q2 [B, N+1]
+//
+// A head scores expert action e with an MLP on concat[request emb, expert emb e] and the drop
+// action (index N) with a second MLP on the request emb, so the same weights serve any N.
+// Masked actions get -inf logits, probability 0, and drop out of every expectation.
+//
+// One encoder is shared by actor and critics (as the reference does). Which loss trains it:
+// only the critic loss. The actor and temperature losses read detached embeddings (as in
+// SAC-AE and CURL): the actor's gradient through a shared encoder fights the critic's and
+// destabilises the Q targets, while the TD error is the richer learning signal for the
+// representation. So:
+//   critic loss -> encoder, q1, q2;   actor loss -> actor head;   alpha loss -> log_alpha.
+// The target network is a Polyak-averaged copy of encoder + q1 + q2.
+//
+// Losses, with pi, log pi from the actor on masked actions and alpha = exp(log_alpha):
+//   y       = r + gamma (1 - done) sum_a pi(a|s') [min(Q1t, Q2t)(s', a) - alpha log pi(a|s')]
+//   critic  = mean (Q1(s, a) - y)^2 + mean (Q2(s, a) - y)^2
+//   actor   = mean_s sum_a pi(a|s) [alpha log pi(a|s) - min(Q1, Q2)(s, a)]   (Q, alpha fixed)
+//   alpha   = mean_s log_alpha * (H(s) - H_target(s)),  H_target(s) = ratio * log(#valid(s))
+// All three come from one forward pass at the pre-update parameters and one backward.
+//
+// Determinism: parameters are initialised from config.seed (torch's global generator is
+// seeded for the construction and restored afterwards), Act samples with the project's own
+// Rng, and CPU updates are bitwise repeatable for a fixed seed and thread count.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+#include <torch/optim/adam.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/rng.h"
+#include "learner/encoder.h"
+#include "learner/graph_batch.h"
+#include "learner/han_encoder.h"
+
+namespace qosroute {
+
+struct SacConfig {
+  double gamma = 0.99;
+  double tau = 0.005;
+  double actor_lr = 3e-5;
+  double critic_lr = 3e-5;
+  double alpha_lr = 3e-4;
+  double alpha_init = 1.0;
+  double target_entropy_ratio = 0.5;  // target entropy = ratio * log(#valid actions)
+  std::vector<int64_t> mlp_hidden{64, 64};  // every actor / critic head, ReLU
+
+  std::string encoder = "han";  // "han" or "flat"
+  HanEncoderOptions han;
+  // The flat baseline encoder: embedding width and trunk MLP.
+  int64_t flat_hidden = 64;
+  std::vector<int64_t> flat_mlp_hidden{64, 64};
+
+  // Observation layout. The flat encoder's input width depends on it; the HAN runs on any
+  // N, R, W, and keeps these only as metadata in saved policies.
+  int64_t num_experts = 3;
+  int64_t max_running = 10;
+  int64_t max_waiting = 10;
+
+  uint64_t seed = 0;
+  // Intra-op threads for torch (global to the process). 0 leaves torch's setting alone. One
+  // is the default because these tensors are small: on 2 cores a second thread costs more
+  // in synchronisation than it gains (see bench/learner_bench.cc).
+  int torch_threads = 1;
+  std::string device = "cpu";
+
+  // Embedding width H of whichever encoder is configured.
+  int64_t encoder_hidden() const { return encoder == "flat" ? flat_hidden : han.hidden(); }
+};
+
+// The encoder `config` asks for; UserError for an unknown kind.
+std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config);
+
+// Per-action scores [B, N + 1] from node embeddings (logits for the actor, Q for critics).
+class ActionHeadImpl : public torch::nn::Module {
+ public:
+  ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden);
+  torch::Tensor forward(const NodeEmbeddings& embeddings);
+
+ private:
+  torch::nn::Sequential expert_mlp_, drop_mlp_;
+};
+TORCH_MODULE(ActionHead);
+
+// Every network of the agent in one module, so named_parameters() is the complete, stably
+// named parameter set: encoder.*, actor.*, q1.*, q2.*, target_encoder.*, target_q1.*,
+// target_q2.*, log_alpha.
+class SacNetworksImpl : public torch::nn::Module {
+ public:
+  explicit SacNetworksImpl(const SacConfig& config);
+
+  std::shared_ptr<GraphEncoderImpl> encoder, target_encoder;
+  ActionHead actor{nullptr}, q1{nullptr}, q2{nullptr}, target_q1{nullptr}, target_q2{nullptr};
+  torch::Tensor log_alpha;  // scalar
+
+  std::vector<torch::Tensor> CriticParameters() const;  // encoder + q1 + q2
+  std::vector<torch::Tensor> TargetParameters() const;  // same order as CriticParameters
+};
+TORCH_MODULE(SacNetworks);
+
+// Loss values of one update, as numbers for logging.
+struct SacLosses {
+  double critic = 0.0;
+  double actor = 0.0;
+  double alpha_loss = 0.0;
+  double alpha = 0.0;    // the temperature used in this update (before its step)
+  double entropy = 0.0;  // mean policy entropy over the batch, nats
+  double q_mean = 0.0;   // mean Q1(s, a) of the batch actions
+};
+
+// The same, as tensors still attached to their graphs (for tests and custom loops).
+struct SacLossTensors {
+  torch::Tensor critic, actor, alpha_loss;
+  torch::Tensor alpha, entropy, q_mean;  // detached scalars
+};
+
+using NamedTensor = std::pair<std::string, torch::Tensor>;
+
+class SacAgent {
+ public:
+  explicit SacAgent(const SacConfig& config);
+
+  // One gradient step on every loss plus the Polyak update of the targets. actions: int64
+  // [B]; rewards, dones: float [B] (dones 1 = terminal, no bootstrap). Batches may live on
+  // any device; they are moved to the agent's.
+  SacLosses Update(const GraphBatch& obs, const torch::Tensor& actions,
+                   const torch::Tensor& rewards, const GraphBatch& next_obs,
+                   const torch::Tensor& dones);
+
+  // Update split in two, so that a data-parallel trainer can average gradients in between:
+  // ComputeGradients clears the gradients, then back-propagates all three losses;
+  // ApplyGradients steps the optimizers and moves the targets.
+  SacLosses ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
+                             const torch::Tensor& rewards, const GraphBatch& next_obs,
+                             const torch::Tensor& dones);
+  void ApplyGradients();
+
+  // The three losses at the current parameters, graphs attached, gradients untouched.
+  SacLossTensors ComputeLosses(const GraphBatch& obs, const torch::Tensor& actions,
+                               const torch::Tensor& rewards, const GraphBatch& next_obs,
+                               const torch::Tensor& dones);
+
+  // Policy probabilities [B, N + 1] (0 on masked actions), without autograd.
+  torch::Tensor ActionProbs(const GraphBatch& batch);
+  // One action per graph: argmax (first on ties) if greedy, else sampled with `rng`, or with
+  // the agent's own Rng (seeded from config.seed) when rng is null.
+  std::vector<int> Act(const GraphBatch& batch, bool greedy, Rng* rng = nullptr);
+  // Online and target critics' Q values [B, N + 1], without autograd.
+  std::pair<torch::Tensor, torch::Tensor> QValues(const GraphBatch& batch);
+  std::pair<torch::Tensor, torch::Tensor> TargetQValues(const GraphBatch& batch);
+  double alpha() const;
+
+  const SacConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+
+  // Checkpointing. Parameters are the live tensors (online, target, log_alpha), named as in
+  // SacNetworksImpl; LoadParameters copies values in exactly and checks names and shapes.
+  std::vector<NamedTensor> NamedParameters() const;
+  void LoadParameters(const std::vector<NamedTensor>& parameters);
+  // Adam state as copies: "<optimizer>/<parameter>/{step,exp_avg,exp_avg_sq}" with optimizer
+  // one of critic, actor, alpha; step is an int64 scalar. Parameters Adam has not stepped yet
+  // have no entries. LoadOptimizerState restores exactly this set.
+  std::vector<NamedTensor> OptimizerState() const;
+  void LoadOptimizerState(const std::vector<NamedTensor>& state);
+  int64_t num_updates() const { return num_updates_; }
+  void set_num_updates(int64_t n) { num_updates_ = n; }
+  Rng& sample_rng() { return sample_rng_; }
+
+  SacNetworks& networks() { return networks_; }
+  torch::optim::Adam& critic_optimizer() { return *critic_optimizer_; }
+  torch::optim::Adam& actor_optimizer() { return *actor_optimizer_; }
+  torch::optim::Adam& alpha_optimizer() { return *alpha_optimizer_; }
+
+ private:
+  // Logits with masked actions at -inf.
+  torch::Tensor MaskedLogits(const NodeEmbeddings& embeddings, const torch::Tensor& mask);
+  void PolyakUpdate();
+
+  SacConfig config_;
+  torch::Device device_;
+  SacNetworks networks_{nullptr};
+  std::vector<torch::Tensor> critic_parameters_, target_parameters_;
+  std::unique_ptr<torch::optim::Adam> critic_optimizer_, actor_optimizer_, alpha_optimizer_;
+  Rng sample_rng_;
+  int64_t num_updates_ = 0;
+};
+
+}  // namespace qosroute

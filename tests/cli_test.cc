@@ -1,0 +1,83 @@
+// End-to-end: the qosroute binary on good and bad input (exit codes and messages).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include "env_test_util.h"
+
+namespace qosroute {
+namespace {
+
+struct CommandResult {
+  int exit_code;
+  std::string output;
+};
+
+CommandResult Run(const std::string& args) {
+  const std::string command = std::string(QOSROUTE_BINARY) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  while (fgets(buffer.data(), buffer.size(), pipe)) output += buffer.data();
+  const int status = pclose(pipe);
+  return {WEXITSTATUS(status), output};
+}
+
+TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
+  const std::string csv = ::testing::TempDir() + "/sim.csv";
+  const CommandResult r = Run("simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
+                              "/configs/paper.cfg --policy round-robin,greedy-qos --seeds 2 "
+                              "--set workload.requests_per_episode=300 --out " + csv);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("round-robin"), std::string::npos);
+  EXPECT_NE(r.output.find("greedy-qos"), std::string::npos);
+  EXPECT_NE(r.output.find("upper-bound"), std::string::npos);
+  FILE* f = fopen(csv.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char header[512];
+  ASSERT_NE(fgets(header, sizeof(header), f), nullptr);
+  fclose(f);
+  EXPECT_EQ(std::string(header).rfind("policy,episodes,avg_qos,avg_qos_ci95,avg_score,sla_attainment,", 0), 0u);
+}
+
+TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
+  const std::string path = testing_util::WriteTempFile("bad_cli.cfg", "[workload]\nrate = -3\n");
+  const CommandResult r = Run("simulate --config " + path);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("bad_cli.cfg"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("workload.rate"), std::string::npos) << r.output;
+}
+
+TEST(Cli, MalformedWorkloadFileIsNamed) {
+  const std::string data = testing_util::WriteTempFile("broken.jsonl", "{\"id\": 1, \"candidates\": [\n");
+  const CommandResult r = Run("simulate --set workload.source=" + data + " --seeds 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("broken.jsonl"), std::string::npos) << r.output;
+}
+
+TEST(Cli, UnknownPolicyAndFlagAreRejected) {
+  EXPECT_EQ(Run("simulate --policy nope").exit_code, 2);
+  EXPECT_EQ(Run("simulate --frobnicate").exit_code, 2);
+  EXPECT_EQ(Run("no-such-command").exit_code, 2);
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  for (const char* cmd : {"simulate", "make-workload"}) {
+    const CommandResult r = Run(std::string(cmd) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.output.find("--"), std::string::npos) << cmd;
+  }
+}
+
+TEST(Cli, MakeWorkloadWritesALoadableFile) {
+  const std::string out = ::testing::TempDir() + "/made.jsonl";
+  ASSERT_EQ(Run("make-workload --out " + out + " --requests 50 --seed 3").exit_code, 0);
+  const CommandResult r = Run("simulate --policy quality --seeds 1 --set workload.source=" + out +
+                              " --set workload.requests_per_episode=100");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}
+
+}  // namespace
+}  // namespace qosroute

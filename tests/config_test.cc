@@ -1,0 +1,100 @@
+#include "launch/config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "env_test_util.h"
+
+namespace qosroute {
+namespace {
+
+using testing_util::WriteTempFile;
+
+std::string ErrorOf(const std::string& path, const std::vector<std::string>& overrides = {}) {
+  try {
+    LoadRunConfig(path, overrides);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, ShippedPaperConfigMatchesTheSpec) {
+  const RunConfig c = LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/paper.cfg", {});
+  ASSERT_EQ(c.env.experts.size(), 3u);
+  EXPECT_EQ(c.env.experts[0].name, "alpaca-native");
+  EXPECT_EQ(c.env.experts[1].name, "chatglm-6b");
+  EXPECT_EQ(c.env.experts[2].name, "mpt-7b-instruct");
+  EXPECT_EQ(c.env.arrivals.process, "poisson");
+  EXPECT_DOUBLE_EQ(c.env.arrivals.rate, 3.0);
+  EXPECT_DOUBLE_EQ(c.env.sla, 0.03);
+  EXPECT_EQ(c.env.requests_per_episode, 5000);
+  EXPECT_DOUBLE_EQ(c.env.experts[0].c0, 0.020);
+  EXPECT_EQ(c.env.experts[1].kv_bytes_per_token, 28 * 4096 * 2 * 2);
+}
+
+TEST(Config, OverridesWinOverTheFile) {
+  const std::string path = WriteTempFile("o.cfg", "[workload]\nrate = 2.0\n");
+  const RunConfig c = LoadRunConfig(path, {"workload.rate=7.5", "expert.chatglm-6b.k2=3e-5"});
+  EXPECT_DOUBLE_EQ(c.env.arrivals.rate, 7.5);
+  EXPECT_DOUBLE_EQ(c.env.experts[1].k2, 3e-5);
+  EXPECT_DOUBLE_EQ(c.env.experts[0].k2, 2.5e-5);
+}
+
+TEST(Config, UnknownKeyNamesFileAndKey) {
+  const std::string path = WriteTempFile("unknown.cfg", "[workload]\nrat = 2.0\n");
+  const std::string e = ErrorOf(path);
+  EXPECT_NE(e.find("unknown.cfg"), std::string::npos) << e;
+  EXPECT_NE(e.find("workload.rat"), std::string::npos) << e;
+}
+
+TEST(Config, NonNumberWhereANumberBelongsNamesTheKey) {
+  const std::string path = WriteTempFile("nan.cfg", "[workload]\nrate = fast\n");
+  const std::string e = ErrorOf(path);
+  EXPECT_NE(e.find("nan.cfg"), std::string::npos) << e;
+  EXPECT_NE(e.find("workload.rate"), std::string::npos) << e;
+}
+
+TEST(Config, NegativeOrZeroRateIsRejected) {
+  for (const char* rate : {"-1", "0"}) {
+    const std::string e = ErrorOf("", {std::string("workload.rate=") + rate});
+    EXPECT_NE(e.find("workload.rate must be > 0"), std::string::npos) << e;
+  }
+}
+
+TEST(Config, ZeroExpertsIsRejected) {
+  const std::string path = WriteTempFile("none.cfg", "[cluster]\nexperts =\n");
+  const std::string e = ErrorOf(path);
+  EXPECT_NE(e.find("cluster.experts"), std::string::npos) << e;
+}
+
+TEST(Config, UnknownExpertNameListsTheCatalog) {
+  const std::string e = ErrorOf("", {"cluster.experts=gpt-9"});
+  EXPECT_NE(e.find("gpt-9"), std::string::npos) << e;
+  EXPECT_NE(e.find("alpaca-native"), std::string::npos) << e;
+}
+
+TEST(Config, OutOfRangeValueNamesTheAllowedRange) {
+  const std::string e = ErrorOf("", {"sac.gamma=1.5"});
+  EXPECT_NE(e.find("sac.gamma must be in [0, 1]"), std::string::npos) << e;
+}
+
+TEST(Config, ExpertWithoutRoomForTheKvCacheIsRejected) {
+  const std::string e = ErrorOf("", {"expert.alpaca-native.weights_gb=30"});
+  EXPECT_NE(e.find("expert.alpaca-native"), std::string::npos) << e;
+}
+
+TEST(Config, MissingFileIsNamed) {
+  const std::string e = ErrorOf("/nonexistent/x.cfg");
+  EXPECT_NE(e.find("/nonexistent/x.cfg"), std::string::npos) << e;
+}
+
+TEST(Config, ResolvedConfigParsesBackToTheSameValues) {
+  const RunConfig a = LoadRunConfig("", {"workload.rate=4.5", "expert.mpt-7b-instruct.k1=8e-5"});
+  const std::string path = WriteTempFile("resolved.cfg", FormatResolvedConfig(a));
+  const RunConfig b = LoadRunConfig(path, {});
+  EXPECT_EQ(a.resolved, b.resolved);
+}
+
+}  // namespace
+}  // namespace qosroute

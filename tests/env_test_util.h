@@ -1,0 +1,55 @@
+#pragma once
+// Small helpers shared by the simulator tests.
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "env/cluster_env.h"
+#include "env/workload.h"
+
+namespace qosroute::testing_util {
+
+inline std::string WriteTempFile(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+// A workload where every record is the same request: prompt tokens, and per model
+// (output tokens, score).
+inline std::shared_ptr<Workload> UniformWorkload(int prompt_tokens, const std::vector<std::string>& models,
+                                                 int output_tokens, double score) {
+  auto w = std::make_shared<Workload>();
+  w->source = "test";
+  WorkloadRecord r;
+  r.id = "r0";
+  r.prompt_tokens = prompt_tokens;
+  for (const auto& m : models) {
+    CandidateRecord c;
+    c.model = m;
+    c.output_tokens = output_tokens;
+    c.score = score;
+    r.candidates.push_back(c);
+  }
+  w->records.push_back(r);
+  return w;
+}
+
+inline std::shared_ptr<const Workload> SyntheticTestWorkload(int records = 2000, uint64_t seed = 3) {
+  SyntheticOptions options;
+  options.num_requests = records;
+  options.seed = seed;
+  return std::make_shared<Workload>(GenerateSyntheticWorkload(options));
+}
+
+inline EnvConfig PaperLikeConfig(double rate, int requests) {
+  EnvConfig c;
+  for (const char* name : {"alpaca-native", "chatglm-6b", "mpt-7b-instruct"}) c.experts.push_back(CatalogExpert(name));
+  c.arrivals.rate = rate;
+  c.requests_per_episode = requests;
+  return c;
+}
+
+}  // namespace qosroute::testing_util
