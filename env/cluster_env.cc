@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "env/heuristics.h"
 
 namespace qosroute {
 
@@ -253,6 +254,14 @@ void ClusterEnv::BuildObservation() {
     const double iteration = server.time_model().DecodeSeconds(
         server.running_context_tokens(), static_cast<int>(server.running().size()));
     ex[6] = static_cast<float>(iteration / config_.sla);
+    if (config_.lookahead_features) {
+      const LookaheadEstimate estimate = EstimateRouting(*this, e, config_.lookahead_sharpness);
+      ex[7] = std::min(kLatencyClip, static_cast<float>(estimate.arrived_latency_per_token / config_.sla));
+      ex[8] = static_cast<float>(estimate.harm);
+    } else {
+      ex[7] = 0.0f;
+      ex[8] = 0.0f;
+    }
 
     float* run = obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures;
     uint8_t* run_mask = obs.running_mask.data() + static_cast<size_t>(e) * slots_r;

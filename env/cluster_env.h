@@ -28,6 +28,10 @@ struct EnvConfig {
   int max_waiting_slots = 10;       // W
   bool allow_drop = true;
   bool impact_penalty = true;
+  // Expert features 7 and 8 (observation.h): the greedy-qos look-ahead per expert. Ours, not
+  // the ref's; costs a short simulation per expert per decision.
+  bool lookahead_features = false;
+  double lookahead_sharpness = 0.03;  // as GreedyQosOptions::sharpness
 };
 
 // Throws UserError naming the key when a value is out of range.

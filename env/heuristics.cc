@@ -91,16 +91,10 @@ class GreedyQosPolicy final : public RoutingPolicy {
     int best = 0;
     double best_value = -std::numeric_limits<double>::infinity();
     for (int e = 0; e < n; ++e) {
-      const LookaheadResult without = LookAhead(env, e, false);
-      const LookaheadResult with = LookAhead(env, e, true);
-      double harm = 0.0;
-      for (size_t i = 0; i < without.queued_latency_per_token.size(); ++i) {
-        const double before = MeetProbability(without.queued_latency_per_token[i], sla);
-        const double after = MeetProbability(with.queued_latency_per_token[i], sla);
-        harm += without.queued_pred_score[i] * std::max(0.0, before - after);
-      }
+      const LookaheadEstimate estimate = EstimateRouting(env, e, options_.sharpness);
       const double value =
-          env.arrived().pred_score[e] * MeetProbability(with.arrived_latency_per_token, sla) - harm;
+          env.arrived().pred_score[e] * MeetProbability(estimate.arrived_latency_per_token, sla, options_.sharpness) -
+          estimate.harm;
       if (value > best_value) {
         best_value = value;
         best = e;
@@ -111,14 +105,29 @@ class GreedyQosPolicy final : public RoutingPolicy {
   }
 
  private:
-  double MeetProbability(double latency_per_token, double sla) const {
-    const double z = (sla - latency_per_token) / (options_.sharpness * sla);
-    return 1.0 / (1.0 + std::exp(-z));
-  }
   GreedyQosOptions options_;
 };
 
 }  // namespace
+
+double MeetProbability(double latency_per_token, double sla, double sharpness) {
+  const double z = (sla - latency_per_token) / (sharpness * sla);
+  return 1.0 / (1.0 + std::exp(-z));
+}
+
+LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double sharpness) {
+  const double sla = env.config().sla;
+  const LookaheadResult without = LookAhead(env, expert, false);
+  const LookaheadResult with = LookAhead(env, expert, true);
+  LookaheadEstimate estimate;
+  estimate.arrived_latency_per_token = with.arrived_latency_per_token;
+  for (size_t i = 0; i < without.queued_latency_per_token.size(); ++i) {
+    const double before = MeetProbability(without.queued_latency_per_token[i], sla, sharpness);
+    const double after = MeetProbability(with.queued_latency_per_token[i], sla, sharpness);
+    estimate.harm += without.queued_pred_score[i] * std::max(0.0, before - after);
+  }
+  return estimate;
+}
 
 LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) {
   struct Job {

@@ -45,4 +45,15 @@ struct LookaheadResult {
 };
 LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived);
 
+// P(meets SLA) of an estimated latency per token: logistic((SLA - lpt) / (sharpness x SLA)).
+double MeetProbability(double latency_per_token, double sla, double sharpness);
+
+// Expected predicted score lost by queued requests when the arrived request joins `expert`,
+// and the arrived request's estimated latency per token there.
+struct LookaheadEstimate {
+  double arrived_latency_per_token = 0.0;
+  double harm = 0.0;
+};
+LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double sharpness);
+
 }  // namespace qosroute

@@ -32,7 +32,12 @@ constexpr int kRequestFeatures = 3;
 //  4 arrived request's predicted score on this expert
 //  5 arrived request's predicted output tokens on this expert / 128
 //  6 current decode iteration time (c0 + k2 x context tokens of the running batch) / SLA
-constexpr int kExpertFeatures = 7;
+//  7 look-ahead estimate of the arrived request's latency per token on this expert / SLA,
+//    clipped to 10 (the greedy-qos simulation with predicted lengths; 0 when
+//    env.lookahead_features is off)
+//  8 look-ahead estimate of the harm: predicted scores of queued requests that routing here
+//    would push past the SLA (soft, as greedy-qos weighs it; 0 when off)
+constexpr int kExpertFeatures = 9;
 
 // Running or waiting request slot (spec: prompt tokens, predicted score, predicted output
 // tokens, KV fraction held, output tokens so far, current latency per token):

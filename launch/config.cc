@@ -204,6 +204,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("env.max_waiting_slots", &env.max_waiting_slots, "waiting slots per expert in the observation");
   keys.AddBool("env.allow_drop", &env.allow_drop, "whether the router may drop a request");
   keys.AddBool("env.impact_penalty", &env.impact_penalty, "charge the action-impact penalty in the reward");
+  keys.AddBool("env.lookahead_features", &env.lookahead_features, "add greedy look-ahead estimates to expert features");
+  keys.Add("env.lookahead_sharpness", &env.lookahead_sharpness, "sharpness of the look-ahead SLA probability");
   keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
   keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold, "greedy-qos drops below this value");
   keys.Add("eval.seeds", &config.eval.seeds, "evaluation episodes");

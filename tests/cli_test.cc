@@ -15,7 +15,7 @@ struct CommandResult {
   std::string output;
 };
 
-CommandResult Run(const std::string& args) {
+CommandResult RunQosroute(const std::string& args) {
   const std::string command = std::string(QOSROUTE_BINARY) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;
@@ -27,7 +27,7 @@ CommandResult Run(const std::string& args) {
 
 TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
   const std::string csv = ::testing::TempDir() + "/sim.csv";
-  const CommandResult r = Run("simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
+  const CommandResult r = RunQosroute("simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
                               "/configs/paper.cfg --policy round-robin,greedy-qos --seeds 2 "
                               "--set workload.requests_per_episode=300 --out " + csv);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -44,7 +44,7 @@ TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
 
 TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
   const std::string path = testing_util::WriteTempFile("bad_cli.cfg", "[workload]\nrate = -3\n");
-  const CommandResult r = Run("simulate --config " + path);
+  const CommandResult r = RunQosroute("simulate --config " + path);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("bad_cli.cfg"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("workload.rate"), std::string::npos) << r.output;
@@ -52,20 +52,20 @@ TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
 
 TEST(Cli, MalformedWorkloadFileIsNamed) {
   const std::string data = testing_util::WriteTempFile("broken.jsonl", "{\"id\": 1, \"candidates\": [\n");
-  const CommandResult r = Run("simulate --set workload.source=" + data + " --seeds 1");
+  const CommandResult r = RunQosroute("simulate --set workload.source=" + data + " --seeds 1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("broken.jsonl"), std::string::npos) << r.output;
 }
 
 TEST(Cli, UnknownPolicyAndFlagAreRejected) {
-  EXPECT_EQ(Run("simulate --policy nope").exit_code, 2);
-  EXPECT_EQ(Run("simulate --frobnicate").exit_code, 2);
-  EXPECT_EQ(Run("no-such-command").exit_code, 2);
+  EXPECT_EQ(RunQosroute("simulate --policy nope").exit_code, 2);
+  EXPECT_EQ(RunQosroute("simulate --frobnicate").exit_code, 2);
+  EXPECT_EQ(RunQosroute("no-such-command").exit_code, 2);
 }
 
 TEST(Cli, EveryCommandHasHelp) {
   for (const char* cmd : {"simulate", "make-workload"}) {
-    const CommandResult r = Run(std::string(cmd) + " --help");
+    const CommandResult r = RunQosroute(std::string(cmd) + " --help");
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.output.find("--"), std::string::npos) << cmd;
   }
@@ -73,8 +73,8 @@ TEST(Cli, EveryCommandHasHelp) {
 
 TEST(Cli, MakeWorkloadWritesALoadableFile) {
   const std::string out = ::testing::TempDir() + "/made.jsonl";
-  ASSERT_EQ(Run("make-workload --out " + out + " --requests 50 --seed 3").exit_code, 0);
-  const CommandResult r = Run("simulate --policy quality --seeds 1 --set workload.source=" + out +
+  ASSERT_EQ(RunQosroute("make-workload --out " + out + " --requests 50 --seed 3").exit_code, 0);
+  const CommandResult r = RunQosroute("simulate --policy quality --seeds 1 --set workload.source=" + out +
                               " --set workload.requests_per_episode=100");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }

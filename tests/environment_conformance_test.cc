@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "common/error.h"
 #include "common/rng.h"
 #include "env/cluster_env.h"
 #include "env/toy_env.h"

@@ -1,0 +1,60 @@
+// `qosroute evaluate`: a trained policy against every heuristic on the same held-out seeds.
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "common/error.h"
+#include "common/logging.h"
+#include "env/evaluation.h"
+#include "launch/commands.h"
+#include "launch/config.h"
+#include "launch/report.h"
+#include "launch/sac_policy_hook.h"
+
+namespace po = boost::program_options;
+
+namespace qosroute {
+
+int RunEvaluateCommand(const Args& args) {
+  std::string config_path, policy_file, out_csv;
+  std::vector<std::string> overrides;
+  int seeds = 0;
+  bool heuristics = true;
+  po::options_description desc("qosroute evaluate: a trained SAC policy against the heuristic routers");
+  desc.add_options()("help,h", "show this help")("policy", po::value(&policy_file), "trained policy file (.h5)")(
+      "config", po::value(&config_path), "INI config file (the run's config.cfg reproduces its setting)")(
+      "seeds", po::value(&seeds), "evaluation episodes (default: eval.seeds)")(
+      "set", po::value(&overrides)->composing(), "override a config key: section.key=value (repeatable)")(
+      "heuristics", po::value(&heuristics)->default_value(true), "also evaluate every heuristic")(
+      "out", po::value(&out_csv), "write the comparison as CSV");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(desc).run(), vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (policy_file.empty()) throw UserError("evaluate needs --policy FILE.h5");
+  RunConfig config = LoadRunConfig(config_path, overrides);
+  SetupLogging(config.log_level);
+  if (vm.count("seeds")) {
+    if (seeds < 1) throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
+    config.eval.seeds = seeds;
+  }
+  auto workload = LoadConfiguredWorkload(config);
+  std::vector<PolicyResult> results;
+  if (heuristics) {
+    for (const std::string& name : HeuristicNames()) {
+      results.push_back({name, EvaluatePolicy(config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
+                                              config.eval.seed_base, config.eval.seeds, config.eval.threads)});
+    }
+  }
+  results.push_back({"sac", EvaluateLearnedPolicy(config, workload, policy_file)});
+  std::printf("%s", FormatComparisonTable(results).c_str());
+  if (!out_csv.empty()) WriteText(out_csv, FormatComparisonCsv(results));
+  return 0;
+}
+
+}  // namespace qosroute

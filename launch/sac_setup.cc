@@ -1,0 +1,59 @@
+#include "launch/sac_setup.h"
+
+#include <thread>
+
+#include "common/error.h"
+#include "learner/policy_io.h"
+
+namespace qosroute {
+
+SacConfig MakeSacConfig(const RunConfig& config) {
+  const TrainConfig& t = config.train;
+  SacConfig s;
+  s.gamma = t.gamma;
+  s.tau = t.tau;
+  s.actor_lr = t.actor_lr;
+  s.critic_lr = t.critic_lr;
+  s.alpha_lr = t.alpha_lr;
+  s.alpha_init = t.alpha_init;
+  s.target_entropy_ratio = t.target_entropy_ratio;
+  s.mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
+  s.flat_mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
+  s.encoder = t.encoder;
+  s.han.hidden(t.hidden).heads(t.heads).layers(t.layers);
+  s.flat_hidden = t.hidden;
+  s.num_experts = static_cast<int64_t>(config.env.experts.size());
+  s.max_running = config.env.max_running_slots;
+  s.max_waiting = config.env.max_waiting_slots;
+  s.seed = t.seed;
+  s.torch_threads = t.threads;
+  return s;
+}
+
+TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string& run_dir) {
+  const TrainConfig& t = config.train;
+  TrainLoopOptions o;
+  o.total_frames = t.total_frames;
+  o.warmup_frames = t.warmup_frames;
+  o.updates_per_frame = t.updates_per_frame;
+  o.batch_size = t.batch_size;
+  o.replay_capacity = t.replay_capacity;
+  o.eval_every_frames = t.eval_every_frames;
+  o.eval_seeds = t.eval_seeds;
+  o.eval_seed_base = config.eval.seed_base;
+  o.log_every_frames = t.log_every_frames;
+  o.num_envs = t.num_envs;
+  o.seed = t.seed;
+  o.run_dir = run_dir;
+  return o;
+}
+
+std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config, const std::string& policy_file) {
+  SacConfig s = MakeSacConfig(config);
+  ApplyArchitecture(ReadPolicyArchitecture(policy_file), policy_file, &s);
+  auto agent = std::make_unique<SacAgent>(s);
+  LoadPolicy(policy_file, agent.get());
+  return agent;
+}
+
+}  // namespace qosroute

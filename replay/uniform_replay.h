@@ -1,0 +1,44 @@
+#pragma once
+// In-process replay for the single-process trainer: a ring of transitions with FIFO eviction
+// and uniform sampling. Observations are stored as the simulator's plain structs, so
+// sampling hands the learner pointers it can batch with one memcpy per field.
+#include <cstdint>
+#include <vector>
+
+#include "common/rng.h"
+#include "env/observation.h"
+
+namespace qosroute {
+
+struct Transition {
+  Observation obs;
+  int action = 0;
+  float reward = 0.0f;
+  Observation next_obs;
+  bool done = false;
+};
+
+class UniformReplay {
+ public:
+  explicit UniformReplay(int capacity);
+
+  // Copies the transition in, evicting the oldest when full.
+  void Add(const Observation& obs, int action, float reward, const Observation& next_obs, bool done);
+
+  // `count` indices drawn uniformly with replacement; requires size() > 0.
+  void SampleIndices(int count, Rng& rng, std::vector<int>* indices) const;
+
+  const Transition& at(int index) const { return storage_[index]; }
+  int size() const { return size_; }
+  int capacity() const { return capacity_; }
+  long total_added() const { return total_added_; }
+
+ private:
+  int capacity_;
+  int size_ = 0;
+  int cursor_ = 0;  // next slot to write
+  long total_added_ = 0;
+  std::vector<Transition> storage_;
+};
+
+}  // namespace qosroute

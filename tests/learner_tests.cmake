@@ -1,0 +1,5 @@
+# The learner (LibTorch) and the toy environment it is tested on.
+qosroute_add_test(han_encoder_test SOURCES han_encoder_test.cc LIBS qosroute_learner)
+qosroute_add_test(sac_test SOURCES sac_test.cc LIBS qosroute_learner TIMEOUT 300)
+# Needs no torch; it lives here because it tests the environment the learner tests train on.
+qosroute_add_test(toy_env_test SOURCES toy_env_test.cc LIBS qosroute_env)
