@@ -9,8 +9,9 @@
 namespace qosroute {
 namespace {
 
-void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name) {
-  const RunConfig config = LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/paper.cfg", {});
+void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name,
+                      const std::vector<std::string>& overrides = {}) {
+  const RunConfig config = LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/paper.cfg", overrides);
   auto workload = LoadConfiguredWorkload(config);
   ClusterEnv env(config.env, workload);
   auto policy = MakeHeuristic(policy_name, config.greedy);
@@ -33,9 +34,16 @@ void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name) {
 
 void BM_PaperEpisode_RoundRobin(benchmark::State& state) { RunPaperEpisodes(state, "round-robin"); }
 void BM_PaperEpisode_GreedyQos(benchmark::State& state) { RunPaperEpisodes(state, "greedy-qos"); }
+// The observation the SAC agent trains on: plus the per-expert look-ahead features.
+void BM_PaperEpisode_RoundRobinLookahead(benchmark::State& state) {
+  RunPaperEpisodes(state, "round-robin", {"env.lookahead_features=true"});
+}
 
 BENCHMARK(BM_PaperEpisode_RoundRobin)->Name("BM_PaperEpisode/round_robin")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PaperEpisode_GreedyQos)->Name("BM_PaperEpisode/greedy_qos")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PaperEpisode_RoundRobinLookahead)
+    ->Name("BM_PaperEpisode/round_robin_lookahead_obs")
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace qosroute

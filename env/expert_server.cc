@@ -41,6 +41,7 @@ bool ExpertServer::RunIteration(std::vector<Completion>* completions) {
   if (running_.empty() && waiting_.empty()) return false;
   ++iterations_;
   if (!waiting_.empty() && RunPrefill(completions)) return true;
+  if (running_.empty() && waiting_.empty()) return true;  // the only request was rejected
   if (!running_.empty()) {
     RunDecode(completions);
     return true;
@@ -55,6 +56,7 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
   // vLLM v0 admission: take requests from the head while the sequence limit, the token budget
   // and the free blocks (above the watermark) allow; stop at the first that does not fit.
   long prefill_tokens = 0;
+  bool rejected_any = false;
   const size_t first_admitted = running_.size();
   while (!waiting_.empty()) {
     ActiveRequest& head = waiting_.front();
@@ -65,6 +67,7 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
       ActiveRequest rejected = head;
       waiting_.pop_front();
       Complete(rejected, /*rejected=*/true, completions);
+      rejected_any = true;
       continue;
     }
     if (static_cast<int>(running_.size()) >= config_.max_num_seqs) break;
@@ -77,7 +80,8 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
     waiting_.pop_front();
   }
   const int admitted = static_cast<int>(running_.size() - first_admitted);
-  if (admitted == 0) return false;
+  // Rejecting never-fitting requests is progress too, even when nothing else was admitted.
+  if (admitted == 0) return rejected_any;
 
   const double seconds = time_model_->PrefillSeconds(prefill_tokens, admitted);
   block_seconds_ += blocks_used_ * seconds;

@@ -18,12 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double MeanQos(const std::vector<EpisodeMetrics>& episodes) {
-  double sum = 0.0;
-  for (const EpisodeMetrics& m : episodes) sum += m.avg_qos;
-  return episodes.empty() ? 0.0 : sum / episodes.size();
-}
-
 std::string FormatDuration(double seconds) {
   const long s = static_cast<long>(seconds);
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, static_cast<int>(s / 60 % 60), static_cast<int>(s % 60));

@@ -121,6 +121,23 @@ TEST(ExpertServer, RejectsARequestThatCanNeverFit) {
   EXPECT_FALSE(done[1].rejected);
 }
 
+TEST(ExpertServer, RejectsANeverFittingRequestOnAnIdleEngineWithoutAborting) {
+  ExpertConfig config = TinyExpert(400);
+  config.max_num_batched_tokens = 2048;
+  ExpertServer server(0, config);
+  server.Enqueue(MakeRequest(0, 0.0, 3000, 5), 0.0);  // longer than the token budget
+  std::vector<Completion> done;
+  server.AdvanceTo(1.0, &done);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(done[0].rejected);
+  server.Enqueue(MakeRequest(1, 1.0, 3000, 5), 1.0);
+  server.Enqueue(MakeRequest(2, 1.0, 20, 5), 1.0);
+  server.Drain(&done);
+  ASSERT_EQ(done.size(), 3u);
+  EXPECT_TRUE(done[1].rejected);
+  EXPECT_FALSE(done[2].rejected);
+}
+
 TEST(ExpertServer, SnapshotRestoresQueuesAndContinuesIdentically) {
   ExpertServer a(0, TinyExpert(10));
   for (int i = 0; i < 4; ++i) a.Enqueue(MakeRequest(i, 0.0, 30, 40 + i), 0.0);
