@@ -11,7 +11,8 @@ namespace {
 
 void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name,
                       const std::vector<std::string>& overrides = {}) {
-  const RunConfig config = LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/paper.cfg", overrides);
+  const RunConfig config =
+      LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/paper.cfg", overrides);
   auto workload = LoadConfiguredWorkload(config);
   ClusterEnv env(config.env, workload);
   auto policy = MakeHeuristic(policy_name, config.greedy);
@@ -32,15 +33,23 @@ void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name,
   state.counters["avg_qos"] = qos / state.iterations();
 }
 
-void BM_PaperEpisode_RoundRobin(benchmark::State& state) { RunPaperEpisodes(state, "round-robin"); }
-void BM_PaperEpisode_GreedyQos(benchmark::State& state) { RunPaperEpisodes(state, "greedy-qos"); }
+void BM_PaperEpisode_RoundRobin(benchmark::State& state) {
+  RunPaperEpisodes(state, "round-robin");
+}
+void BM_PaperEpisode_GreedyQos(benchmark::State& state) {
+  RunPaperEpisodes(state, "greedy-qos");
+}
 // The observation the SAC agent trains on: plus the per-expert look-ahead features.
 void BM_PaperEpisode_RoundRobinLookahead(benchmark::State& state) {
   RunPaperEpisodes(state, "round-robin", {"env.lookahead_features=true"});
 }
 
-BENCHMARK(BM_PaperEpisode_RoundRobin)->Name("BM_PaperEpisode/round_robin")->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_PaperEpisode_GreedyQos)->Name("BM_PaperEpisode/greedy_qos")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PaperEpisode_RoundRobin)
+    ->Name("BM_PaperEpisode/round_robin")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PaperEpisode_GreedyQos)
+    ->Name("BM_PaperEpisode/greedy_qos")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PaperEpisode_RoundRobinLookahead)
     ->Name("BM_PaperEpisode/round_robin_lookahead_obs")
     ->Unit(benchmark::kMillisecond);

@@ -19,8 +19,8 @@ std::string ByteReader::GetString() {
 
 void ByteReader::Need(size_t n) const {
   if (n > size_ - pos_) {
-    throw UserError("state snapshot is truncated: needed " + std::to_string(n) + " bytes at offset " +
-                    std::to_string(pos_) + " of " + std::to_string(size_));
+    throw UserError("state snapshot is truncated: needed " + std::to_string(n) +
+                    " bytes at offset " + std::to_string(pos_) + " of " + std::to_string(size_));
   }
 }
 

@@ -14,16 +14,17 @@ class UserError : public std::runtime_error {
   explicit UserError(const std::string& message) : std::runtime_error(message) {}
 };
 
-[[noreturn]] void FailCheck(const char* condition, const char* file, int line, const std::string& detail);
+[[noreturn]] void FailCheck(const char* condition, const char* file, int line,
+                            const std::string& detail);
 
 }  // namespace qosroute
 
-#define QR_CHECK(cond)                                                      \
-  do {                                                                      \
+#define QR_CHECK(cond)                                                            \
+  do {                                                                            \
     if (!(cond)) ::qosroute::FailCheck(#cond, __FILE__, __LINE__, std::string()); \
   } while (0)
 
-#define QR_CHECK_MSG(cond, msg)                                \
-  do {                                                         \
+#define QR_CHECK_MSG(cond, msg)                                           \
+  do {                                                                    \
     if (!(cond)) ::qosroute::FailCheck(#cond, __FILE__, __LINE__, (msg)); \
   } while (0)

@@ -16,12 +16,15 @@ constexpr uint32_t kStateVersion = 1;
 
 // Independent random streams per purpose, so that changing one part of the config (say the
 // predictor noise) leaves the arrivals and the sampled requests of a seed unchanged.
-uint64_t StreamSeed(uint64_t seed, uint64_t stream) { return seed * 0x9E3779B97F4A7C15ULL + stream; }
+uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
+  return seed * 0x9E3779B97F4A7C15ULL + stream;
+}
 
 }  // namespace
 
 void ValidateEnvConfig(const EnvConfig& c) {
-  if (c.experts.empty()) throw UserError("cluster.experts is empty: the cluster needs at least one expert");
+  if (c.experts.empty())
+    throw UserError("cluster.experts is empty: the cluster needs at least one expert");
   for (size_t i = 0; i < c.experts.size(); ++i) {
     ValidateExpertConfig(c.experts[i]);
     for (size_t j = 0; j < i; ++j) {
@@ -32,23 +35,34 @@ void ValidateEnvConfig(const EnvConfig& c) {
   }
   ValidateArrivalConfig(c.arrivals);
   if (c.requests_per_episode < 1) {
-    throw UserError("workload.requests_per_episode must be >= 1, got " + std::to_string(c.requests_per_episode));
+    throw UserError("workload.requests_per_episode must be >= 1, got " +
+                    std::to_string(c.requests_per_episode));
   }
   if (c.sampling != "random" && c.sampling != "sequential") {
     throw UserError("workload.sampling must be 'random' or 'sequential', got '" + c.sampling + "'");
   }
-  if (!(c.sla > 0) || !std::isfinite(c.sla)) throw UserError("env.sla must be > 0 seconds per token, got " + std::to_string(c.sla));
-  if (c.max_running_slots < 1) throw UserError("env.max_running_slots must be >= 1, got " + std::to_string(c.max_running_slots));
-  if (c.max_waiting_slots < 1) throw UserError("env.max_waiting_slots must be >= 1, got " + std::to_string(c.max_waiting_slots));
-  if (c.predictor.score_noise < 0) throw UserError("predictor.score_noise must be >= 0, got " + std::to_string(c.predictor.score_noise));
-  if (c.predictor.length_noise < 0) throw UserError("predictor.length_noise must be >= 0, got " + std::to_string(c.predictor.length_noise));
+  if (!(c.sla > 0) || !std::isfinite(c.sla))
+    throw UserError("env.sla must be > 0 seconds per token, got " + std::to_string(c.sla));
+  if (c.max_running_slots < 1)
+    throw UserError("env.max_running_slots must be >= 1, got " +
+                    std::to_string(c.max_running_slots));
+  if (c.max_waiting_slots < 1)
+    throw UserError("env.max_waiting_slots must be >= 1, got " +
+                    std::to_string(c.max_waiting_slots));
+  if (c.predictor.score_noise < 0)
+    throw UserError("predictor.score_noise must be >= 0, got " +
+                    std::to_string(c.predictor.score_noise));
+  if (c.predictor.length_noise < 0)
+    throw UserError("predictor.length_noise must be >= 0, got " +
+                    std::to_string(c.predictor.length_noise));
 }
 
 ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload)
     : config_(config), workload_(std::move(workload)) {
   ValidateEnvConfig(config_);
   QR_CHECK(workload_ != nullptr);
-  if (workload_->records.empty()) throw UserError("workload " + workload_->source + " holds no records");
+  if (workload_->records.empty())
+    throw UserError("workload " + workload_->source + " holds no records");
   const int n = static_cast<int>(config_.experts.size());
   candidate_index_.resize(workload_->records.size() * n);
   for (size_t r = 0; r < workload_->records.size(); ++r) {
@@ -60,8 +74,8 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
         if (record.candidates[c].model == model) found = static_cast<int>(c);
       }
       if (found < 0) {
-        throw UserError("workload " + workload_->source + " record " + std::to_string(r) + " (id '" +
-                        record.id + "') has no candidate for expert '" + model + "'");
+        throw UserError("workload " + workload_->source + " record " + std::to_string(r) +
+                        " (id '" + record.id + "') has no candidate for expert '" + model + "'");
       }
       candidate_index_[r * n + e] = found;
     }
@@ -85,7 +99,8 @@ void ClusterEnv::SetUpEpisode(uint64_t seed) {
   upper_bound_sum_ = 0.0;
   const size_t num_records = workload_->records.size();
   for (int i = 0; i < count; ++i) {
-    const size_t rec = config_.sampling == "sequential" ? i % num_records : sample_rng.Below(num_records);
+    const size_t rec =
+        config_.sampling == "sequential" ? i % num_records : sample_rng.Below(num_records);
     const WorkloadRecord& record = workload_->records[rec];
     prompt_tokens_[i] = record.prompt_tokens;
     double best = 0.0;
@@ -109,7 +124,8 @@ void ClusterEnv::SetUpEpisode(uint64_t seed) {
 const Observation& ClusterEnv::Reset(uint64_t seed) {
   SetUpEpisode(seed);
   experts_.clear();
-  for (size_t e = 0; e < config_.experts.size(); ++e) experts_.emplace_back(static_cast<int>(e), config_.experts[e]);
+  for (size_t e = 0; e < config_.experts.size(); ++e)
+    experts_.emplace_back(static_cast<int>(e), config_.experts[e]);
   pending_.clear();
   metrics_.Reset();
   step_ = 0;
@@ -256,7 +272,8 @@ void ClusterEnv::BuildObservation() {
     ex[6] = static_cast<float>(iteration / config_.sla);
     if (config_.lookahead_features) {
       const LookaheadEstimate estimate = EstimateRouting(*this, e, config_.lookahead_sharpness);
-      ex[7] = std::min(kLatencyClip, static_cast<float>(estimate.arrived_latency_per_token / config_.sla));
+      ex[7] = std::min(kLatencyClip,
+                       static_cast<float>(estimate.arrived_latency_per_token / config_.sla));
       ex[8] = static_cast<float>(estimate.harm);
     } else {
       ex[7] = 0.0f;
@@ -266,7 +283,8 @@ void ClusterEnv::BuildObservation() {
     float* run = obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures;
     uint8_t* run_mask = obs.running_mask.data() + static_cast<size_t>(e) * slots_r;
     const int shown_r = std::min<int>(slots_r, server.running().size());
-    for (int s = 0; s < shown_r; ++s) fill_slot(run + s * kSlotFeatures, server.running()[s], inv_blocks);
+    for (int s = 0; s < shown_r; ++s)
+      fill_slot(run + s * kSlotFeatures, server.running()[s], inv_blocks);
     std::fill(run + shown_r * kSlotFeatures, run + slots_r * kSlotFeatures, 0.0f);
     std::fill(run_mask, run_mask + slots_r, 0);
     std::fill(run_mask, run_mask + shown_r, 1);
@@ -274,7 +292,8 @@ void ClusterEnv::BuildObservation() {
     float* wait = obs.waiting.data() + static_cast<size_t>(e) * slots_w * kSlotFeatures;
     uint8_t* wait_mask = obs.waiting_mask.data() + static_cast<size_t>(e) * slots_w;
     const int shown_w = std::min<int>(slots_w, server.waiting().size());
-    for (int s = 0; s < shown_w; ++s) fill_slot(wait + s * kSlotFeatures, server.waiting()[s], inv_blocks);
+    for (int s = 0; s < shown_w; ++s)
+      fill_slot(wait + s * kSlotFeatures, server.waiting()[s], inv_blocks);
     std::fill(wait + shown_w * kSlotFeatures, wait + slots_w * kSlotFeatures, 0.0f);
     std::fill(wait_mask, wait_mask + slots_w, 0);
     std::fill(wait_mask, wait_mask + shown_w, 1);
@@ -324,7 +343,8 @@ std::vector<uint8_t> ClusterEnv::SaveState() const {
 
 void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   ByteReader in(bytes);
-  if (in.Get<uint32_t>() != kStateMagic) throw UserError("state snapshot is not a cluster environment state");
+  if (in.Get<uint32_t>() != kStateMagic)
+    throw UserError("state snapshot is not a cluster environment state");
   const uint32_t version = in.Get<uint32_t>();
   if (version != kStateVersion) {
     throw UserError("cluster state snapshot has format version " + std::to_string(version) +
@@ -332,8 +352,8 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   }
   const int32_t n = in.Get<int32_t>();
   if (n != static_cast<int32_t>(experts_.size())) {
-    throw UserError("cluster state snapshot has " + std::to_string(n) + " experts, the config has " +
-                    std::to_string(experts_.size()));
+    throw UserError("cluster state snapshot has " + std::to_string(n) +
+                    " experts, the config has " + std::to_string(experts_.size()));
   }
   arrivals_ = in.GetVector<double>();
   prompt_tokens_ = in.GetVector<int>();

@@ -42,8 +42,8 @@ struct ArrivedRequestView {
   int id = 0;
   double arrival = 0.0;
   int prompt_tokens = 0;
-  std::vector<float> pred_score;          // per expert
-  std::vector<int> pred_output_tokens;    // per expert
+  std::vector<float> pred_score;        // per expert
+  std::vector<int> pred_output_tokens;  // per expert
 };
 
 class ClusterEnv final : public Environment {

@@ -9,9 +9,9 @@
 namespace qosroute {
 
 struct StepResult {
-  double reward = 0.0;      // credited QoS in this step minus the impact penalty
-  double credited = 0.0;    // scores of requests that completed within the SLA in this step
-  double penalty = 0.0;     // impact penalty charged for this decision
+  double reward = 0.0;    // credited QoS in this step minus the impact penalty
+  double credited = 0.0;  // scores of requests that completed within the SLA in this step
+  double penalty = 0.0;   // impact penalty charged for this decision
   bool done = false;
 };
 

@@ -15,7 +15,8 @@ EpisodeMetrics RunEpisode(ClusterEnv& env, RoutingPolicy& policy, uint64_t seed)
   return env.Metrics();
 }
 
-std::vector<EpisodeMetrics> EvaluatePolicy(const EnvConfig& config, std::shared_ptr<const Workload> workload,
+std::vector<EpisodeMetrics> EvaluatePolicy(const EnvConfig& config,
+                                           std::shared_ptr<const Workload> workload,
                                            const PolicyFactory& make_policy, uint64_t seed_base,
                                            int num_seeds, int threads) {
   std::vector<EpisodeMetrics> results(num_seeds);
@@ -28,7 +29,8 @@ std::vector<EpisodeMetrics> EvaluatePolicy(const EnvConfig& config, std::shared_
     try {
       ClusterEnv env(config, workload);
       std::unique_ptr<RoutingPolicy> policy = make_policy();
-      for (int k = next++; k < num_seeds; k = next++) results[k] = RunEpisode(env, *policy, seed_base + k);
+      for (int k = next++; k < num_seeds; k = next++)
+        results[k] = RunEpisode(env, *policy, seed_base + k);
     } catch (...) {
       std::lock_guard<std::mutex> lock(failure_mutex);
       if (!failure) failure = std::current_exception();

@@ -17,7 +17,8 @@ using PolicyFactory = std::function<std::unique_ptr<RoutingPolicy>()>;
 EpisodeMetrics RunEpisode(ClusterEnv& env, RoutingPolicy& policy, uint64_t seed);
 
 // Episodes for seeds seed_base .. seed_base + num_seeds - 1, in seed order.
-std::vector<EpisodeMetrics> EvaluatePolicy(const EnvConfig& config, std::shared_ptr<const Workload> workload,
+std::vector<EpisodeMetrics> EvaluatePolicy(const EnvConfig& config,
+                                           std::shared_ptr<const Workload> workload,
                                            const PolicyFactory& make_policy, uint64_t seed_base,
                                            int num_seeds, int threads);
 

@@ -90,7 +90,8 @@ void ValidateExpertConfig(const ExpertConfig& c) {
   non_negative(c.c0, "c0");
   non_negative(c.k1, "k1");
   non_negative(c.k2, "k2");
-  if (c.c0 + c.k1 + c.k2 <= 0) throw UserError(key + "c0, k1 and k2 are all zero: iterations would take no time");
+  if (c.c0 + c.k1 + c.k2 <= 0)
+    throw UserError(key + "c0, k1 and k2 are all zero: iterations would take no time");
   non_negative(c.num_blocks, "num_blocks");
   // A request of up to 128 prompt + 128 output tokens must fit on an otherwise empty GPU.
   const int min_blocks = (256 + c.block_size - 1) / c.block_size + c.WatermarkBlocks();

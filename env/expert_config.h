@@ -23,15 +23,19 @@ class IterationTimeModel {
 class LinearIterationTimeModel final : public IterationTimeModel {
  public:
   LinearIterationTimeModel(double c0, double k1, double k2) : c0_(c0), k1_(k1), k2_(k2) {}
-  double PrefillSeconds(long prefill_tokens, int) const override { return c0_ + k1_ * prefill_tokens; }
-  double DecodeSeconds(long context_tokens, int) const override { return c0_ + k2_ * context_tokens; }
+  double PrefillSeconds(long prefill_tokens, int) const override {
+    return c0_ + k1_ * prefill_tokens;
+  }
+  double DecodeSeconds(long context_tokens, int) const override {
+    return c0_ + k2_ * context_tokens;
+  }
 
  private:
   double c0_, k1_, k2_;
 };
 
 struct ExpertConfig {
-  std::string name;            // also the candidate model name looked up in the workload
+  std::string name;                      // also the candidate model name looked up in the workload
   double kv_bytes_per_token = 524288.0;  // fp16 K+V over all layers
   double weights_gb = 13.5;
   double gpu_memory_gb = 24.0;  // RTX 4090-class edge card

@@ -142,7 +142,8 @@ void ExpertServer::RunDecode(std::vector<Completion>* completions) {
 
   if (running_.empty()) {
     // A lone request outgrew the whole cache. It can never finish here: reject it.
-    if (!waiting_.empty() && BlocksFor(waiting_.front().context_tokens() + 1) > num_blocks_ - watermark_blocks_) {
+    if (!waiting_.empty() &&
+        BlocksFor(waiting_.front().context_tokens() + 1) > num_blocks_ - watermark_blocks_) {
       ActiveRequest rejected = waiting_.front();
       waiting_.pop_front();
       Complete(rejected, true, completions);
@@ -167,7 +168,8 @@ void ExpertServer::RunDecode(std::vector<Completion>* completions) {
   running_.resize(kept);
 }
 
-void ExpertServer::Complete(const ActiveRequest& r, bool rejected, std::vector<Completion>* completions) {
+void ExpertServer::Complete(const ActiveRequest& r, bool rejected,
+                            std::vector<Completion>* completions) {
   blocks_used_ -= r.blocks;
   QR_CHECK(blocks_used_ >= 0);
   Completion c;

@@ -14,7 +14,9 @@ class RandomPolicy final : public RoutingPolicy {
  public:
   std::string name() const override { return "random"; }
   void Reset(uint64_t seed) override { rng_.Seed(seed ^ 0x52414E44ULL); }
-  int Act(const ClusterEnv& env) override { return static_cast<int>(rng_.Below(env.experts().size())); }
+  int Act(const ClusterEnv& env) override {
+    return static_cast<int>(rng_.Below(env.experts().size()));
+  }
 
  private:
   Rng rng_;
@@ -93,7 +95,8 @@ class GreedyQosPolicy final : public RoutingPolicy {
     for (int e = 0; e < n; ++e) {
       const LookaheadEstimate estimate = EstimateRouting(env, e, options_.sharpness);
       const double value =
-          env.arrived().pred_score[e] * MeetProbability(estimate.arrived_latency_per_token, sla, options_.sharpness) -
+          env.arrived().pred_score[e] *
+              MeetProbability(estimate.arrived_latency_per_token, sla, options_.sharpness) -
           estimate.harm;
       if (value > best_value) {
         best_value = value;
@@ -132,7 +135,7 @@ LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double shar
 LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) {
   struct Job {
     double arrival;
-    int context;    // tokens whose KV exists (prompt + generated)
+    int context;  // tokens whose KV exists (prompt + generated)
     int generated;
     int remaining;  // predicted tokens still to produce (>= 1)
     bool prefilled;
@@ -151,7 +154,8 @@ LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) 
   const size_t queued = jobs.size();
   if (with_arrived) {
     const ArrivedRequestView& a = env.arrived();
-    jobs.push_back(Job{a.arrival, a.prompt_tokens, 0, std::max(1, a.pred_output_tokens[expert]), false, -1.0});
+    jobs.push_back(
+        Job{a.arrival, a.prompt_tokens, 0, std::max(1, a.pred_output_tokens[expert]), false, -1.0});
   }
   // The expert's clock is the end of the iteration in progress (or now, when idle).
   double clock = std::max(server.clock(), env.now());
@@ -206,7 +210,8 @@ LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) 
   }
   LookaheadResult result;
   for (size_t j = 0; j < queued; ++j) {
-    result.queued_latency_per_token.push_back((jobs[j].finish - jobs[j].arrival) / std::max(1, jobs[j].generated));
+    result.queued_latency_per_token.push_back((jobs[j].finish - jobs[j].arrival) /
+                                              std::max(1, jobs[j].generated));
   }
   if (with_arrived) {
     const Job& a = jobs.back();
@@ -218,10 +223,12 @@ LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) 
 }
 
 std::vector<std::string> HeuristicNames() {
-  return {"random", "round-robin", "shortest-queue-first", "least-kv-load", "quality", "greedy-qos"};
+  return {"random",        "round-robin", "shortest-queue-first",
+          "least-kv-load", "quality",     "greedy-qos"};
 }
 
-std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name, const GreedyQosOptions& greedy) {
+std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name,
+                                             const GreedyQosOptions& greedy) {
   if (name == "random") return std::make_unique<RandomPolicy>();
   if (name == "round-robin") return std::make_unique<RoundRobinPolicy>();
   if (name == "shortest-queue-first") return std::make_unique<ShortestQueuePolicy>();

@@ -6,7 +6,9 @@
 
 namespace qosroute {
 
-void MetricsAccumulator::Reset() { *this = MetricsAccumulator(); }
+void MetricsAccumulator::Reset() {
+  *this = MetricsAccumulator();
+}
 
 void MetricsAccumulator::AddCompletion(const Completion& c, double sla) {
   if (c.rejected) {
@@ -95,9 +97,10 @@ MeanCi MeanWithCi95(const std::vector<double>& values) {
   for (double v : values) ss += (v - r.mean) * (v - r.mean);
   const double sd = std::sqrt(ss / (n - 1));
   // Two-sided 97.5% Student t quantiles for 1..30 degrees of freedom, then the normal one.
-  static const double kT[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                              2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                              2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  static const double kT[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306,
+                              2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+                              2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+                              2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
   const size_t df = values.size() - 1;
   const double t = df <= 30 ? kT[df - 1] : 1.960;
   r.ci95 = t * sd / std::sqrt(n);

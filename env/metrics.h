@@ -13,10 +13,10 @@ struct EpisodeMetrics {
   long completed = 0;  // served to the end (within the SLA or not)
   long dropped = 0;    // by the router, plus those an engine rejected
   long met_sla = 0;
-  double total_qos = 0.0;          // sum of score of requests served within the SLA
-  double avg_qos = 0.0;            // total_qos / requests
-  double avg_score = 0.0;          // mean true score of completed requests
-  double sla_attainment = 0.0;     // met_sla / requests (dropped count as misses)
+  double total_qos = 0.0;       // sum of score of requests served within the SLA
+  double avg_qos = 0.0;         // total_qos / requests
+  double avg_score = 0.0;       // mean true score of completed requests
+  double sla_attainment = 0.0;  // met_sla / requests (dropped count as misses)
   double latency_per_token_mean = 0.0;
   double latency_per_token_p50 = 0.0;
   double latency_per_token_p95 = 0.0;

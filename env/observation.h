@@ -16,9 +16,9 @@
 namespace qosroute {
 
 // Feature scales shared by every producer of observations.
-constexpr float kTokenScale = 128.0f;   // tokens / 128
-constexpr float kCountScale = 10.0f;    // queue lengths / 10
-constexpr float kLatencyClip = 10.0f;   // latency / SLA, clipped
+constexpr float kTokenScale = 128.0f;  // tokens / 128
+constexpr float kCountScale = 10.0f;   // queue lengths / 10
+constexpr float kLatencyClip = 10.0f;  // latency / SLA, clipped
 
 // Arrived-request node: prompt tokens/128, mean predicted score over experts, mean predicted
 // output tokens/128 over experts.

@@ -69,10 +69,10 @@ void TwoExpertToyEnv::BuildObservation() {
   float* e1 = o.expert.data() + kExpertFeatures;
   const float load = static_cast<float>(load_);
   const float capacity = static_cast<float>(config_.capacity);
-  const float e0_values[kExpertFeatures] = {load / capacity, load / kCountScale, 0.0f, prompt,
-                                            1.0f, output, 0.1f * load};
-  const float e1_values[kExpertFeatures] = {0.2f, 0.0f, static_cast<float>(waiting) / kCountScale,
-                                            prompt, 0.5f, output, 0.1f};
+  const float e0_values[kExpertFeatures] = {load / capacity, load / kCountScale, 0.0f, prompt, 1.0f,
+                                            output,          0.1f * load};
+  const float e1_values[kExpertFeatures] = {
+      0.2f, 0.0f, static_cast<float>(waiting) / kCountScale, prompt, 0.5f, output, 0.1f};
   std::copy_n(e0_values, kExpertFeatures, e0);
   std::copy_n(e1_values, kExpertFeatures, e1);
 
@@ -120,13 +120,12 @@ std::vector<uint8_t> TwoExpertToyEnv::SaveState() const {
 
 void TwoExpertToyEnv::LoadState(const std::vector<uint8_t>& bytes) {
   ByteReader in(bytes);
-  if (in.Get<uint32_t>() != kStateMagic) throw UserError("state snapshot is not a toy environment's");
-  const bool same_config = in.Get<int32_t>() == config_.capacity &&
-                           in.Get<int32_t>() == config_.decay_period &&
-                           in.Get<int32_t>() == config_.episode_length &&
-                           in.Get<int32_t>() == config_.max_running &&
-                           in.Get<int32_t>() == config_.max_waiting &&
-                           in.Get<uint8_t>() == (config_.allow_drop ? 1 : 0);
+  if (in.Get<uint32_t>() != kStateMagic)
+    throw UserError("state snapshot is not a toy environment's");
+  const bool same_config =
+      in.Get<int32_t>() == config_.capacity && in.Get<int32_t>() == config_.decay_period &&
+      in.Get<int32_t>() == config_.episode_length && in.Get<int32_t>() == config_.max_running &&
+      in.Get<int32_t>() == config_.max_waiting && in.Get<uint8_t>() == (config_.allow_drop ? 1 : 0);
   if (!same_config) {
     throw UserError("toy environment state snapshot was saved with a different configuration");
   }

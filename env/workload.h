@@ -53,7 +53,7 @@ Workload LoadWorkload(const std::string& path, int max_output_tokens = 127);
 // Per-model facts the synthetic generator is calibrated to (spec section 6).
 struct SyntheticModel {
   std::string name;
-  double mean_score;         // mean BERTScore on mix-instruct
+  double mean_score;          // mean BERTScore on mix-instruct
   double mean_output_tokens;  // mean response length
 };
 std::vector<SyntheticModel> DefaultSyntheticModels();

@@ -13,6 +13,7 @@ int RunMakeWorkloadCommand(const Args& args);
 #ifdef QOSROUTE_HAVE_TORCH
 int RunTrainCommand(const Args& args);
 int RunEvaluateCommand(const Args& args);
+int RunInspectCommand(const Args& args);
 #endif
 
 }  // namespace qosroute

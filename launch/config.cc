@@ -33,7 +33,8 @@ class KeyTable {
     desc_->add_options()(key.c_str(), po::value<bool>(field)->default_value(*field), help);
     printers_[key] = [field] { return std::string(*field ? "true" : "false"); };
   }
-  void AddIntList(const std::string& key, std::vector<int>* field, std::string* text, const char* help) {
+  void AddIntList(const std::string& key, std::vector<int>* field, std::string* text,
+                  const char* help) {
     std::string joined;
     for (int v : *field) joined += (joined.empty() ? "" : ",") + std::to_string(v);
     *text = joined;
@@ -86,8 +87,8 @@ std::string OverridesAsIni(const std::vector<std::string>& overrides) {
   throw UserError(where + ": " + e.what());
 }
 
-void StoreIni(const std::string& text, const po::options_description& desc, const std::string& where,
-              po::variables_map* vm, bool allow_unregistered) {
+void StoreIni(const std::string& text, const po::options_description& desc,
+              const std::string& where, po::variables_map* vm, bool allow_unregistered) {
   std::istringstream in(text);
   try {
     po::store(po::parse_config_file(in, desc, allow_unregistered), *vm);
@@ -118,7 +119,8 @@ std::vector<int> ParseIntList(const std::string& text, const std::string& key) {
   return out;
 }
 
-void RequireRange(const std::string& where, const std::string& key, double value, double lo, double hi) {
+void RequireRange(const std::string& where, const std::string& key, double value, double lo,
+                  double hi) {
   if (!(value >= lo && value <= hi) || std::isnan(value)) {
     std::ostringstream s;
     s << where << ": " << key << " must be in [" << lo << ", " << hi << "], got " << value;
@@ -139,14 +141,16 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   std::string experts_text = "alpaca-native,chatglm-6b,mpt-7b-instruct";
   {
     po::options_description first;
-    first.add_options()("cluster.experts", po::value<std::string>(&experts_text)->default_value(experts_text));
+    first.add_options()("cluster.experts",
+                        po::value<std::string>(&experts_text)->default_value(experts_text));
     po::variables_map vm;
     StoreIni(override_text, first, "--set", &vm, true);
     StoreIni(file_text, first, where, &vm, true);
     po::notify(vm);
   }
   const std::vector<std::string> names = SplitList(experts_text);
-  if (names.empty()) throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
+  if (names.empty())
+    throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
 
   // Cluster-wide expert settings, then per-expert overrides.
   ExpertConfig shared = CatalogExpert(names.front());
@@ -156,27 +160,32 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   po::options_description desc;
   KeyTable keys(&desc);
   keys.Add("cluster.experts", &experts_text, "comma-separated expert (model) names");
-  keys.Add("cluster.gpu_memory_gb", &shared.gpu_memory_gb, "GPU memory of every expert's card (GB)");
-  keys.Add("cluster.gpu_memory_utilization", &shared.gpu_memory_utilization, "vLLM gpu_memory_utilization");
+  keys.Add("cluster.gpu_memory_gb", &shared.gpu_memory_gb,
+           "GPU memory of every expert's card (GB)");
+  keys.Add("cluster.gpu_memory_utilization", &shared.gpu_memory_utilization,
+           "vLLM gpu_memory_utilization");
   keys.Add("cluster.reserve_gb", &shared.reserve_gb, "memory not available to the KV cache (GB)");
   keys.Add("cluster.c0", &shared.c0, "fixed iteration cost (s)");
   keys.Add("cluster.max_num_seqs", &shared.max_num_seqs, "vLLM max_num_seqs");
-  keys.Add("cluster.max_num_batched_tokens", &shared.max_num_batched_tokens, "vLLM max_num_batched_tokens");
+  keys.Add("cluster.max_num_batched_tokens", &shared.max_num_batched_tokens,
+           "vLLM max_num_batched_tokens");
   keys.Add("cluster.block_size", &shared.block_size, "KV block size (tokens)");
   keys.Add("cluster.watermark", &shared.watermark, "free-block watermark at admission (fraction)");
   // Per-expert values start unset (NaN / -1) so that only the keys a file names override.
   struct PerExpert {
-    double kv_bytes_per_token = NAN, weights_gb = NAN, k1 = NAN, k2 = NAN, c0 = NAN, gpu_memory_gb = NAN;
+    double kv_bytes_per_token = NAN, weights_gb = NAN, k1 = NAN, k2 = NAN, c0 = NAN,
+           gpu_memory_gb = NAN;
     int num_blocks = -1;
   };
   std::vector<PerExpert> per_expert(names.size());
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string p = "expert." + names[i] + ".";
     po::options_description& d = desc;
-    d.add_options()((p + "kv_bytes_per_token").c_str(), po::value<double>(&per_expert[i].kv_bytes_per_token))(
+    d.add_options()((p + "kv_bytes_per_token").c_str(),
+                    po::value<double>(&per_expert[i].kv_bytes_per_token))(
         (p + "weights_gb").c_str(), po::value<double>(&per_expert[i].weights_gb))(
-        (p + "k1").c_str(), po::value<double>(&per_expert[i].k1))((p + "k2").c_str(),
-                                                                   po::value<double>(&per_expert[i].k2))(
+        (p + "k1").c_str(), po::value<double>(&per_expert[i].k1))(
+        (p + "k2").c_str(), po::value<double>(&per_expert[i].k2))(
         (p + "c0").c_str(), po::value<double>(&per_expert[i].c0))(
         (p + "gpu_memory_gb").c_str(), po::value<double>(&per_expert[i].gpu_memory_gb))(
         (p + "num_blocks").c_str(), po::value<int>(&per_expert[i].num_blocks));
@@ -194,20 +203,29 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("workload.mmpp_rate_low", &env.arrivals.mmpp_rate_low, "MMPP calm rate");
   keys.Add("workload.mmpp_rate_high", &env.arrivals.mmpp_rate_high, "MMPP burst rate");
   keys.Add("workload.mmpp_mean_low_s", &env.arrivals.mmpp_mean_low_s, "MMPP mean calm sojourn (s)");
-  keys.Add("workload.mmpp_mean_high_s", &env.arrivals.mmpp_mean_high_s, "MMPP mean burst sojourn (s)");
+  keys.Add("workload.mmpp_mean_high_s", &env.arrivals.mmpp_mean_high_s,
+           "MMPP mean burst sojourn (s)");
   keys.Add("workload.trace", &env.arrivals.trace_path, "arrival timestamp file");
   keys.Add("predictor.score_noise", &env.predictor.score_noise, "stddev of predicted-score noise");
-  keys.Add("predictor.length_noise", &env.predictor.length_noise, "log-normal stddev of predicted-length noise");
-  keys.AddBool("predictor.use_data_predictions", &env.predictor.use_data_predictions, "use pred_* fields of the data");
+  keys.Add("predictor.length_noise", &env.predictor.length_noise,
+           "log-normal stddev of predicted-length noise");
+  keys.AddBool("predictor.use_data_predictions", &env.predictor.use_data_predictions,
+               "use pred_* fields of the data");
   keys.Add("env.sla", &env.sla, "latency-per-token SLA (s/token)");
-  keys.Add("env.max_running_slots", &env.max_running_slots, "running slots per expert in the observation");
-  keys.Add("env.max_waiting_slots", &env.max_waiting_slots, "waiting slots per expert in the observation");
+  keys.Add("env.max_running_slots", &env.max_running_slots,
+           "running slots per expert in the observation");
+  keys.Add("env.max_waiting_slots", &env.max_waiting_slots,
+           "waiting slots per expert in the observation");
   keys.AddBool("env.allow_drop", &env.allow_drop, "whether the router may drop a request");
-  keys.AddBool("env.impact_penalty", &env.impact_penalty, "charge the action-impact penalty in the reward");
-  keys.AddBool("env.lookahead_features", &env.lookahead_features, "add greedy look-ahead estimates to expert features");
-  keys.Add("env.lookahead_sharpness", &env.lookahead_sharpness, "sharpness of the look-ahead SLA probability");
+  keys.AddBool("env.impact_penalty", &env.impact_penalty,
+               "charge the action-impact penalty in the reward");
+  keys.AddBool("env.lookahead_features", &env.lookahead_features,
+               "add greedy look-ahead estimates to expert features");
+  keys.Add("env.lookahead_sharpness", &env.lookahead_sharpness,
+           "sharpness of the look-ahead SLA probability");
   keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
-  keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold, "greedy-qos drops below this value");
+  keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold,
+           "greedy-qos drops below this value");
   keys.Add("eval.seeds", &config.eval.seeds, "evaluation episodes");
   keys.Add("eval.seed_base", &config.eval.seed_base, "first evaluation seed");
   keys.Add("eval.threads", &config.eval.threads, "evaluation threads (0 = cores)");
@@ -237,6 +255,23 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("han.heads", &t.heads, "HAN attention heads");
   keys.Add("han.layers", &t.layers, "HAN layers");
   keys.Add("log.level", &config.log_level, "trace | debug | info | warn | error");
+  CheckpointConfig& c = config.checkpoint;
+  keys.Add("checkpoint.every_updates", &c.every_updates, "checkpoint every N updates (0 = off)");
+  keys.Add("checkpoint.every_minutes", &c.every_minutes, "checkpoint every T minutes (0 = off)");
+  keys.Add("checkpoint.keep", &c.keep, "newest checkpoints kept");
+  keys.Add("checkpoint.compression", &c.compression, "0 = raw, 1-9 = deflate level");
+  LaunchConfig& l = config.launch;
+  keys.Add("launch.learners", &l.learners, "data-parallel learner ranks (>= 1)");
+  keys.Add("launch.replay_shards", &l.replay_shards, "shard ranks (0 = in learners)");
+  keys.Add("launch.publish_every_updates", &l.publish_every_updates, "publish every K updates");
+  keys.Add("launch.send_transitions", &l.send_transitions, "transitions per actor message");
+  keys.Add("launch.max_inflight_sends", &l.max_inflight_sends, "unacknowledged messages per actor");
+  keys.AddBool("launch.prioritized", &l.prioritized, "prioritized (sum-tree) replay sampling");
+  keys.Add("launch.priority_exponent", &l.priority_exponent, "prioritized replay exponent alpha");
+  keys.Add("launch.rate_error_buffer", &l.rate_error_buffer, "rate tolerance (samples, 0 = auto)");
+  keys.Add("launch.wait_timeout_s", &l.wait_timeout_s, "idle deadline of waits (s)");
+  keys.Add("launch.gradient_backend", &l.gradient_backend, "auto | mpi | nccl");
+  keys.Add("launch.learner_device", &l.learner_device, "cpu | cuda");
 
   po::variables_map vm;
   StoreIni(override_text, desc, "--set", &vm, false);  // stored first: overrides win
@@ -269,8 +304,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   }
 
   // Relative data paths are relative to the config file.
-  const std::filesystem::path base = path.empty() ? std::filesystem::current_path()
-                                                  : std::filesystem::path(path).parent_path();
+  const std::filesystem::path base =
+      path.empty() ? std::filesystem::current_path() : std::filesystem::path(path).parent_path();
   auto resolve = [&](std::string* p) {
     if (!p->empty() && *p != "synthetic" && std::filesystem::path(*p).is_relative()) {
       *p = (base / *p).lexically_normal().string();
@@ -310,9 +345,29 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   RequireRange(where, "han.hidden", t.hidden, 1, 4096);
   RequireRange(where, "han.heads", t.heads, 1, 64);
   RequireRange(where, "han.layers", t.layers, 1, 16);
+  RequireRange(where, "checkpoint.every_updates", c.every_updates, 0, 1e12);
+  RequireRange(where, "checkpoint.every_minutes", c.every_minutes, 0, 1e6);
+  RequireRange(where, "checkpoint.keep", c.keep, 1, 1e6);
+  RequireRange(where, "checkpoint.compression", c.compression, 0, 9);
+  RequireRange(where, "launch.learners", l.learners, 1, 1e5);
+  RequireRange(where, "launch.replay_shards", l.replay_shards, 0, 1e5);
+  RequireRange(where, "launch.publish_every_updates", l.publish_every_updates, 1, 1e9);
+  RequireRange(where, "launch.send_transitions", l.send_transitions, 1, 1e6);
+  RequireRange(where, "launch.max_inflight_sends", l.max_inflight_sends, 1, 1e4);
+  RequireRange(where, "launch.priority_exponent", l.priority_exponent, 0, 10);
+  RequireRange(where, "launch.rate_error_buffer", l.rate_error_buffer, 0, 1e12);
+  RequireRange(where, "launch.wait_timeout_s", l.wait_timeout_s, 1, 1e7);
+  if (l.gradient_backend != "auto" && l.gradient_backend != "mpi" && l.gradient_backend != "nccl") {
+    throw UserError(where + ": launch.gradient_backend must be auto, mpi or nccl; got '" +
+                    l.gradient_backend + "'");
+  }
+  if (l.learner_device != "cpu" && l.learner_device != "cuda") {
+    throw UserError(where + ": launch.learner_device must be cpu or cuda; got '" +
+                    l.learner_device + "'");
+  }
   if (t.hidden % t.heads != 0) {
-    throw UserError(where + ": han.hidden (" + std::to_string(t.hidden) + ") must be divisible by han.heads (" +
-                    std::to_string(t.heads) + ")");
+    throw UserError(where + ": han.hidden (" + std::to_string(t.hidden) +
+                    ") must be divisible by han.heads (" + std::to_string(t.heads) + ")");
   }
   if (t.encoder != "han" && t.encoder != "flat") {
     throw UserError(where + ": train.encoder must be 'han' or 'flat', got '" + t.encoder + "'");
@@ -320,7 +375,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   if (t.mlp_hidden.empty()) throw UserError(where + ": sac.mlp_hidden must list at least one size");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
-    throw UserError(where + ": log.level must be one of trace, debug, info, warn, error, off; got '" +
+    throw UserError(where +
+                    ": log.level must be one of trace, debug, info, warn, error, off; got '" +
                     config.log_level + "'");
   }
 
@@ -365,7 +421,8 @@ std::shared_ptr<const Workload> LoadConfiguredWorkload(const RunConfig& config) 
     options.max_output_tokens = config.workload.max_output_tokens;
     return std::make_shared<Workload>(GenerateSyntheticWorkload(options));
   }
-  return std::make_shared<Workload>(LoadWorkload(config.workload.source, config.workload.max_output_tokens));
+  return std::make_shared<Workload>(
+      LoadWorkload(config.workload.source, config.workload.max_output_tokens));
 }
 
 }  // namespace qosroute

@@ -55,6 +55,29 @@ struct TrainConfig {
   int threads = 0;  // torch intra-op threads, 0 = one per core
 };
 
+// Distributed training under mpirun/srun (docs/DISTRIBUTED.md): role layout and tuning.
+struct LaunchConfig {
+  int learners = 1;                       // L >= 1 data-parallel learners (ranks 0..L-1)
+  int replay_shards = 0;                  // R >= 0 shard ranks; 0 = one shard inside each learner
+  int publish_every_updates = 10;         // learner 0 publishes weights to actors every K updates
+  int send_transitions = 64;              // transitions per actor -> shard message
+  int max_inflight_sends = 4;             // unacknowledged messages per actor
+  bool prioritized = false;               // prioritized (sum-tree) sampling instead of uniform
+  double priority_exponent = 0.6;         // PER alpha
+  double rate_error_buffer = 0.0;         // rate-limiter tolerance in samples; 0 = smallest safe
+  double wait_timeout_s = 600.0;          // every wait fails after this long without a message
+  std::string gradient_backend = "auto";  // auto | mpi | nccl
+  std::string learner_device = "cpu";     // cpu | cuda
+};
+
+// Full-state checkpoints of `qosroute train` (docs/CHECKPOINTS.md); 0 turns a trigger off.
+struct CheckpointConfig {
+  long every_updates = 10000;  // a checkpoint every so many SAC updates
+  double every_minutes = 30;   // and every so many minutes of wall time
+  int keep = 3;                // newest checkpoints kept in <run_dir>/checkpoints/
+  int compression = 1;         // 0 = raw, 1-9 = shuffle + deflate level (1: 7x smaller)
+};
+
 struct RunConfig {
   std::string config_path;  // the file it came from ("" for defaults only)
   EnvConfig env;
@@ -62,6 +85,8 @@ struct RunConfig {
   GreedyQosOptions greedy;
   EvalConfig eval;
   TrainConfig train;
+  CheckpointConfig checkpoint;
+  LaunchConfig launch;
   std::string log_level = "info";
   // Every key with its resolved value, for writing the run directory's config.cfg.
   std::map<std::string, std::string> resolved;

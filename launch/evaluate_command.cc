@@ -22,11 +22,15 @@ int RunEvaluateCommand(const Args& args) {
   std::vector<std::string> overrides;
   int seeds = 0;
   bool heuristics = true;
-  po::options_description desc("qosroute evaluate: a trained SAC policy against the heuristic routers");
-  desc.add_options()("help,h", "show this help")("policy", po::value(&policy_file), "trained policy file (.h5)")(
-      "config", po::value(&config_path), "INI config file (the run's config.cfg reproduces its setting)")(
+  po::options_description desc(
+      "qosroute evaluate: a trained SAC policy against the heuristic routers");
+  desc.add_options()("help,h", "show this help")("policy", po::value(&policy_file),
+                                                 "trained policy file (.h5)")(
+      "config", po::value(&config_path),
+      "INI config file (the run's config.cfg reproduces its setting)")(
       "seeds", po::value(&seeds), "evaluation episodes (default: eval.seeds)")(
-      "set", po::value(&overrides)->composing(), "override a config key: section.key=value (repeatable)")(
+      "set", po::value(&overrides)->composing(),
+      "override a config key: section.key=value (repeatable)")(
       "heuristics", po::value(&heuristics)->default_value(true), "also evaluate every heuristic")(
       "out", po::value(&out_csv), "write the comparison as CSV");
   po::variables_map vm;
@@ -47,8 +51,10 @@ int RunEvaluateCommand(const Args& args) {
   std::vector<PolicyResult> results;
   if (heuristics) {
     for (const std::string& name : HeuristicNames()) {
-      results.push_back({name, EvaluatePolicy(config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
-                                              config.eval.seed_base, config.eval.seeds, config.eval.threads)});
+      results.push_back(
+          {name, EvaluatePolicy(
+                     config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
+                     config.eval.seed_base, config.eval.seeds, config.eval.threads)});
     }
   }
   results.push_back({"sac", EvaluateLearnedPolicy(config, workload, policy_file)});

@@ -1,10 +1,9 @@
 // qosroute: train, evaluate and compare QoS-aware routers for LLM requests at the edge.
+#include <boost/program_options/errors.hpp>
 #include <cstdio>
 #include <exception>
 #include <string>
 #include <vector>
-
-#include <boost/program_options/errors.hpp>
 
 #include "common/error.h"
 #include "launch/commands.h"
@@ -15,11 +14,13 @@ void PrintUsage() {
   std::printf(
       "usage: qosroute <command> [options]\n\n"
       "commands:\n"
-      "  simulate       run heuristic (and learned) routers on a config, print the comparison table\n"
+      "  simulate       run heuristic (and learned) routers on a config, print the comparison "
+      "table\n"
       "  make-workload  write a calibrated synthetic mix-instruct workload (JSON lines)\n"
 #ifdef QOSROUTE_HAVE_TORCH
       "  train          train the SAC router (HAN or flat encoder)\n"
       "  evaluate       evaluate a trained policy file against the heuristics\n"
+      "  inspect        summarise a training checkpoint (counters, sizes, config)\n"
 #endif
       "\nEvery command takes --help. Configs are INI files; --set section.key=value overrides.\n");
 }
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
 #ifdef QOSROUTE_HAVE_TORCH
     if (command == "train") return qosroute::RunTrainCommand(args);
     if (command == "evaluate") return qosroute::RunEvaluateCommand(args);
+    if (command == "inspect") return qosroute::RunInspectCommand(args);
 #endif
     std::fprintf(stderr, "qosroute: unknown command '%s'\n\n", command.c_str());
     PrintUsage();

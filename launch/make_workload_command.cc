@@ -16,8 +16,10 @@ int RunMakeWorkloadCommand(const Args& args) {
   int requests = 5000;
   uint64_t seed = 7;
   po::options_description desc(
-      "qosroute make-workload: write a calibrated synthetic workload in the mix-instruct record shape");
-  desc.add_options()("help,h", "show this help")("out", po::value(&out), "output file (JSON lines)")(
+      "qosroute make-workload: write a calibrated synthetic workload in the mix-instruct record "
+      "shape");
+  desc.add_options()("help,h", "show this help")("out", po::value(&out),
+                                                 "output file (JSON lines)")(
       "requests", po::value(&requests)->default_value(requests), "number of records")(
       "seed", po::value(&seed)->default_value(seed), "random seed");
   po::variables_map vm;

@@ -12,7 +12,8 @@ namespace qosroute {
 
 namespace {
 
-MeanCi Summarise(const std::vector<EpisodeMetrics>& episodes, const std::function<double(const EpisodeMetrics&)>& get) {
+MeanCi Summarise(const std::vector<EpisodeMetrics>& episodes,
+                 const std::function<double(const EpisodeMetrics&)>& get) {
   std::vector<double> values;
   for (const EpisodeMetrics& m : episodes) values.push_back(get(m));
   return MeanWithCi95(values);
@@ -21,27 +22,31 @@ MeanCi Summarise(const std::vector<EpisodeMetrics>& episodes, const std::functio
 }  // namespace
 
 std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
-  std::string out = fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8}\n", "policy",
-                                "avg QoS (95% CI)", "of UB", "score", "SLA att", "lpt mean s", "lpt p95 s",
-                                "KV use", "drop", "preempt");
+  std::string out = fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8}\n",
+                                "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att",
+                                "lpt mean s", "lpt p95 s", "KV use", "drop", "preempt");
   double upper = 0.0;
   for (const PolicyResult& r : results) {
     const MeanCi qos = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_qos; });
     const MeanCi ub = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.upper_bound; });
     upper = ub.mean;
     out += fmt::format(
-        "{:<22} {:>8.4f} ±{:<7.4f} {:>7.1f}% {:>8.4f} {:>8.3f} {:>9.4f} {:>9.4f} {:>7.3f} {:>7.3f} {:>8.1f}\n",
+        "{:<22} {:>8.4f} ±{:<7.4f} {:>7.1f}% {:>8.4f} {:>8.3f} {:>9.4f} {:>9.4f} {:>7.3f} {:>7.3f} "
+        "{:>8.1f}\n",
         r.policy, qos.mean, qos.ci95, ub.mean > 0 ? 100.0 * qos.mean / ub.mean : 0.0,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_score; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.sla_attainment; }).mean,
-        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_mean; }).mean,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_mean; })
+            .mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_p95; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.kv_utilization; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.drop_rate; }).mean,
-        Summarise(r.episodes, [](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); }).mean);
+        Summarise(r.episodes, [](const EpisodeMetrics& m) {
+          return static_cast<double>(m.preemptions);
+        }).mean);
   }
-  out += fmt::format("{:<22} {:>8.4f}  (every request served by its best expert within the SLA)\n", "upper-bound",
-                     upper);
+  out += fmt::format("{:<22} {:>8.4f}  (every request served by its best expert within the SLA)\n",
+                     "upper-bound", upper);
   return out;
 }
 
@@ -51,21 +56,25 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
       "latency_per_token_p50,latency_per_token_p95,latency_per_token_p99,kv_utilization,"
       "throughput_tokens_per_s,drop_rate,preemptions,upper_bound\n";
   for (const PolicyResult& r : results) {
-    auto mean = [&](const std::function<double(const EpisodeMetrics&)>& get) { return Summarise(r.episodes, get).mean; };
+    auto mean = [&](const std::function<double(const EpisodeMetrics&)>& get) {
+      return Summarise(r.episodes, get).mean;
+    };
     const MeanCi qos = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_qos; });
-    out += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.2f},{:.6f}\n",
-                       r.policy, r.episodes.size(), qos.mean, qos.ci95,
-                       mean([](const EpisodeMetrics& m) { return m.avg_score; }),
-                       mean([](const EpisodeMetrics& m) { return m.sla_attainment; }),
-                       mean([](const EpisodeMetrics& m) { return m.latency_per_token_mean; }),
-                       mean([](const EpisodeMetrics& m) { return m.latency_per_token_p50; }),
-                       mean([](const EpisodeMetrics& m) { return m.latency_per_token_p95; }),
-                       mean([](const EpisodeMetrics& m) { return m.latency_per_token_p99; }),
-                       mean([](const EpisodeMetrics& m) { return m.kv_utilization; }),
-                       mean([](const EpisodeMetrics& m) { return m.throughput_tokens_per_s; }),
-                       mean([](const EpisodeMetrics& m) { return m.drop_rate; }),
-                       mean([](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); }),
-                       mean([](const EpisodeMetrics& m) { return m.upper_bound; }));
+    out += fmt::format(
+        "{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.2f},"
+        "{:.6f}\n",
+        r.policy, r.episodes.size(), qos.mean, qos.ci95,
+        mean([](const EpisodeMetrics& m) { return m.avg_score; }),
+        mean([](const EpisodeMetrics& m) { return m.sla_attainment; }),
+        mean([](const EpisodeMetrics& m) { return m.latency_per_token_mean; }),
+        mean([](const EpisodeMetrics& m) { return m.latency_per_token_p50; }),
+        mean([](const EpisodeMetrics& m) { return m.latency_per_token_p95; }),
+        mean([](const EpisodeMetrics& m) { return m.latency_per_token_p99; }),
+        mean([](const EpisodeMetrics& m) { return m.kv_utilization; }),
+        mean([](const EpisodeMetrics& m) { return m.throughput_tokens_per_s; }),
+        mean([](const EpisodeMetrics& m) { return m.drop_rate; }),
+        mean([](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); }),
+        mean([](const EpisodeMetrics& m) { return m.upper_bound; }));
   }
   return out;
 }

@@ -6,7 +6,8 @@
 
 namespace qosroute {
 
-std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config, std::shared_ptr<const Workload> workload,
+std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
+                                                  std::shared_ptr<const Workload> workload,
                                                   const std::string& policy_file) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
   return EvaluateAgent(*agent, config.env, workload, config.eval.seed_base, config.eval.seeds);

@@ -11,7 +11,8 @@
 
 namespace qosroute {
 
-std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config, std::shared_ptr<const Workload> workload,
+std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
+                                                  std::shared_ptr<const Workload> workload,
                                                   const std::string& policy_file);
 
 }  // namespace qosroute

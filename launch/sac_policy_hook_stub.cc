@@ -6,7 +6,9 @@ namespace qosroute {
 
 std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig&, std::shared_ptr<const Workload>,
                                                   const std::string&) {
-  throw UserError("this qosroute was built without LibTorch (QOSROUTE_WITH_TORCH=OFF): the 'sac' policy is unavailable");
+  throw UserError(
+      "this qosroute was built without LibTorch (QOSROUTE_WITH_TORCH=OFF): the 'sac' policy is "
+      "unavailable");
 }
 
 }  // namespace qosroute

@@ -48,7 +48,8 @@ TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string
   return o;
 }
 
-std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config, const std::string& policy_file) {
+std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
+                                                 const std::string& policy_file) {
   SacConfig s = MakeSacConfig(config);
   ApplyArchitecture(ReadPolicyArchitecture(policy_file), policy_file, &s);
   auto agent = std::make_unique<SacAgent>(s);

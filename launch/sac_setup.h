@@ -11,6 +11,7 @@ TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string
 
 // Builds an agent for a saved policy file: its architecture comes from the file, checked
 // against this build's feature layout and the config's observation slots.
-std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config, const std::string& policy_file);
+std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
+                                                 const std::string& policy_file);
 
 }  // namespace qosroute

@@ -23,15 +23,19 @@ int RunSimulateCommand(const Args& args) {
   std::vector<std::string> overrides;
   int seeds = 0;
   po::options_description desc(
-      "qosroute simulate: run routers on evaluation episodes and print mean and 95% interval per policy");
-  desc.add_options()("help,h", "show this help")("config", po::value(&config_path), "INI config file")(
+      "qosroute simulate: run routers on evaluation episodes and print mean and 95% interval per "
+      "policy");
+  desc.add_options()("help,h", "show this help")("config", po::value(&config_path),
+                                                 "INI config file")(
       "policy", po::value(&policy)->default_value(policy),
       "a policy name, a comma-separated list, or 'all' (heuristics: random, round-robin, "
-      "shortest-queue-first, least-kv-load, quality, greedy-qos; learned: sac, with --policy-file)")(
-      "policy-file", po::value(&policy_file), "trained policy (.h5) used for the policy name 'sac'")(
+      "shortest-queue-first, least-kv-load, quality, greedy-qos; learned: sac, with "
+      "--policy-file)")("policy-file", po::value(&policy_file),
+                        "trained policy (.h5) used for the policy name 'sac'")(
       "seeds", po::value(&seeds), "evaluation episodes (default: eval.seeds of the config)")(
-      "set", po::value(&overrides)->composing(), "override a config key: section.key=value (repeatable)")(
-      "out", po::value(&out_csv), "write the comparison as CSV");
+      "set", po::value(&overrides)->composing(),
+      "override a config key: section.key=value (repeatable)")("out", po::value(&out_csv),
+                                                               "write the comparison as CSV");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
@@ -43,7 +47,8 @@ int RunSimulateCommand(const Args& args) {
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
   if (seeds > 0) config.eval.seeds = seeds;
-  if (vm.count("seeds") && seeds < 1) throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
+  if (vm.count("seeds") && seeds < 1)
+    throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
 
   std::vector<std::string> policies;
   if (policy == "all") {
@@ -63,8 +68,9 @@ int RunSimulateCommand(const Args& args) {
   }
 
   auto workload = LoadConfiguredWorkload(config);
-  spdlog::info("workload: {} records from {}; {} experts; {} episodes of {} requests", workload->records.size(),
-               workload->source, config.env.experts.size(), config.eval.seeds, config.env.requests_per_episode);
+  spdlog::info("workload: {} records from {}; {} experts; {} episodes of {} requests",
+               workload->records.size(), workload->source, config.env.experts.size(),
+               config.eval.seeds, config.env.requests_per_episode);
   std::vector<PolicyResult> results;
   for (const std::string& p : policies) {
     const auto start = std::chrono::steady_clock::now();
@@ -73,10 +79,11 @@ int RunSimulateCommand(const Args& args) {
       r.episodes = EvaluateLearnedPolicy(config, workload, policy_file);
     } else {
       r.episodes = EvaluatePolicy(
-          config.env, workload, [&] { return MakeHeuristic(p, config.greedy); }, config.eval.seed_base,
-          config.eval.seeds, config.eval.threads);
+          config.env, workload, [&] { return MakeHeuristic(p, config.greedy); },
+          config.eval.seed_base, config.eval.seeds, config.eval.threads);
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     spdlog::info("{}: {} episodes in {:.1f} s", p, r.episodes.size(), seconds);
     results.push_back(std::move(r));
   }

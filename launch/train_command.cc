@@ -8,15 +8,21 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "common/error.h"
 #include "common/logging.h"
+#include "common/mpi_scope.h"
 #include "env/evaluation.h"
 #include "launch/commands.h"
 #include "launch/config.h"
+#include "launch/distributed_train.h"
 #include "launch/report.h"
+#include "launch/roles.h"
 #include "launch/sac_policy_hook.h"
 #include "launch/sac_setup.h"
+#include "learner/checkpoint_files.h"
+#include "learner/checkpoint_signals.h"
 #include "learner/train_loop.h"
 
 namespace po = boost::program_options;
@@ -35,15 +41,21 @@ std::string DefaultRunDir() {
 }  // namespace
 
 int RunTrainCommand(const Args& args) {
-  std::string config_path, run_dir;
+  std::string config_path, run_dir, resume;
   std::vector<std::string> overrides;
   bool compare = true;
-  po::options_description desc("qosroute train: train the SAC router in one process (the embedded default)");
-  desc.add_options()("help,h", "show this help")("config", po::value(&config_path), "INI config file")(
+  po::options_description desc(
+      "qosroute train: train the SAC router in one process (the embedded default)");
+  desc.add_options()("help,h", "show this help")("config", po::value(&config_path),
+                                                 "INI config file")(
       "run-dir", po::value(&run_dir), "run directory (default runs/train-<timestamp>)")(
-      "set", po::value(&overrides)->composing(), "override a config key: section.key=value (repeatable)")(
+      "set", po::value(&overrides)->composing(),
+      "override a config key: section.key=value (repeatable)")(
       "compare", po::value(&compare)->default_value(true),
-      "after training, evaluate every heuristic on the same held-out seeds and print the table");
+      "after training, evaluate every heuristic on the same held-out seeds and print the table")(
+      "resume", po::value(&resume),
+      "continue from a checkpoint: 'auto' (the newest in <run-dir>/checkpoints/; none starts "
+      "fresh) or a path. SIGTERM/SIGINT write a checkpoint and exit 0");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
@@ -54,26 +66,70 @@ int RunTrainCommand(const Args& args) {
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
   if (run_dir.empty()) run_dir = DefaultRunDir();
+  // Under mpirun/srun (or with a [launch] layout that asks for roles) the distributed trainer
+  // runs instead; -np 1 keeps the single-process trainer below.
+  if (WantsDistributedTraining(config.launch, LaunchedWorldSize())) {
+    // It does not checkpoint yet: `--resume auto` (as launch/slurm/train.sbatch passes) is
+    // fine only while there is nothing to resume from.
+    const bool nothing_to_resume =
+        resume == "auto" &&
+        !std::filesystem::exists(std::filesystem::path(run_dir) / "checkpoints");
+    if (!resume.empty() && !nothing_to_resume) {
+      throw UserError(
+          "--resume: the distributed trainer (mpirun/srun) does not checkpoint yet; "
+          "resume in one process");
+    }
+    return RunDistributedTrain(config, run_dir, compare);
+  }
   std::filesystem::create_directories(run_dir);
-  WriteText(run_dir + "/config.cfg", FormatResolvedConfig(config));
+  // Until training ends, SIGTERM/SIGINT ask the trainer to checkpoint and stop (exit code 0).
+  auto stop_signals = std::make_unique<StopSignals>();
+  TrainLoopOptions options = MakeTrainLoopOptions(config, run_dir);
+  // RunTraining writes config.cfg only after a checkpoint to resume from has been checked.
+  options.config_text = FormatResolvedConfig(config);
+  options.checkpoint_every_updates = config.checkpoint.every_updates;
+  options.checkpoint_every_minutes = config.checkpoint.every_minutes;
+  options.checkpoint_keep = config.checkpoint.keep;
+  options.checkpoint_compression = config.checkpoint.compression;
+  options.stop_requested = &StopSignals::flag();
+  if (resume == "auto") {
+    options.resume_from = NewestCheckpoint(run_dir);
+    if (options.resume_from.empty()) {
+      spdlog::info("--resume auto: no checkpoint in {}; starting fresh", CheckpointFolder(run_dir));
+    }
+  } else {
+    options.resume_from = resume;
+  }
 
   auto workload = LoadConfiguredWorkload(config);
-  spdlog::info("training {} SAC on {} experts, {} frames ({} warm-up), batch {}, run dir {}", config.train.encoder,
-               config.env.experts.size(), config.train.total_frames, config.train.warmup_frames,
-               config.train.batch_size, run_dir);
-  const TrainResult result =
-      RunTraining(config.env, workload, MakeSacConfig(config), MakeTrainLoopOptions(config, run_dir));
-  spdlog::info("trained {} frames, {} updates, {} episodes in {:.0f} s ({:.1f} updates/s); policy: {}",
-               result.frames, result.updates, result.episodes, result.seconds, result.updates / result.seconds,
-               result.policy_path);
+  spdlog::info("training {} SAC on {} experts, {} frames ({} warm-up), batch {}, run dir {}",
+               config.train.encoder, config.env.experts.size(), config.train.total_frames,
+               config.train.warmup_frames, config.train.batch_size, run_dir);
+  const TrainResult result = RunTraining(config.env, workload, MakeSacConfig(config), options);
+  // Training is saved from here on: a signal during the comparison ends the process at once.
+  stop_signals.reset();
+  if (result.stopped) {
+    spdlog::info(
+        "stopped by signal {} after {} frames, {} updates; checkpoint {}; continue "
+        "with --resume auto",
+        StopSignals::signal_number(), result.frames, result.updates, result.checkpoint_path);
+    return 0;
+  }
+  spdlog::info(
+      "trained {} frames, {} updates, {} episodes in {:.0f} s ({:.1f} updates/s); policy: {}",
+      result.frames, result.updates, result.episodes, result.seconds,
+      result.updates / result.seconds, result.policy_path);
 
   if (compare) {
     std::vector<PolicyResult> results;
     for (const std::string& name : HeuristicNames()) {
-      results.push_back({name, EvaluatePolicy(config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
-                                              config.eval.seed_base, config.eval.seeds, config.eval.threads)});
+      results.push_back(
+          {name, EvaluatePolicy(
+                     config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
+                     config.eval.seed_base, config.eval.seeds, config.eval.threads)});
     }
-    results.push_back({"sac-" + config.train.encoder, EvaluateLearnedPolicy(config, workload, result.policy_path)});
+    results.push_back({"sac-" + config.train.encoder,
+                       EvaluateLearnedPolicy(config, workload, result.policy_path)});
     const std::string table = FormatComparisonTable(results);
     std::printf("\n%s", table.c_str());
     WriteText(run_dir + "/metrics/comparison.csv", FormatComparisonCsv(results));

@@ -3,8 +3,8 @@
 namespace qosroute {
 
 std::vector<EpisodeMetrics> EvaluateAgent(SacAgent& agent, const EnvConfig& config,
-                                          std::shared_ptr<const Workload> workload, uint64_t seed_base,
-                                          int num_seeds) {
+                                          std::shared_ptr<const Workload> workload,
+                                          uint64_t seed_base, int num_seeds) {
   std::vector<std::unique_ptr<ClusterEnv>> envs;
   for (int k = 0; k < num_seeds; ++k) {
     envs.push_back(std::make_unique<ClusterEnv>(config, workload));

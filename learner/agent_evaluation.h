@@ -13,7 +13,7 @@ namespace qosroute {
 // Episodes for seeds seed_base .. seed_base + num_seeds - 1, in seed order. Deterministic
 // (greedy actions) and independent of batching: every env sees only its own observations.
 std::vector<EpisodeMetrics> EvaluateAgent(SacAgent& agent, const EnvConfig& config,
-                                          std::shared_ptr<const Workload> workload, uint64_t seed_base,
-                                          int num_seeds);
+                                          std::shared_ptr<const Workload> workload,
+                                          uint64_t seed_base, int num_seeds);
 
 }  // namespace qosroute

@@ -96,9 +96,9 @@ GraphBatch BatchObservations(const std::vector<const Observation*>& observations
     const Observation& obs = *observations[i];
     QR_CHECK_MSG(obs.num_experts == n && obs.max_running == r && obs.max_waiting == w,
                  "observation " + std::to_string(i) + " has N,R,W = " +
-                     std::to_string(obs.num_experts) + "," + std::to_string(obs.max_running) +
-                     "," + std::to_string(obs.max_waiting) + " but the batch has " +
-                     std::to_string(n) + "," + std::to_string(r) + "," + std::to_string(w));
+                     std::to_string(obs.num_experts) + "," + std::to_string(obs.max_running) + "," +
+                     std::to_string(obs.max_waiting) + " but the batch has " + std::to_string(n) +
+                     "," + std::to_string(r) + "," + std::to_string(w));
     std::memcpy(request_dst + i * kRequestFeatures, obs.request.data(),
                 kRequestFeatures * sizeof(float));
     CopyFloats(obs.expert, expert_len, expert_dst + i * expert_len);

@@ -1,29 +1,20 @@
 #include "learner/han_encoder.h"
 
-#include <torch/nn/functional/activation.h>
 #include <torch/nn/init.h>
 
 #include <string>
 
 #include "common/error.h"
+#include "learner/han_kernels.h"
 
 namespace qosroute {
 namespace {
-
-namespace F = torch::nn::functional;
-
-// Scores of absent entries before the shift; finite so that a row with no present entry
-// produces exp(0) * 0 = 0 rather than NaN, and large enough that exp underflows to exactly 0
-// next to any real score.
-constexpr float kAbsentScore = -1e30f;
 
 torch::Tensor AttentionVector(int64_t heads, int64_t head_dim) {
   torch::Tensor t = torch::empty({heads, head_dim});
   torch::nn::init::xavier_uniform_(t);
   return t;
 }
-
-torch::Tensor Activation(const torch::Tensor& x) { return torch::elu(x); }
 
 // Zeroes absent slots so that whatever a producer left in them (even NaN) cannot reach an
 // output through a 0 x garbage product.
@@ -32,15 +23,6 @@ torch::Tensor ZeroAbsent(const torch::Tensor& slots, const torch::Tensor& mask) 
 }
 
 }  // namespace
-
-torch::Tensor MaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, int64_t dim) {
-  const torch::Tensor filled = scores.masked_fill(mask.logical_not(), kAbsentScore);
-  // The shift cancels in the ratio, so it needs no gradient.
-  const torch::Tensor shift = std::get<0>(filled.max(dim, /*keepdim=*/true)).detach();
-  const torch::Tensor weights = (filled - shift).exp() * mask;
-  // A row with no present entry has sum 0; the clamp turns 0/0 into 0/tiny = 0.
-  return weights / weights.sum(dim, /*keepdim=*/true).clamp_min(1e-30f);
-}
 
 HanLayerImpl::HanLayerImpl(int64_t request_in, int64_t expert_in, int64_t slot_in,
                            const HanEncoderOptions& options, bool last)
@@ -64,64 +46,82 @@ HanLayerImpl::HanLayerImpl(int64_t request_in, int64_t expert_in, int64_t slot_i
       register_parameter("waiting_to_expert_src", AttentionVector(heads, head_dim));
   waiting_to_expert_dst_ =
       register_parameter("waiting_to_expert_dst", AttentionVector(heads, head_dim));
-  semantic_proj_ = register_module(
-      "semantic_proj", torch::nn::Linear(hidden, options.semantic_hidden()));
+  semantic_proj_ =
+      register_module("semantic_proj", torch::nn::Linear(hidden, options.semantic_hidden()));
   semantic_query_ = register_module(
       "semantic_query",
       torch::nn::Linear(torch::nn::LinearOptions(options.semantic_hidden(), 1).bias(false)));
 }
 
-torch::Tensor HanLayerImpl::Attend(const torch::Tensor& source, const torch::Tensor& target,
-                                   const torch::Tensor& att_source,
+torch::Tensor HanLayerImpl::Attend(const torch::Tensor& source,
+                                   const torch::nn::Linear& source_proj,
+                                   const torch::Tensor& target, const torch::Tensor& att_source,
                                    const torch::Tensor& att_target,
                                    const torch::Tensor& mask) const {
+  // GAT per head k, with neighbour projections p_j = W x_j + b:
+  //   e_jk = LeakyReLU(a_src_k . p_jk + a_dst_k . t_k),  alpha = softmax_j(e),
+  //   out_k = sum_j alpha_jk p_jk.
+  // Both are linear in p_j, so they are computed from the inputs x_j without projecting
+  // every neighbour: a_src_k . p_jk = x_j . (W_k^T a_src_k) + b_k . a_src_k, and
+  // out_k = W_k (sum_j alpha_jk x_j) + b_k (sum_j alpha_jk), where the last sum is 1, or 0
+  // for a target without neighbours.
   const int64_t heads = options_.heads();
-  const int64_t head_dim = options_.hidden() / heads;
-  // source [..., M, hidden] -> [..., M, K, D]; target [..., hidden] -> [..., 1, K, D].
-  auto source_shape = source.sizes().vec();
-  source_shape.back() = heads;
-  source_shape.push_back(head_dim);
-  const torch::Tensor src = source.view(source_shape);
-  auto target_shape = target.sizes().vec();
-  target_shape.back() = 1;
-  target_shape.push_back(heads);
-  target_shape.push_back(head_dim);
-  const torch::Tensor dst = target.view(target_shape);
+  const int64_t hidden = options_.hidden();
+  const int64_t head_dim = hidden / heads;
+  const int64_t in_dim = source.size(-1);
+  const int64_t neighbours = source.size(-2);
+  const int64_t targets = target.numel() / hidden;
+  const torch::Tensor weight = source_proj->weight.view({heads, head_dim, in_dim});
+  const torch::Tensor bias = source_proj->bias.view({heads, head_dim});
 
-  // GAT score e_ij = LeakyReLU(a_src . Wh_j + a_dst . Wh_i), per head: [..., M, K].
-  const torch::Tensor scores = F::leaky_relu(
-      (src * att_source).sum(-1) + (dst * att_target).sum(-1),
-      F::LeakyReLUFuncOptions().negative_slope(options_.negative_slope()));
-  const torch::Tensor weights =
-      mask.defined() ? MaskedSoftmax(scores, mask.unsqueeze(-1), -2) : torch::softmax(scores, -2);
-  // Heads concatenated: [..., K, D] -> [..., hidden].
-  return (weights.unsqueeze(-1) * src).sum(-3).flatten(-2);
+  auto target_shape = target.sizes().vec();
+  target_shape.back() = heads;
+  target_shape.push_back(head_dim);
+  const torch::Tensor target_score = (target.view(target_shape) * att_target).sum(-1);
+  const torch::Tensor mixed =
+      AttentionMix(source.reshape({targets, neighbours, in_dim}),
+                   mask.defined() ? mask.reshape({targets, neighbours}) : torch::Tensor(),
+                   (weight * att_source.unsqueeze(-1)).sum(1), (bias * att_source).sum(-1),
+                   target_score.reshape({targets, heads}), options_.negative_slope());  // [K, P, F]
+  // Per-head projection as one batched product over heads: [K, P, F] x [K, F, D].
+  torch::Tensor projected = torch::bmm(mixed, weight.transpose(1, 2)).transpose(0, 1);
+  if (mask.defined()) {
+    const torch::Tensor any = mask.reshape({targets, neighbours}).any(1).to(bias.scalar_type());
+    projected = projected + any.view({targets, 1, 1}) * bias;
+  } else {
+    projected = projected + bias;
+  }
+  return projected.reshape(target.sizes());
 }
 
 HanNodes HanLayerImpl::forward(const HanNodes& in, const torch::Tensor& running_mask,
                                const torch::Tensor& waiting_mask) {
   const torch::Tensor q = request_proj_(in.request);  // [B, H]
   const torch::Tensor e = expert_proj_(in.expert);    // [B, N, H]
-  const torch::Tensor r = running_proj_(in.running);  // [B, N, R, H]
-  const torch::Tensor w = waiting_proj_(in.waiting);  // [B, N, W, H]
 
   // Request node: attention over all experts (every expert node exists; the action mask is
   // about actions, not nodes).
-  const torch::Tensor request_in =
-      Attend(e, q, expert_to_request_src_, expert_to_request_dst_, torch::Tensor());
+  const torch::Tensor request_in = Attend(in.expert, expert_proj_, q, expert_to_request_src_,
+                                          expert_to_request_dst_, torch::Tensor());
 
   // Expert nodes: three incoming edge types, combined by semantic attention.
-  const torch::Tensor from_request = q.unsqueeze(1).expand_as(e);
-  const torch::Tensor from_running =
-      Attend(r, e, running_to_expert_src_, running_to_expert_dst_, running_mask);
-  const torch::Tensor from_waiting =
-      Attend(w, e, waiting_to_expert_src_, waiting_to_expert_dst_, waiting_mask);
-  const torch::Tensor per_type = torch::stack({from_request, from_running, from_waiting}, 2);
+  const torch::Tensor from_running = Attend(in.running, running_proj_, e, running_to_expert_src_,
+                                            running_to_expert_dst_, running_mask);
+  const torch::Tensor from_waiting = Attend(in.waiting, waiting_proj_, e, waiting_to_expert_src_,
+                                            waiting_to_expert_dst_, waiting_mask);
   // Score of each edge type per graph: mean over the graph's experts of q^T tanh(W z + b).
-  const torch::Tensor type_scores =
-      semantic_query_(torch::tanh(semantic_proj_(per_type))).mean(1);  // [B, 3, 1]
-  const torch::Tensor beta = torch::softmax(type_scores, 1).unsqueeze(1);  // [B, 1, 3, 1]
-  const torch::Tensor expert_in = (beta * per_type).sum(2);                // [B, N, H]
+  // The request's message q is the same for every expert, so its mean is one row per graph.
+  const torch::Tensor query = semantic_query_->weight.view({-1});
+  auto type_score = [this, &query](const torch::Tensor& z) {
+    return SemanticScore(semantic_proj_(z), query);  // q^T tanh(W z + b), fused
+  };
+  const torch::Tensor type_scores = torch::stack(
+      {type_score(q), type_score(from_running).mean(1), type_score(from_waiting).mean(1)},
+      1);                                                                   // [B, 3]
+  const torch::Tensor beta = torch::softmax(type_scores, 1).unsqueeze(-1);  // [B, 3, 1]
+  const torch::Tensor expert_in = beta.select(1, 0).unsqueeze(1) * q.unsqueeze(1) +
+                                  beta.select(1, 1).unsqueeze(1) * from_running +
+                                  beta.select(1, 2).unsqueeze(1) * from_waiting;  // [B, N, H]
 
   HanNodes out;
   if (last_) {
@@ -129,11 +129,18 @@ HanNodes HanLayerImpl::forward(const HanNodes& in, const torch::Tensor& running_
     out.expert = expert_in + e;
     return out;
   }
-  out.request = Activation(request_in + q);
-  out.expert = Activation(expert_in + e);
-  // A slot's only neighbour is its expert.
-  out.running = Activation(r + e.unsqueeze(2));
-  out.waiting = Activation(w + e.unsqueeze(2));
+  out.request = torch::relu(request_in + q);
+  out.expert = torch::relu(expert_in + e);
+  // A slot's only neighbour is its expert: relu(W x + b + e), fused, zero where absent.
+  auto embed = [&e](const torch::Tensor& slots, const torch::Tensor& mask,
+                    const torch::nn::Linear& proj) {
+    const auto s = slots.sizes();  // [B, N, S, F]
+    return EmbedSlots(slots.reshape({s[0] * s[1], s[2], s[3]}), mask.reshape({s[0] * s[1], s[2]}),
+                      proj->weight, proj->bias, e.reshape({s[0] * s[1], -1}))
+        .view({s[0], s[1], s[2], -1});
+  };
+  out.running = embed(in.running, running_mask, running_proj_);
+  out.waiting = embed(in.waiting, waiting_mask, waiting_proj_);
   return out;
 }
 

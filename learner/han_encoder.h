@@ -13,7 +13,10 @@
 //   running   x_r --Wr--> r ---- msg from its expert ---------------------------> + r --> act
 //   waiting   x_w --Ww--> w ---- msg from its expert ---------------------------> + w --> act
 //
-// Everything is batched over [B, N, slots]: no per-graph loops, no edge lists.
+// Everything is batched over [B, N, slots]: no per-graph loops, no edge lists. Attention
+// reads neighbours' layer inputs rather than their projections (W sum_j a_j x_j equals
+// sum_j a_j W x_j), so the last layer never projects the N x (R + W) slots at all, and the
+// slot-level steps run as fused kernels (learner/han_kernels.h).
 //
 // Choices beyond the paper, and why:
 //  - Each node adds its own projection to what it receives (a self connection). HAN's
@@ -27,6 +30,8 @@
 //  - The last layer computes only request and expert outputs, the ones the heads read.
 //  - The semantic score's mean over experts is taken per graph (the paper's "mean over the
 //    nodes"), not over the whole batch, so a graph's embedding never depends on its batch.
+//  - ReLU between layers (the paper uses ELU): on the CPU ELU's exp costs ~4x a ReLU pass
+//    over the slot tensors, and nothing here needs ELU's negative outputs.
 //
 // Absent slots (mask false) are zeroed on input and get exactly zero attention weight, so
 // they have no effect on any output. Every expert shares weights and the attention over
@@ -49,7 +54,7 @@ struct HanEncoderOptions {
   TORCH_ARG(double, negative_slope) = 0.2;  // of the LeakyReLU in node-level attention
 };
 
-// Projected node features of one layer, or a layer's outputs.
+// Features per node type: a layer's input or its output.
 struct HanNodes {
   torch::Tensor request;  // [B, d]
   torch::Tensor expert;   // [B, N, d]
@@ -67,11 +72,13 @@ class HanLayerImpl : public torch::nn::Module {
                    const torch::Tensor& waiting_mask);
 
  private:
-  // GAT aggregation of `source` ([..., M, hidden]) into `target` ([..., hidden]) with
-  // per-head attention vectors; `mask` ([..., M] bool) may be undefined (all present).
-  torch::Tensor Attend(const torch::Tensor& source, const torch::Tensor& target,
-                       const torch::Tensor& att_source, const torch::Tensor& att_target,
-                       const torch::Tensor& mask) const;
+  // GAT aggregation into `target` ([..., hidden], already projected) from neighbours whose
+  // layer inputs are `source` ([..., M, F]) and whose projection is `source_proj`; `mask`
+  // ([..., M] bool) may be undefined (all present). See the .cc for why the neighbours are
+  // never projected one by one.
+  torch::Tensor Attend(const torch::Tensor& source, const torch::nn::Linear& source_proj,
+                       const torch::Tensor& target, const torch::Tensor& att_source,
+                       const torch::Tensor& att_target, const torch::Tensor& mask) const;
 
   HanEncoderOptions options_;
   bool last_;
@@ -100,9 +107,5 @@ class HanEncoderImpl : public GraphEncoderImpl {
   torch::nn::ModuleList layers_;
 };
 TORCH_MODULE(HanEncoder);
-
-// Softmax over `dim` restricted to entries where `mask` is true; a row with no true entry
-// gets all-zero weights instead of NaN. Exposed for tests.
-torch::Tensor MaskedSoftmax(const torch::Tensor& scores, const torch::Tensor& mask, int64_t dim);
 
 }  // namespace qosroute

@@ -35,7 +35,9 @@ class H5Id {
   herr_t (*close_)(hid_t);
 };
 
-void SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void SilenceHdf5() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 std::string ToString(const std::vector<int64_t>& values) {
   std::ostringstream out;
@@ -62,9 +64,9 @@ class AttributeWriter {
     H5Id space(H5Screate_simple(1, dims, nullptr), H5Sclose);
     H5Id attr(H5Acreate2(location_, name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
               H5Aclose);
-    Check(attr.ok() && (values.empty() ||
-                        H5Awrite(attr.get(), H5T_NATIVE_INT64, values.data()) >= 0),
-          name);
+    Check(
+        attr.ok() && (values.empty() || H5Awrite(attr.get(), H5T_NATIVE_INT64, values.data()) >= 0),
+        name);
   }
 
   void String(const char* name, const std::string& value) {
@@ -79,7 +81,8 @@ class AttributeWriter {
 
  private:
   void Check(bool ok, const char* name) const {
-    if (!ok) throw UserError("cannot write attribute '" + std::string(name) + "' of policy " + path_);
+    if (!ok)
+      throw UserError("cannot write attribute '" + std::string(name) + "' of policy " + path_);
   }
   hid_t location_;
   std::string path_;
@@ -151,8 +154,8 @@ void WriteParameter(hid_t group, const std::string& name, const torch::Tensor& p
   }
 }
 
-torch::Tensor ReadParameter(hid_t group, const std::string& name,
-                            const torch::Tensor& like, const std::string& path) {
+torch::Tensor ReadParameter(hid_t group, const std::string& name, const torch::Tensor& like,
+                            const std::string& path) {
   if (H5Lexists(group, name.c_str(), H5P_DEFAULT) <= 0) {
     throw UserError("policy " + path + " lacks parameter " + name);
   }
@@ -160,7 +163,8 @@ torch::Tensor ReadParameter(hid_t group, const std::string& name,
   H5Id space(H5Dget_space(dataset.get()), H5Sclose);
   H5Id type(H5Dget_type(dataset.get()), H5Tclose);
   if (!dataset.ok() || H5Tget_class(type.get()) != H5T_FLOAT) {
-    throw UserError("policy " + path + " stores parameter " + name + " as something other than floats");
+    throw UserError("policy " + path + " stores parameter " + name +
+                    " as something other than floats");
   }
   const int rank = H5Sget_simple_extent_ndims(space.get());
   std::vector<hsize_t> dims(rank > 0 ? static_cast<size_t>(rank) : 0);

@@ -6,6 +6,10 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/torch.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -17,12 +21,15 @@
 namespace qosroute {
 namespace {
 
-torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden) {
+// Linear-ReLU layers of `hidden` sizes then a Linear to one output; with skip_first the
+// first Linear is left out (its input is already the first layer's pre-activation).
+torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden,
+                              bool skip_first = false) {
   torch::nn::Sequential mlp;
-  for (int64_t units : hidden) {
-    mlp->push_back(torch::nn::Linear(in, units));
+  for (size_t i = 0; i < hidden.size(); ++i) {
+    if (i > 0 || !skip_first) mlp->push_back(torch::nn::Linear(in, hidden[i]));
     mlp->push_back(torch::nn::ReLU());
-    in = units;
+    in = hidden[i];
   }
   mlp->push_back(torch::nn::Linear(in, 1));
   return mlp;
@@ -39,6 +46,7 @@ void CheckConfig(const SacConfig& c) {
   if (!(c.target_entropy_ratio >= 0.0 && c.target_entropy_ratio <= 1.0)) {
     fail("target_entropy_ratio must lie in [0, 1]");
   }
+  if (c.mlp_hidden.empty()) fail("mlp_hidden needs at least one layer");
   for (int64_t units : c.mlp_hidden) {
     if (units < 1) fail("mlp_hidden sizes must be positive");
   }
@@ -53,11 +61,34 @@ std::unordered_map<const void*, std::string> NamesByImpl(const torch::nn::Module
   return names;
 }
 
+torch::Device ParseDevice(const std::string& name) {
+  try {
+    const torch::Device device(name);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      throw UserError("SAC config: device '" + name + "' asks for CUDA, which this LibTorch lacks");
+    }
+    return device;
+  } catch (const c10::Error&) {
+    throw UserError("SAC config: device '" + name + "' is not a torch device (cpu, cuda, cuda:1)");
+  }
+}
+
 std::string AdamKey(const torch::Tensor& p) {
   return c10::guts::to_string(p.unsafeGetTensorImpl());
 }
 
 }  // namespace
+
+void KeepTensorMemoryInProcess() {
+#if defined(__GLIBC__)
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 64 << 20);
+  });
+#endif
+}
 
 std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
   if (config.encoder == "han") return std::make_shared<HanEncoderImpl>(config.han);
@@ -71,17 +102,30 @@ std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
 }
 
 ActionHeadImpl::ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden)
-    : expert_mlp_(MakeMlp(2 * embedding_dim, hidden)), drop_mlp_(MakeMlp(embedding_dim, hidden)) {
+    : expert_mlp_(MakeMlp(hidden.at(0), hidden, /*skip_first=*/true)),
+      drop_mlp_(MakeMlp(embedding_dim, hidden)) {
+  // Initialised as one Linear(2H, h) would be: bound 1 / sqrt(2H) for both halves.
+  torch::nn::Linear first(2 * embedding_dim, hidden.at(0));
+  expert_from_request_ =
+      register_module("expert_from_request", torch::nn::Linear(embedding_dim, hidden.at(0)));
+  expert_from_expert_ = register_module(
+      "expert_from_expert",
+      torch::nn::Linear(torch::nn::LinearOptions(embedding_dim, hidden.at(0)).bias(false)));
+  {
+    torch::NoGradGuard no_grad;
+    expert_from_request_->weight.copy_(first->weight.slice(1, 0, embedding_dim));
+    expert_from_request_->bias.copy_(first->bias);
+    expert_from_expert_->weight.copy_(first->weight.slice(1, embedding_dim));
+  }
   register_module("expert_mlp", expert_mlp_);
   register_module("drop_mlp", drop_mlp_);
 }
 
 torch::Tensor ActionHeadImpl::forward(const NodeEmbeddings& embeddings) {
-  const torch::Tensor& experts = embeddings.experts;  // [B, N, H]
-  const torch::Tensor pairs =
-      torch::cat({embeddings.request.unsqueeze(1).expand_as(experts), experts}, -1);
-  const torch::Tensor expert_scores = expert_mlp_->forward(pairs).squeeze(-1);  // [B, N]
-  const torch::Tensor drop_score = drop_mlp_->forward(embeddings.request);       // [B, 1]
+  const torch::Tensor first = expert_from_request_(embeddings.request).unsqueeze(1) +
+                              expert_from_expert_(embeddings.experts);          // [B, N, h]
+  const torch::Tensor expert_scores = expert_mlp_->forward(first).squeeze(-1);  // [B, N]
+  const torch::Tensor drop_score = drop_mlp_->forward(embeddings.request);      // [B, 1]
   return torch::cat({expert_scores, drop_score}, 1);
 }
 
@@ -124,9 +168,12 @@ std::vector<torch::Tensor> SacNetworksImpl::TargetParameters() const {
 }
 
 SacAgent::SacAgent(const SacConfig& config)
-    : config_(config), device_(config.device), sample_rng_(config.seed ^ 0x5ac5ac5ac5ac5acULL) {
+    : config_(config),
+      device_(ParseDevice(config.device)),
+      sample_rng_(config.seed ^ 0x5ac5ac5ac5ac5acULL) {
   CheckConfig(config);
   if (config.torch_threads > 0) torch::set_num_threads(config.torch_threads);
+  if (config.keep_memory_in_process) KeepTensorMemoryInProcess();
   {
     // Initialise from config.seed without leaving the process's global generator changed:
     // module constructors draw from it and take no generator argument.
@@ -178,8 +225,8 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
     const torch::Tensor next_log_probs =
         torch::log_softmax(MaskedLogits(networks_->encoder->forward(next_obs), next_mask), 1);
     const NodeEmbeddings target_embeddings = networks_->target_encoder->forward(next_obs);
-    const torch::Tensor next_q =
-        torch::min(networks_->target_q1(target_embeddings), networks_->target_q2(target_embeddings));
+    const torch::Tensor next_q = torch::min(networks_->target_q1(target_embeddings),
+                                            networks_->target_q2(target_embeddings));
     // Masked actions have pi = 0 and log pi = -inf; zero their soft Q so 0 * inf is not NaN.
     const torch::Tensor soft_q =
         (next_q - alpha * next_log_probs).masked_fill(next_mask.logical_not(), 0.0f);
@@ -193,8 +240,7 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
 
   // Actor on detached embeddings: the encoder learns from the critic loss only.
   const torch::Tensor mask = obs.action_mask;
-  const torch::Tensor log_probs =
-      torch::log_softmax(MaskedLogits(embeddings.detach(), mask), 1);
+  const torch::Tensor log_probs = torch::log_softmax(MaskedLogits(embeddings.detach(), mask), 1);
   const torch::Tensor probs = log_probs.exp();
   // -inf replaced before any product, so that neither value nor gradient sees 0 * inf.
   const torch::Tensor safe_log_probs = log_probs.masked_fill(mask.logical_not(), 0.0f);
@@ -217,7 +263,8 @@ SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor&
                                      const torch::Tensor& dones) {
   // Dropping the gradients (rather than zeroing them) saves a kernel per parameter; the
   // backward pass then writes fresh ones.
-  for (auto* optimizer : {critic_optimizer_.get(), actor_optimizer_.get(), alpha_optimizer_.get()}) {
+  for (auto* optimizer :
+       {critic_optimizer_.get(), actor_optimizer_.get(), alpha_optimizer_.get()}) {
     for (auto& group : optimizer->param_groups()) {
       for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
     }
@@ -309,7 +356,9 @@ std::pair<torch::Tensor, torch::Tensor> SacAgent::TargetQValues(const GraphBatch
   return {networks_->target_q1(e), networks_->target_q2(e)};
 }
 
-double SacAgent::alpha() const { return networks_->log_alpha.detach().exp().item<double>(); }
+double SacAgent::alpha() const {
+  return networks_->log_alpha.detach().exp().item<double>();
+}
 
 std::vector<NamedTensor> SacAgent::NamedParameters() const {
   std::vector<NamedTensor> out;
@@ -330,9 +379,8 @@ void SacAgent::LoadParameters(const std::vector<NamedTensor>& parameters) {
     const auto it = given.find(item.key());
     if (it == given.end()) throw UserError("parameter set lacks " + item.key());
     if (it->second->sizes() != item.value().sizes()) {
-      throw UserError("parameter " + item.key() + " has shape " +
-                      c10::str(it->second->sizes()) + " but the agent's is " +
-                      c10::str(item.value().sizes()));
+      throw UserError("parameter " + item.key() + " has shape " + c10::str(it->second->sizes()) +
+                      " but the agent's is " + c10::str(item.value().sizes()));
     }
     item.value().copy_(*it->second);
   }

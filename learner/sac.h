@@ -50,7 +50,7 @@ struct SacConfig {
   double critic_lr = 3e-5;
   double alpha_lr = 3e-4;
   double alpha_init = 1.0;
-  double target_entropy_ratio = 0.5;  // target entropy = ratio * log(#valid actions)
+  double target_entropy_ratio = 0.5;        // target entropy = ratio * log(#valid actions)
   std::vector<int64_t> mlp_hidden{64, 64};  // every actor / critic head, ReLU
 
   std::string encoder = "han";  // "han" or "flat"
@@ -70,23 +70,37 @@ struct SacConfig {
   // is the default because these tensors are small: on 2 cores a second thread costs more
   // in synchronisation than it gains (see bench/learner_bench.cc).
   int torch_threads = 1;
+  // Keep freed tensor memory in the process (glibc mallopt, process-wide): see
+  // KeepTensorMemoryInProcess.
+  bool keep_memory_in_process = true;
   std::string device = "cpu";
 
   // Embedding width H of whichever encoder is configured.
   int64_t encoder_hidden() const { return encoder == "flat" ? flat_hidden : han.hidden(); }
 };
 
+// Tells glibc's malloc to keep freed memory instead of returning every buffer over its mmap
+// threshold (128 KiB to 32 MiB) to the OS and page-faulting it back in on the next
+// allocation: the encoder's [B, N, slots, hidden] temporaries are exactly that size, and the
+// page faults cost 15-25% of an update's CPU time. Process-wide, idempotent, a no-op
+// elsewhere than glibc. The process keeps its peak tensor memory (tens of MB here).
+void KeepTensorMemoryInProcess();
+
 // The encoder `config` asks for; UserError for an unknown kind.
 std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config);
 
-// Per-action scores [B, N + 1] from node embeddings (logits for the actor, Q for critics).
+// Per-action scores [B, N + 1] from node embeddings (logits for the actor, Q for critics):
+// expert e's score is an MLP on concat[request, expert e], the drop score an MLP on the
+// request. The expert MLP's first layer is kept as its two halves, W [r; x] = W_r r + W_x x,
+// so the request half is computed once per graph instead of once per expert.
 class ActionHeadImpl : public torch::nn::Module {
  public:
   ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden);
   torch::Tensor forward(const NodeEmbeddings& embeddings);
 
  private:
-  torch::nn::Sequential expert_mlp_, drop_mlp_;
+  torch::nn::Linear expert_from_request_{nullptr}, expert_from_expert_{nullptr};
+  torch::nn::Sequential expert_mlp_, drop_mlp_;  // expert_mlp_: the layers after the first
 };
 TORCH_MODULE(ActionHead);
 

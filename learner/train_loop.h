@@ -1,8 +1,16 @@
 #pragma once
 // Single-process SAC training (the embedded default): a vector of simulators stepped
 // together with one batched policy call, uniform replay, random warm-up frames, the
-// update-to-data ratio, periodic held-out evaluation, a progress line, metrics CSVs and the
-// trained policy in the run directory.
+// update-to-data ratio, periodic held-out evaluation, a progress line, metrics CSVs, the
+// trained policy and full-state checkpoints in the run directory.
+//
+// One iteration of the loop is: pay the updates the frames so far are owed, log and evaluate
+// when due, checkpoint when due, stop if asked, then one decision round (every env acts on
+// one batched policy call). A stop request is honoured between two updates or before a
+// decision round; because the loop starts by paying owed updates, a run resumed from a
+// checkpoint taken at either point continues exactly as the uninterrupted run would have
+// (bit for bit on CPU at a fixed seed and torch thread count: see docs/CHECKPOINTS.md).
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,7 +33,26 @@ struct TrainLoopOptions {
   long log_every_frames = 5000;
   int num_envs = 1;
   uint64_t seed = 1;
-  std::string run_dir;  // metrics/, policy.h5 go here
+  std::string run_dir;  // metrics/, policy.h5, config.cfg, checkpoints/ go here
+
+  // Checkpoints go to <run_dir>/checkpoints/ckpt_<updates>.h5: every so many updates and
+  // every so many minutes of wall time (0 turns a trigger off), on a stop request, and at the
+  // end of training. The newest `checkpoint_keep` are kept.
+  long checkpoint_every_updates = 0;
+  double checkpoint_every_minutes = 0.0;
+  int checkpoint_keep = 3;
+  int checkpoint_compression = 0;  // 0 = raw, 1-9 = shuffle + deflate level
+  // A checkpoint to continue from ("" starts fresh). Everything is read and checked before
+  // anything in the run directory is written.
+  std::string resume_from;
+  // The resolved config: written to <run_dir>/config.cfg and into every checkpoint.
+  std::string config_text;
+  // Polled between updates and decision rounds; once set, the loop writes a checkpoint and
+  // returns with TrainResult::stopped (see learner/checkpoint_signals.h).
+  const std::atomic<bool>* stop_requested = nullptr;
+  // Behave as if a stop was requested once this many updates are done (0 = never): lets
+  // tests stop a run at a chosen point.
+  long stop_at_updates = 0;
 };
 
 struct TrainResult {
@@ -35,6 +62,8 @@ struct TrainResult {
   double seconds = 0.0;
   double last_eval_qos = 0.0;
   std::string policy_path;
+  bool stopped = false;         // a stop request ended training early, after a checkpoint
+  std::string checkpoint_path;  // the last checkpoint written ("" if none)
 };
 
 // Called at every evaluation with (frames, updates, the agent's episodes), for reporting.

@@ -1,5 +1,8 @@
 #include "replay/uniform_replay.h"
 
+#include <string>
+#include <utility>
+
 #include "common/error.h"
 
 namespace qosroute {
@@ -9,7 +12,8 @@ UniformReplay::UniformReplay(int capacity) : capacity_(capacity) {
   storage_.reserve(capacity);
 }
 
-void UniformReplay::Add(const Observation& obs, int action, float reward, const Observation& next_obs, bool done) {
+void UniformReplay::Add(const Observation& obs, int action, float reward,
+                        const Observation& next_obs, bool done) {
   if (size_ < capacity_) {
     storage_.emplace_back();
     ++size_;
@@ -28,6 +32,25 @@ void UniformReplay::SampleIndices(int count, Rng& rng, std::vector<int>* indices
   QR_CHECK_MSG(size_ > 0, "sampling from an empty replay");
   indices->resize(count);
   for (int& i : *indices) i = static_cast<int>(rng.Below(size_));
+}
+
+void UniformReplay::Restore(std::vector<Transition> slots, int cursor, long total_added) {
+  const long size = static_cast<long>(slots.size());
+  const bool full = size == capacity_;
+  // Until the ring wraps, slots fill in order, so the cursor sits right after the last one.
+  const bool consistent = size <= capacity_ && cursor >= 0 && cursor < capacity_ &&
+                          (full || cursor == size) && total_added >= size &&
+                          (full || total_added == size);
+  if (!consistent) {
+    throw UserError("replay state does not fit a ring of capacity " + std::to_string(capacity_) +
+                    ": " + std::to_string(size) + " transitions, cursor " + std::to_string(cursor) +
+                    ", " + std::to_string(total_added) + " added in all");
+  }
+  storage_ = std::move(slots);
+  storage_.reserve(capacity_);
+  size_ = static_cast<int>(size);
+  cursor_ = cursor;
+  total_added_ = total_added;
 }
 
 }  // namespace qosroute

@@ -23,7 +23,8 @@ class UniformReplay {
   explicit UniformReplay(int capacity);
 
   // Copies the transition in, evicting the oldest when full.
-  void Add(const Observation& obs, int action, float reward, const Observation& next_obs, bool done);
+  void Add(const Observation& obs, int action, float reward, const Observation& next_obs,
+           bool done);
 
   // `count` indices drawn uniformly with replacement; requires size() > 0.
   void SampleIndices(int count, Rng& rng, std::vector<int>* indices) const;
@@ -32,6 +33,13 @@ class UniformReplay {
   int size() const { return size_; }
   int capacity() const { return capacity_; }
   long total_added() const { return total_added_; }
+
+  // For checkpoints: the slots in storage order are at(0) .. at(size() - 1) and cursor() is the
+  // next slot to write. Restoring exactly these keeps later sampling and eviction identical.
+  int cursor() const { return cursor_; }
+  // Replaces the contents with `slots` (storage order). UserError when the numbers do not
+  // describe a ring of this capacity (too many slots, a cursor that does not fit them).
+  void Restore(std::vector<Transition> slots, int cursor, long total_added);
 
  private:
   int capacity_;

@@ -27,9 +27,11 @@ CommandResult RunQosroute(const std::string& args) {
 
 TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
   const std::string csv = ::testing::TempDir() + "/sim.csv";
-  const CommandResult r = RunQosroute("simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
-                              "/configs/paper.cfg --policy round-robin,greedy-qos --seeds 2 "
-                              "--set workload.requests_per_episode=300 --out " + csv);
+  const CommandResult r =
+      RunQosroute("simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
+                  "/configs/paper.cfg --policy round-robin,greedy-qos --seeds 2 "
+                  "--set workload.requests_per_episode=300 --out " +
+                  csv);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("round-robin"), std::string::npos);
   EXPECT_NE(r.output.find("greedy-qos"), std::string::npos);
@@ -39,7 +41,9 @@ TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
   char header[512];
   ASSERT_NE(fgets(header, sizeof(header), f), nullptr);
   fclose(f);
-  EXPECT_EQ(std::string(header).rfind("policy,episodes,avg_qos,avg_qos_ci95,avg_score,sla_attainment,", 0), 0u);
+  EXPECT_EQ(std::string(header).rfind(
+                "policy,episodes,avg_qos,avg_qos_ci95,avg_score,sla_attainment,", 0),
+            0u);
 }
 
 TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
@@ -51,7 +55,8 @@ TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
 }
 
 TEST(Cli, MalformedWorkloadFileIsNamed) {
-  const std::string data = testing_util::WriteTempFile("broken.jsonl", "{\"id\": 1, \"candidates\": [\n");
+  const std::string data =
+      testing_util::WriteTempFile("broken.jsonl", "{\"id\": 1, \"candidates\": [\n");
   const CommandResult r = RunQosroute("simulate --set workload.source=" + data + " --seeds 1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("broken.jsonl"), std::string::npos) << r.output;
@@ -74,8 +79,9 @@ TEST(Cli, EveryCommandHasHelp) {
 TEST(Cli, MakeWorkloadWritesALoadableFile) {
   const std::string out = ::testing::TempDir() + "/made.jsonl";
   ASSERT_EQ(RunQosroute("make-workload --out " + out + " --requests 50 --seed 3").exit_code, 0);
-  const CommandResult r = RunQosroute("simulate --policy quality --seeds 1 --set workload.source=" + out +
-                              " --set workload.requests_per_episode=100");
+  const CommandResult r =
+      RunQosroute("simulate --policy quality --seeds 1 --set workload.source=" + out +
+                  " --set workload.requests_per_episode=100");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 

@@ -92,7 +92,8 @@ TEST(ClusterEnv, ConservesRequestsAcrossSeedsConfigsAndRandomActions) {
     Rng rng(seed);
     EnvConfig config = PaperLikeConfig(1.0 + rng.Uniform() * 9.0, 400);
     if (seed % 3 == 0) {
-      for (auto& e : config.experts) e.num_blocks = 20 + static_cast<int>(rng.Below(30));  // force preemption
+      for (auto& e : config.experts)
+        e.num_blocks = 20 + static_cast<int>(rng.Below(30));  // force preemption
     }
     if (seed % 4 == 1) config.arrivals.process = "mmpp";
     config.allow_drop = seed % 2 == 0;

@@ -1,10 +1,10 @@
 #pragma once
 // Small helpers shared by the simulator tests.
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "env/cluster_env.h"
 #include "env/workload.h"
@@ -19,7 +19,8 @@ inline std::string WriteTempFile(const std::string& name, const std::string& tex
 
 // A workload where every record is the same request: prompt tokens, and per model
 // (output tokens, score).
-inline std::shared_ptr<Workload> UniformWorkload(int prompt_tokens, const std::vector<std::string>& models,
+inline std::shared_ptr<Workload> UniformWorkload(int prompt_tokens,
+                                                 const std::vector<std::string>& models,
                                                  int output_tokens, double score) {
   auto w = std::make_shared<Workload>();
   w->source = "test";
@@ -37,7 +38,8 @@ inline std::shared_ptr<Workload> UniformWorkload(int prompt_tokens, const std::v
   return w;
 }
 
-inline std::shared_ptr<const Workload> SyntheticTestWorkload(int records = 2000, uint64_t seed = 3) {
+inline std::shared_ptr<const Workload> SyntheticTestWorkload(int records = 2000,
+                                                             uint64_t seed = 3) {
   SyntheticOptions options;
   options.num_requests = records;
   options.seed = seed;
@@ -46,7 +48,8 @@ inline std::shared_ptr<const Workload> SyntheticTestWorkload(int records = 2000,
 
 inline EnvConfig PaperLikeConfig(double rate, int requests) {
   EnvConfig c;
-  for (const char* name : {"alpaca-native", "chatglm-6b", "mpt-7b-instruct"}) c.experts.push_back(CatalogExpert(name));
+  for (const char* name : {"alpaca-native", "chatglm-6b", "mpt-7b-instruct"})
+    c.experts.push_back(CatalogExpert(name));
   c.arrivals.rate = rate;
   c.requests_per_episode = requests;
   return c;

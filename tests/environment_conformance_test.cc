@@ -39,14 +39,16 @@ std::vector<EnvCase> AllEnvironments() {
       {"ClusterOverloaded", cluster(12.0, 0, "poisson", true)},
       {"ClusterTinyKvCache", cluster(8.0, 24, "poisson", false)},
       {"ClusterBursty", cluster(3.0, 0, "mmpp", true)},
-      {"TwoExpertToy", [] { return std::unique_ptr<Environment>(std::make_unique<TwoExpertToyEnv>()); }},
+      {"TwoExpertToy",
+       [] { return std::unique_ptr<Environment>(std::make_unique<TwoExpertToyEnv>()); }},
   };
 }
 
 class EnvironmentConformance : public ::testing::TestWithParam<EnvCase> {};
 
 // Runs a random valid rollout; returns the rewards.
-std::vector<double> Rollout(Environment& env, uint64_t seed, uint64_t action_seed, int max_steps = 1 << 30) {
+std::vector<double> Rollout(Environment& env, uint64_t seed, uint64_t action_seed,
+                            int max_steps = 1 << 30) {
   Rng rng(action_seed);
   std::vector<double> rewards;
   for (int i = 0; i < max_steps && !env.done(); ++i) {
@@ -121,8 +123,11 @@ TEST_P(EnvironmentConformance, TruncatedStateIsRejected) {
   EXPECT_THROW(b->LoadState(state), UserError);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllEnvironments, EnvironmentConformance, ::testing::ValuesIn(AllEnvironments()),
-                         [](const ::testing::TestParamInfo<EnvCase>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(AllEnvironments, EnvironmentConformance,
+                         ::testing::ValuesIn(AllEnvironments()),
+                         [](const ::testing::TestParamInfo<EnvCase>& info) {
+                           return info.param.name;
+                         });
 
 }  // namespace
 }  // namespace qosroute

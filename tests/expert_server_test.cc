@@ -82,7 +82,10 @@ TEST(ExpertServer, PreemptsNewestRunningRequestWhenBlocksRunOut) {
     EXPECT_EQ(c.output_tokens, 60);
   }
   // The preempted request finishes last: it had to recompute.
-  EXPECT_EQ(std::max_element(done.begin(), done.end(), [](auto& a, auto& b) { return a.finish < b.finish; })->id, 2);
+  EXPECT_EQ(std::max_element(done.begin(), done.end(),
+                             [](auto& a, auto& b) { return a.finish < b.finish; })
+                ->id,
+            2);
 }
 
 TEST(ExpertServer, KvBlocksStayWithinCapacityUnderRandomLoad) {
@@ -97,7 +100,9 @@ TEST(ExpertServer, KvBlocksStayWithinCapacityUnderRandomLoad) {
       server.AdvanceTo(t, &done);
       ASSERT_LE(server.blocks_used(), server.num_blocks());
       ASSERT_GE(server.blocks_used(), 0);
-      server.Enqueue(MakeRequest(i, t, 1 + static_cast<int>(rng.Below(100)), 1 + static_cast<int>(rng.Below(127))), t);
+      server.Enqueue(MakeRequest(i, t, 1 + static_cast<int>(rng.Below(100)),
+                                 1 + static_cast<int>(rng.Below(127))),
+                     t);
       ++enqueued;
     }
     while (server.RunIteration(&done)) {

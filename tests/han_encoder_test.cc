@@ -5,13 +5,16 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <vector>
 
+#include "common/error.h"
 #include "common/rng.h"
 #include "learner/flat_encoder.h"
 #include "learner/graph_batch.h"
+#include "learner/han_kernels.h"
 #include "learner/sac.h"
 
 namespace qosroute {
@@ -179,6 +182,104 @@ TEST(MaskedSoftmax, MatchesSoftmaxOverPresentEntriesAndZeroesEmptyRows) {
   EXPECT_TRUE(torch::equal(w[1], torch::zeros({3})));
 }
 
+// The fused CPU kernels must match the plain torch composition in value and gradient,
+// including targets whose neighbours are all absent.
+class HanKernels : public Seeded {
+ protected:
+  // Gradients of sum(out * probe) with respect to each input, for fused and reference paths.
+  static std::vector<torch::Tensor> Grads(const std::function<torch::Tensor()>& run,
+                                          const std::vector<torch::Tensor>& inputs) {
+    for (const auto& t : inputs) t.mutable_grad() = torch::Tensor();
+    const torch::Tensor out = run();
+    torch::Tensor probe = torch::arange(out.numel(), torch::kFloat32).reshape(out.sizes()).sin();
+    (out * probe).sum().backward();
+    std::vector<torch::Tensor> grads{out.detach()};
+    for (const auto& t : inputs) grads.push_back(t.grad().clone());
+    return grads;
+  }
+};
+
+TEST_F(HanKernels, AttentionMixMatchesTheTorchComposition) {
+  const int64_t p = 37, m = 10, k = 4;
+  for (int64_t f : {6, 64}) {
+    torch::Tensor mask = torch::rand({p, m}) < 0.5;
+    mask[3].fill_(false);  // a target without neighbours
+    const torch::Tensor source = (torch::randn({p, m, f}) * mask.unsqueeze(-1)).requires_grad_();
+    const torch::Tensor weight = torch::randn({k, f}).requires_grad_();
+    const torch::Tensor bias = torch::randn({k}).requires_grad_();
+    const torch::Tensor target = torch::randn({p, k}).requires_grad_();
+    const std::vector<torch::Tensor> inputs{source, weight, bias, target};
+    for (const auto& used_mask : {mask, torch::Tensor()}) {
+      auto run = [&](bool fused) {
+        return [&, fused] {
+          return AttentionMix(source, used_mask, weight, bias, target, 0.2, fused);
+        };
+      };
+      const auto fused = Grads(run(true), inputs);
+      const auto reference = Grads(run(false), inputs);
+      EXPECT_EQ(fused[0].sizes(), (std::vector<int64_t>{k, p, f}));
+      for (size_t i = 0; i < fused.size(); ++i) {
+        EXPECT_TRUE(torch::allclose(fused[i], reference[i], 1e-4, 1e-4))
+            << "F=" << f << " tensor " << i << " max difference "
+            << (fused[i] - reference[i]).abs().max().item<double>();
+      }
+    }
+  }
+}
+
+TEST_F(HanKernels, EmbedSlotsMatchesTheTorchComposition) {
+  const int64_t p = 29, m = 10, h = 64;
+  for (int64_t f : {6, 64}) {
+    torch::Tensor mask = torch::rand({p, m}) < 0.5;
+    mask[0].fill_(false);
+    const torch::Tensor slots = torch::randn({p, m, f}).requires_grad_();
+    const torch::Tensor weight = torch::randn({h, f}).requires_grad_();
+    const torch::Tensor bias = torch::randn({h}).requires_grad_();
+    const torch::Tensor expert = torch::randn({p, h}).requires_grad_();
+    const std::vector<torch::Tensor> inputs{slots, weight, bias, expert};
+    auto run = [&](bool fused) {
+      return [&, fused] { return EmbedSlots(slots, mask, weight, bias, expert, fused); };
+    };
+    const auto fused = Grads(run(true), inputs);
+    const auto reference = Grads(run(false), inputs);
+    for (size_t i = 0; i < fused.size(); ++i) {
+      EXPECT_TRUE(torch::allclose(fused[i], reference[i], 1e-4, 1e-4))
+          << "F=" << f << " tensor " << i << " max difference "
+          << (fused[i] - reference[i]).abs().max().item<double>();
+    }
+  }
+}
+
+TEST_F(HanKernels, SemanticScoreMatchesTheTorchComposition) {
+  const torch::Tensor pre = (torch::randn({300, 128}) * 2.0f).requires_grad_();
+  const torch::Tensor query = torch::randn({128}).requires_grad_();
+  const std::vector<torch::Tensor> inputs{pre, query};
+  auto run = [&](bool fused) { return [&, fused] { return SemanticScore(pre, query, fused); }; };
+  const auto fused = Grads(run(true), inputs);
+  const auto reference = Grads(run(false), inputs);
+  for (size_t i = 0; i < fused.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(fused[i], reference[i], 1e-5, 1e-5))
+        << "tensor " << i << " max difference "
+        << (fused[i] - reference[i]).abs().max().item<double>();
+  }
+}
+
+TEST_F(HanKernels, FusedKernelsDoNotDependOnTheThreadCount) {
+  const int64_t p = 300, m = 10, k = 4, f = 64;
+  const torch::Tensor mask = torch::rand({p, m}) < 0.5;
+  const torch::Tensor source = (torch::randn({p, m, f}) * mask.unsqueeze(-1)).requires_grad_();
+  const torch::Tensor weight = torch::randn({k, f}).requires_grad_();
+  const torch::Tensor bias = torch::randn({k}).requires_grad_();
+  const torch::Tensor target = torch::randn({p, k}).requires_grad_();
+  const std::vector<torch::Tensor> inputs{source, weight, bias, target};
+  auto run = [&] { return AttentionMix(source, mask, weight, bias, target, 0.2); };
+  const auto one = Grads(run, inputs);
+  torch::set_num_threads(2);
+  const auto two = Grads(run, inputs);
+  torch::set_num_threads(1);
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_TRUE(torch::equal(one[i], two[i])) << i;
+}
+
 class HanEncoderTest : public Seeded {};
 
 TEST_F(HanEncoderTest, OutputsRequestAndExpertEmbeddings) {
@@ -195,7 +296,7 @@ TEST_F(HanEncoderTest, RejectsHiddenNotDivisibleByHeads) {
 }
 
 TEST_F(HanEncoderTest, AddingAbsentSlotsLeavesOutputsUnchanged) {
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   torch::NoGradGuard no_grad;
   const auto obs = RandomObservations(5, 6, 3, 4, 3);
   std::vector<Observation> bigger;
@@ -207,7 +308,7 @@ TEST_F(HanEncoderTest, AddingAbsentSlotsLeavesOutputsUnchanged) {
 }
 
 TEST_F(HanEncoderTest, FeaturesInsideAbsentSlotsHaveNoEffectEvenNaN) {
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   torch::NoGradGuard no_grad;
   auto obs = RandomObservations(6, 4, 3, 10, 10);
   const NodeEmbeddings before = han->forward(Batch(obs));
@@ -215,10 +316,12 @@ TEST_F(HanEncoderTest, FeaturesInsideAbsentSlotsHaveNoEffectEvenNaN) {
   for (float garbage : values) {
     for (auto& o : obs) {
       for (size_t s = 0; s < o.running_mask.size(); ++s) {
-        if (!o.running_mask[s]) std::fill_n(o.running.begin() + s * kSlotFeatures, kSlotFeatures, garbage);
+        if (!o.running_mask[s])
+          std::fill_n(o.running.begin() + s * kSlotFeatures, kSlotFeatures, garbage);
       }
       for (size_t s = 0; s < o.waiting_mask.size(); ++s) {
-        if (!o.waiting_mask[s]) std::fill_n(o.waiting.begin() + s * kSlotFeatures, kSlotFeatures, garbage);
+        if (!o.waiting_mask[s])
+          std::fill_n(o.waiting.begin() + s * kSlotFeatures, kSlotFeatures, garbage);
       }
     }
     const NodeEmbeddings after = han->forward(Batch(obs));
@@ -229,7 +332,7 @@ TEST_F(HanEncoderTest, FeaturesInsideAbsentSlotsHaveNoEffectEvenNaN) {
 
 TEST_F(HanEncoderTest, PresentSlotFeaturesDoAffectTheOutput) {
   // Guards the tests above against an encoder that ignores slots altogether.
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   torch::NoGradGuard no_grad;
   auto obs = RandomObservations(7, 1, 2, 4, 4);
   obs[0].running_mask[0] = 1;
@@ -245,7 +348,7 @@ TEST_F(HanEncoderTest, PresentSlotFeaturesDoAffectTheOutput) {
 }
 
 TEST_F(HanEncoderTest, EmptyQueuesEverywhereGiveFiniteOutputs) {
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   Observation o;
   o.Resize(3, 10, 10);
   o.expert.assign(o.expert.size(), 0.3f);
@@ -255,7 +358,7 @@ TEST_F(HanEncoderTest, EmptyQueuesEverywhereGiveFiniteOutputs) {
 }
 
 TEST_F(HanEncoderTest, PermutingExpertsPermutesEmbeddingsAndKeepsTheRequestEmbedding) {
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   torch::NoGradGuard no_grad;
   const std::vector<int> perm = {2, 0, 3, 1};
   const auto obs = RandomObservations(8, 5, 4, 6, 5);
@@ -282,7 +385,7 @@ TEST_F(HanEncoderTest, ActionProbabilitiesPermuteWithTheExperts) {
 }
 
 TEST_F(HanEncoderTest, SameWeightsRunOnAnyNumberOfExperts) {
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   torch::NoGradGuard no_grad;
   for (int n : {2, 3, 6, 16}) {
     const NodeEmbeddings e = han->forward(Batch(RandomObservations(10 + n, 3, n, 10, 10)));
@@ -299,7 +402,7 @@ TEST_F(HanEncoderTest, SameWeightsRunOnAnyNumberOfExperts) {
 }
 
 TEST_F(HanEncoderTest, AGraphsEmbeddingDoesNotDependOnItsBatch) {
-  HanEncoder han(HanEncoderOptions());
+  HanEncoder han{HanEncoderOptions()};
   torch::NoGradGuard no_grad;
   const auto obs = RandomObservations(11, 7, 3, 10, 10);
   const NodeEmbeddings all = han->forward(Batch(obs));
@@ -328,7 +431,8 @@ TEST_F(FlatEncoderTest, AbsentSlotContentsHaveNoEffect) {
   const NodeEmbeddings before = flat->forward(Batch(obs));
   for (auto& o : obs) {
     for (size_t s = 0; s < o.running_mask.size(); ++s) {
-      if (!o.running_mask[s]) std::fill_n(o.running.begin() + s * kSlotFeatures, kSlotFeatures, 9.0f);
+      if (!o.running_mask[s])
+        std::fill_n(o.running.begin() + s * kSlotFeatures, kSlotFeatures, 9.0f);
     }
   }
   const NodeEmbeddings after = flat->forward(Batch(obs));

@@ -71,7 +71,8 @@ TEST(Heuristics, GreedyQosBeatsQueueAndQualityRoutingUnderLoad) {
   EnvConfig config = PaperLikeConfig(6.0, 1500);
   auto workload = SyntheticTestWorkload();
   auto mean_qos = [&](const std::string& name) {
-    const auto episodes = EvaluatePolicy(config, workload, [&] { return MakeHeuristic(name); }, 100, 3, 2);
+    const auto episodes = EvaluatePolicy(
+        config, workload, [&] { return MakeHeuristic(name); }, 100, 3, 2);
     double sum = 0;
     for (const auto& m : episodes) sum += m.avg_qos;
     return sum / episodes.size();

@@ -1,8 +1,8 @@
-#include "replay/uniform_replay.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
+
+#include "replay/uniform_replay.h"
 
 namespace qosroute {
 namespace {

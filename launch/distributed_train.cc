@@ -1,0 +1,130 @@
+#include "launch/distributed_train.h"
+
+#include <mpi.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/mpi_check.h"
+#include "common/mpi_scope.h"
+#include "common/transport_mpi.h"
+#include "env/evaluation.h"
+#include "launch/report.h"
+#include "launch/roles.h"
+#include "launch/sac_policy_hook.h"
+#include "launch/sac_setup.h"
+#include "learner/distributed_run.h"
+#include "learner/gradient_sync_mpi.h"
+
+namespace qosroute {
+
+namespace {
+
+DistributedOptions MakeDistributedOptions(const RunConfig& config, const std::string& run_dir) {
+  DistributedOptions o;
+  o.train = MakeTrainLoopOptions(config, run_dir);
+  const LaunchConfig& l = config.launch;
+  o.publish_every_updates = l.publish_every_updates;
+  o.send_transitions = l.send_transitions;
+  o.max_inflight_sends = l.max_inflight_sends;
+  o.prioritized = l.prioritized;
+  o.priority_exponent = l.priority_exponent;
+  o.rate_error_buffer = l.rate_error_buffer;
+  o.wait_timeout_s = l.wait_timeout_s;
+  return o;
+}
+
+std::string BroadcastString(const std::string& value) {
+  int length = static_cast<int>(value.size());
+  QR_MPI_CHECK(MPI_Bcast(&length, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  std::string out = value;
+  out.resize(length);
+  QR_MPI_CHECK(MPI_Bcast(out.data(), length, MPI_CHAR, 0, MPI_COMM_WORLD));
+  return out;
+}
+
+}  // namespace
+
+int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, bool compare) {
+  MpiScope mpi(nullptr, nullptr);
+  const RoleLayout layout = ResolveRoleLayout(config, mpi.size());
+  const int rank = mpi.rank();
+  const Role role = layout.RoleOf(rank);
+  // Learner 0 speaks for the run; the others log warnings and errors only.
+  if (rank != 0 && config.log_level != "debug" && config.log_level != "trace") {
+    spdlog::set_level(spdlog::level::warn);
+  }
+  const std::string run_dir = BroadcastString(run_dir_in);
+  if (rank == 0) {
+    std::filesystem::create_directories(run_dir);
+    WriteText(run_dir + "/config.cfg", FormatResolvedConfig(config));
+  }
+  auto workload = LoadConfiguredWorkload(config);
+  SacConfig sac = MakeSacConfig(config);
+  DistributedOptions options = MakeDistributedOptions(config, run_dir);
+
+  // The learners' communicator (collective over the world: every rank calls the split).
+  MPI_Comm learners = MPI_COMM_NULL;
+  QR_MPI_CHECK(
+      MPI_Comm_split(MPI_COMM_WORLD, role == Role::kLearner ? 0 : MPI_UNDEFINED, rank, &learners));
+  MpiTransport transport;
+  transport.set_role(layout.Describe(rank));
+  std::unique_ptr<GradientSync> sync;
+  if (role == Role::kLearner) {
+    const std::string backend = config.launch.gradient_backend;
+    const bool want_nccl =
+        backend == "nccl" || (backend == "auto" && config.launch.learner_device == "cuda");
+    try {
+      if (config.launch.learner_device == "cuda" && !CudaDeviceUsable()) {
+        throw UserError(
+            "launch.learner_device = cuda, but this build or machine has no usable CUDA device");
+      }
+      if (want_nccl) {
+        int device = 0;
+        sync = MakeNcclGradientSyncOverMpi(learners, &device);
+        sac.device = "cuda:" + std::to_string(device);
+      } else {
+        sync = std::make_unique<MpiGradientSync>(learners);
+        if (config.launch.learner_device == "cuda") sac.device = "cuda";
+      }
+    } catch (const std::exception& e) {
+      transport.Abort(e.what());
+    }
+  }
+
+  const DistributedResult result =
+      RunDistributedRank(layout, options, config.env, workload, sac, &transport, sync.get());
+  sync.reset();
+  if (learners != MPI_COMM_NULL) MPI_Comm_free(&learners);
+
+  if (rank == 0) {
+    const TrainResult& t = result.train;
+    spdlog::info(
+        "trained {} frames, {} updates, {} episodes in {:.0f} s ({:.0f} frames/s, {:.1f} "
+        "updates/s); "
+        "policy: {}",
+        t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
+        t.updates / std::max(t.seconds, 1e-9), t.policy_path);
+    if (compare) {
+      std::vector<PolicyResult> results;
+      for (const std::string& name : HeuristicNames()) {
+        results.push_back(
+            {name, EvaluatePolicy(
+                       config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
+                       config.eval.seed_base, config.eval.seeds, config.eval.threads)});
+      }
+      results.push_back(
+          {"sac-" + config.train.encoder, EvaluateLearnedPolicy(config, workload, t.policy_path)});
+      const std::string table = FormatComparisonTable(results);
+      std::printf("\n%s", table.c_str());
+      WriteText(run_dir + "/metrics/comparison.csv", FormatComparisonCsv(results));
+      WriteText(run_dir + "/metrics/comparison.txt", table);
+    }
+    std::printf("run directory: %s\n", run_dir.c_str());
+  }
+  return 0;
+}
+
+}  // namespace qosroute

@@ -1,0 +1,512 @@
+#include "learner/checkpoint.h"
+
+#include <algorithm>
+#include <array>
+#include <csignal>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <utility>
+
+#include "common/error.h"
+#include "learner/checkpoint_files.h"
+#include "learner/checkpoint_hdf5.h"
+#include "learner/policy_io.h"
+
+namespace qosroute {
+namespace {
+
+constexpr char kRank[] = "/ranks/0";
+constexpr char kReplay[] = "/ranks/0/replay";
+constexpr char kActor[] = "/ranks/0/actor";
+const char* const kOptimizers[] = {"critic", "actor", "alpha"};
+
+h5::Dims DimsOf(const torch::Tensor& t) {
+  return h5::Dims(t.sizes().begin(), t.sizes().end());
+}
+
+std::vector<uint64_t> RngState(const std::array<uint64_t, 4>& s) {
+  return {s.begin(), s.end()};
+}
+
+// ------------------------------------------------------------------------------ architecture
+
+void WriteArchitecture(h5::Writer& w, const PolicyArchitecture& a) {
+  const std::string g = "/architecture";
+  w.Group(g);
+  w.Attribute(g, "encoder", a.encoder);
+  w.Attribute(g, "hidden", a.hidden);
+  w.Attribute(g, "heads", a.heads);
+  w.Attribute(g, "layers", a.layers);
+  w.Attribute(g, "semantic_hidden", a.semantic_hidden);
+  w.Attribute(g, "mlp_hidden", a.mlp_hidden);
+  w.Attribute(g, "flat_mlp_hidden", a.flat_mlp_hidden);
+  w.Attribute(g, "request_features", a.request_features);
+  w.Attribute(g, "expert_features", a.expert_features);
+  w.Attribute(g, "slot_features", a.slot_features);
+  w.Attribute(g, "num_experts", a.num_experts);
+  w.Attribute(g, "max_running", a.max_running);
+  w.Attribute(g, "max_waiting", a.max_waiting);
+}
+
+std::string Join(const std::vector<int64_t>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(values[i]);
+  return out + "]";
+}
+
+// Unlike a policy file, a checkpoint also pins the expert count and observation slots for
+// the HAN: the replay's observations and the simulators' states have those shapes.
+void CheckArchitecture(const h5::Reader& r, const PolicyArchitecture& wanted) {
+  const std::string g = "/architecture";
+  auto check = [&](const char* field, const std::string& in_file, const std::string& asked,
+                   const char* asker) {
+    if (in_file != asked) {
+      throw UserError("checkpoint " + r.path() + " was written for " + field + "=" + in_file +
+                      " but " + asker + " " + asked);
+    }
+  };
+  const char* config = "the config asks for";
+  const char* build = "this build uses";
+  auto num = [&](const char* name) { return std::to_string(r.IntAttribute(g, name)); };
+  check("request_features", num("request_features"), std::to_string(wanted.request_features),
+        build);
+  check("expert_features", num("expert_features"), std::to_string(wanted.expert_features), build);
+  check("slot_features", num("slot_features"), std::to_string(wanted.slot_features), build);
+  check("encoder", r.StringAttribute(g, "encoder"), wanted.encoder, config);
+  check("num_experts", num("num_experts"), std::to_string(wanted.num_experts), config);
+  check("max_running", num("max_running"), std::to_string(wanted.max_running), config);
+  check("max_waiting", num("max_waiting"), std::to_string(wanted.max_waiting), config);
+  check("hidden", num("hidden"), std::to_string(wanted.hidden), config);
+  check("mlp_hidden", Join(r.IntsAttribute(g, "mlp_hidden")), Join(wanted.mlp_hidden), config);
+  if (wanted.encoder == "han") {
+    check("heads", num("heads"), std::to_string(wanted.heads), config);
+    check("layers", num("layers"), std::to_string(wanted.layers), config);
+    check("semantic_hidden", num("semantic_hidden"), std::to_string(wanted.semantic_hidden),
+          config);
+  } else {
+    check("flat_mlp_hidden", Join(r.IntsAttribute(g, "flat_mlp_hidden")),
+          Join(wanted.flat_mlp_hidden), config);
+  }
+}
+
+// ------------------------------------------------------------------------------------ agent
+
+void WriteAgent(h5::Writer& w, const SacAgent& agent) {
+  w.Group("/agent/parameters");
+  for (const auto& [name, parameter] : agent.NamedParameters()) {
+    const torch::Tensor values = parameter.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    w.Write("/agent/parameters/" + name, values.data_ptr<float>(), DimsOf(values));
+  }
+  w.Group("/agent/optimizer");
+  for (const auto& [name, tensor] : agent.OptimizerState()) {
+    const torch::Tensor values = tensor.detach().to(torch::kCPU).contiguous();
+    const std::string path = "/agent/optimizer/" + name;
+    if (values.scalar_type() == torch::kInt64) {
+      w.Write(path, values.data_ptr<int64_t>(), DimsOf(values));
+    } else {
+      const torch::Tensor f = values.to(torch::kFloat32);
+      w.Write(path, f.data_ptr<float>(), DimsOf(f));
+    }
+  }
+  // sample_rng() has no const overload; reading its state changes nothing.
+  const Rng& sample_rng = const_cast<SacAgent&>(agent).sample_rng();
+  w.Write("/agent/sample_rng", RngState(sample_rng.state()));
+  w.Attribute("/agent", "num_updates", static_cast<int64_t>(agent.num_updates()));
+}
+
+struct AgentState {
+  std::vector<NamedTensor> parameters, optimizer;
+  std::array<uint64_t, 4> sample_rng{};
+  int64_t num_updates = 0;
+};
+
+std::array<uint64_t, 4> ReadRng(const h5::Reader& r, const std::string& name) {
+  const std::vector<uint64_t> v = r.Read<uint64_t>(name, {4});
+  return {v[0], v[1], v[2], v[3]};
+}
+
+AgentState ReadAgent(const h5::Reader& r, const SacAgent& agent) {
+  AgentState out;
+  const std::vector<NamedTensor> own = agent.NamedParameters();
+  std::map<std::string, h5::Dims> shapes;
+  for (const auto& [name, parameter] : own) {
+    const h5::Dims dims = DimsOf(parameter);
+    torch::Tensor values = torch::empty(parameter.sizes(), torch::kFloat32);
+    r.ReadInto("/agent/parameters/" + name, dims, values.data_ptr<float>());
+    out.parameters.emplace_back(name, values);
+    shapes[name] = dims;
+  }
+  const size_t stored = r.Children("/agent/parameters").size();
+  if (stored != own.size()) {
+    throw UserError("checkpoint " + r.path() + " holds " + std::to_string(stored) +
+                    " parameters but the agent has " + std::to_string(own.size()));
+  }
+  for (const std::string& optimizer : r.Children("/agent/optimizer")) {
+    if (std::find(std::begin(kOptimizers), std::end(kOptimizers), optimizer) ==
+        std::end(kOptimizers)) {
+      throw UserError("checkpoint " + r.path() + " has state for an unknown optimizer '" +
+                      optimizer + "'");
+    }
+    const std::string group = "/agent/optimizer/" + optimizer;
+    for (const std::string& name : r.Children(group)) {
+      const auto shape = shapes.find(name);
+      if (shape == shapes.end()) {
+        throw UserError("checkpoint " + r.path() + " has optimizer state for " + name +
+                        ", which the agent lacks");
+      }
+      const std::string prefix = optimizer + "/" + name + "/";
+      const std::vector<int64_t> step = r.Read<int64_t>(group + "/" + name + "/step", {});
+      out.optimizer.emplace_back(prefix + "step", torch::tensor(step[0], torch::kInt64));
+      for (const char* field : {"exp_avg", "exp_avg_sq"}) {
+        torch::Tensor values = torch::empty(
+            std::vector<int64_t>(shape->second.begin(), shape->second.end()), torch::kFloat32);
+        r.ReadInto(group + "/" + name + "/" + field, shape->second, values.data_ptr<float>());
+        out.optimizer.emplace_back(prefix + field, values);
+      }
+    }
+  }
+  out.sample_rng = ReadRng(r, "/agent/sample_rng");
+  out.num_updates = r.IntAttribute("/agent", "num_updates");
+  return out;
+}
+
+// ----------------------------------------------------------------------------------- replay
+
+// One observation field: its per-row shape and where it lives in an Observation.
+template <typename T>
+struct Field {
+  const char* name;
+  h5::Dims row_dims;
+  std::function<T*(Observation&)> data;
+};
+
+struct ObservationFields {
+  std::vector<Field<float>> floats;
+  std::vector<Field<uint8_t>> bytes;
+};
+
+ObservationFields FieldsFor(uint64_t n, uint64_t r, uint64_t w) {
+  ObservationFields f;
+  f.floats = {
+      {"request", {kRequestFeatures}, [](Observation& o) { return o.request.data(); }},
+      {"expert", {n, kExpertFeatures}, [](Observation& o) { return o.expert.data(); }},
+      {"running", {n, r, kSlotFeatures}, [](Observation& o) { return o.running.data(); }},
+      {"waiting", {n, w, kSlotFeatures}, [](Observation& o) { return o.waiting.data(); }},
+  };
+  f.bytes = {
+      {"running_mask", {n, r}, [](Observation& o) { return o.running_mask.data(); }},
+      {"waiting_mask", {n, w}, [](Observation& o) { return o.waiting_mask.data(); }},
+      {"action_mask", {n + 1}, [](Observation& o) { return o.action_mask.data(); }},
+  };
+  return f;
+}
+
+uint64_t RowSize(const h5::Dims& dims) {
+  uint64_t n = 1;
+  for (uint64_t d : dims) n *= d;
+  return n;
+}
+
+h5::Dims WithRows(uint64_t rows, const h5::Dims& row_dims) {
+  h5::Dims dims{rows};
+  dims.insert(dims.end(), row_dims.begin(), row_dims.end());
+  return dims;
+}
+
+// Field by field, gathered into one buffer and written with one call: per-row writes would
+// cost an HDF5 call (and a chunk lookup) per transition.
+template <typename T>
+void WriteObservationField(h5::Writer& w, const std::string& name, const UniformReplay& replay,
+                           bool next, const Field<T>& field) {
+  const uint64_t rows = static_cast<uint64_t>(replay.size());
+  const uint64_t row = RowSize(field.row_dims);
+  std::vector<T> buffer(rows * row);
+  for (uint64_t i = 0; i < rows; ++i) {
+    const Transition& t = replay.at(static_cast<int>(i));
+    // The accessors take a mutable Observation so that reading can share them; nothing is changed.
+    Observation& o = const_cast<Observation&>(next ? t.next_obs : t.obs);
+    std::memcpy(buffer.data() + i * row, field.data(o), row * sizeof(T));
+  }
+  w.Write(name, buffer.data(), WithRows(rows, field.row_dims));
+}
+
+template <typename T>
+void ReadObservationField(const h5::Reader& r, const std::string& name,
+                          std::vector<Transition>* slots, bool next, const Field<T>& field) {
+  const uint64_t rows = slots->size();
+  const uint64_t row = RowSize(field.row_dims);
+  std::vector<T> buffer(rows * row);
+  r.ReadInto(name, WithRows(rows, field.row_dims), buffer.data());
+  for (uint64_t i = 0; i < rows; ++i) {
+    Transition& t = (*slots)[i];
+    std::memcpy(field.data(next ? t.next_obs : t.obs), buffer.data() + i * row, row * sizeof(T));
+  }
+}
+
+void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
+  const int size = replay.size();
+  int n = 0, r = 0, wt = 0;
+  if (size > 0) {
+    n = replay.at(0).obs.num_experts;
+    r = replay.at(0).obs.max_running;
+    wt = replay.at(0).obs.max_waiting;
+  }
+  std::vector<int32_t> actions(size);
+  std::vector<float> rewards(size);
+  std::vector<uint8_t> dones(size);
+  for (int i = 0; i < size; ++i) {
+    const Transition& t = replay.at(i);
+    for (const Observation* o : {&t.obs, &t.next_obs}) {
+      QR_CHECK_MSG(o->num_experts == n && o->max_running == r && o->max_waiting == wt,
+                   "replay holds observations of different layouts");
+    }
+    actions[i] = t.action;
+    rewards[i] = t.reward;
+    dones[i] = t.done ? 1 : 0;
+  }
+  w.Group(kReplay);
+  w.Attribute(kReplay, "capacity", static_cast<int64_t>(replay.capacity()));
+  w.Attribute(kReplay, "size", static_cast<int64_t>(size));
+  w.Attribute(kReplay, "cursor", static_cast<int64_t>(replay.cursor()));
+  w.Attribute(kReplay, "total_added", static_cast<int64_t>(replay.total_added()));
+  w.Attribute(kReplay, "num_experts", static_cast<int64_t>(n));
+  w.Attribute(kReplay, "max_running", static_cast<int64_t>(r));
+  w.Attribute(kReplay, "max_waiting", static_cast<int64_t>(wt));
+  const std::string g = kReplay;
+  w.Write(g + "/action", actions);
+  w.Write(g + "/reward", rewards);
+  w.Write(g + "/done", dones);
+  const ObservationFields fields = FieldsFor(n, r, wt);
+  for (bool next : {false, true}) {
+    const std::string prefix = g + (next ? "/next_obs/" : "/obs/");
+    for (const auto& f : fields.floats) WriteObservationField(w, prefix + f.name, replay, next, f);
+    for (const auto& f : fields.bytes) WriteObservationField(w, prefix + f.name, replay, next, f);
+  }
+}
+
+struct ReplayState {
+  std::vector<Transition> slots;
+  int cursor = 0;
+  long total_added = 0;
+};
+
+ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitecture& architecture) {
+  const std::string where = "checkpoint " + r.path();
+  const int64_t stored_capacity = r.IntAttribute(kReplay, "capacity");
+  if (stored_capacity != capacity) {
+    throw UserError(where + " holds a replay of capacity " + std::to_string(stored_capacity) +
+                    " but the config asks for " + std::to_string(capacity) +
+                    " (train.replay_capacity)");
+  }
+  const int64_t size = r.IntAttribute(kReplay, "size");
+  if (size < 0 || size > capacity) {
+    throw UserError(where + " has a replay size of " + std::to_string(size) + " for capacity " +
+                    std::to_string(capacity));
+  }
+  const int64_t n = r.IntAttribute(kReplay, "num_experts");
+  const int64_t rr = r.IntAttribute(kReplay, "max_running");
+  const int64_t ww = r.IntAttribute(kReplay, "max_waiting");
+  if (size > 0 && (n != architecture.num_experts || rr != architecture.max_running ||
+                   ww != architecture.max_waiting)) {
+    throw UserError(where + " holds replay observations for " + std::to_string(n) +
+                    " experts and " + std::to_string(rr) + "/" + std::to_string(ww) +
+                    " running/waiting slots, which the config does not have");
+  }
+  ReplayState out;
+  out.cursor = static_cast<int>(r.IntAttribute(kReplay, "cursor"));
+  out.total_added = static_cast<long>(r.IntAttribute(kReplay, "total_added"));
+  const uint64_t rows = static_cast<uint64_t>(size);
+  const std::string g = kReplay;
+  const std::vector<int32_t> actions = r.Read<int32_t>(g + "/action", {rows});
+  const std::vector<float> rewards = r.Read<float>(g + "/reward", {rows});
+  const std::vector<uint8_t> dones = r.Read<uint8_t>(g + "/done", {rows});
+  out.slots.resize(rows);
+  for (uint64_t i = 0; i < rows; ++i) {
+    Transition& t = out.slots[i];
+    if (actions[i] < 0 || actions[i] > n) {
+      throw UserError(where + " has replay action " + std::to_string(actions[i]) + " outside [0, " +
+                      std::to_string(n) + "]");
+    }
+    t.action = actions[i];
+    t.reward = rewards[i];
+    t.done = dones[i] != 0;
+    t.obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww));
+    t.next_obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww));
+  }
+  const ObservationFields fields = FieldsFor(n, rr, ww);
+  for (bool next : {false, true}) {
+    const std::string prefix = g + (next ? "/next_obs/" : "/obs/");
+    for (const auto& f : fields.floats)
+      ReadObservationField(r, prefix + f.name, &out.slots, next, f);
+    for (const auto& f : fields.bytes)
+      ReadObservationField(r, prefix + f.name, &out.slots, next, f);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------- trainer's state
+
+void WriteTrainerState(h5::Writer& w, const TrainerState& s) {
+  w.Group("/counters");
+  w.Attribute("/counters", "frames", static_cast<int64_t>(s.frames));
+  w.Attribute("/counters", "updates", static_cast<int64_t>(s.updates));
+  w.Attribute("/counters", "episodes", static_cast<int64_t>(s.episodes));
+  w.Attribute("/counters", "weight_version", static_cast<int64_t>(s.weight_version));
+  w.Attribute("/counters", "seed", static_cast<int64_t>(s.seed));
+
+  w.Group("/loop");
+  w.Attribute("/loop", "next_log_frames", static_cast<int64_t>(s.next_log_frames));
+  w.Attribute("/loop", "next_eval_frames", static_cast<int64_t>(s.next_eval_frames));
+  w.Attribute("/loop", "last_eval_frames", static_cast<int64_t>(s.last_eval_frames));
+  w.Attribute("/loop", "last_log_frames", static_cast<int64_t>(s.last_log_frames));
+  w.Attribute("/loop", "last_log_updates", static_cast<int64_t>(s.last_log_updates));
+  w.Attribute("/loop", "last_eval_qos", s.last_eval_qos);
+  w.Attribute("/loop", "last_episode_qos", s.last_episode_qos);
+  w.Attribute("/loop", "elapsed_seconds", s.elapsed_seconds);
+  w.Attribute("/loop", "loss_critic", s.last_losses.critic);
+  w.Attribute("/loop", "loss_actor", s.last_losses.actor);
+  w.Attribute("/loop", "loss_alpha", s.last_losses.alpha_loss);
+  w.Attribute("/loop", "alpha", s.last_losses.alpha);
+  w.Attribute("/loop", "entropy", s.last_losses.entropy);
+  w.Attribute("/loop", "q_mean", s.last_losses.q_mean);
+
+  w.Group("/metrics");
+  w.Text("/metrics/train_csv", s.train_csv);
+  w.Text("/metrics/eval_csv", s.eval_csv);
+
+  w.Group(kRank);
+  w.Attribute(kRank, "role", std::string("actor+learner+replay"));
+  const std::string rank = kRank;
+  w.Write(rank + "/rng/explore", RngState(s.explore_rng));
+  w.Write(rank + "/rng/replay_sample", RngState(s.replay_sample_rng));
+  w.Group(kActor);
+  w.Attribute(kActor, "num_envs", static_cast<int64_t>(s.env_states.size()));
+  w.Attribute(kActor, "episodes_started", static_cast<int64_t>(s.episodes_started));
+  for (size_t i = 0; i < s.env_states.size(); ++i) {
+    w.Write(std::string(kActor) + "/env_" + std::to_string(i), s.env_states[i]);
+  }
+  w.Write(std::string(kActor) + "/episode_returns", s.episode_returns);
+}
+
+TrainerState ReadTrainerState(const h5::Reader& r, int num_envs) {
+  TrainerState s;
+  s.frames = r.IntAttribute("/counters", "frames");
+  s.updates = r.IntAttribute("/counters", "updates");
+  s.episodes = r.IntAttribute("/counters", "episodes");
+  s.weight_version = r.IntAttribute("/counters", "weight_version");
+  s.seed = static_cast<uint64_t>(r.IntAttribute("/counters", "seed"));
+
+  s.next_log_frames = r.IntAttribute("/loop", "next_log_frames");
+  s.next_eval_frames = r.IntAttribute("/loop", "next_eval_frames");
+  s.last_eval_frames = r.IntAttribute("/loop", "last_eval_frames");
+  s.last_log_frames = r.IntAttribute("/loop", "last_log_frames");
+  s.last_log_updates = r.IntAttribute("/loop", "last_log_updates");
+  s.last_eval_qos = r.DoubleAttribute("/loop", "last_eval_qos");
+  s.last_episode_qos = r.DoubleAttribute("/loop", "last_episode_qos");
+  s.elapsed_seconds = r.DoubleAttribute("/loop", "elapsed_seconds");
+  s.last_losses.critic = r.DoubleAttribute("/loop", "loss_critic");
+  s.last_losses.actor = r.DoubleAttribute("/loop", "loss_actor");
+  s.last_losses.alpha_loss = r.DoubleAttribute("/loop", "loss_alpha");
+  s.last_losses.alpha = r.DoubleAttribute("/loop", "alpha");
+  s.last_losses.entropy = r.DoubleAttribute("/loop", "entropy");
+  s.last_losses.q_mean = r.DoubleAttribute("/loop", "q_mean");
+
+  s.train_csv = r.Text("/metrics/train_csv");
+  s.eval_csv = r.Text("/metrics/eval_csv");
+  s.config_text = r.Text("/config");
+
+  const std::string rank = kRank;
+  s.explore_rng = ReadRng(r, rank + "/rng/explore");
+  s.replay_sample_rng = ReadRng(r, rank + "/rng/replay_sample");
+  const int64_t stored_envs = r.IntAttribute(kActor, "num_envs");
+  if (stored_envs != num_envs) {
+    throw UserError("checkpoint " + r.path() + " holds " + std::to_string(stored_envs) +
+                    " environments but the config asks for " + std::to_string(num_envs) +
+                    " (train.num_envs)");
+  }
+  s.episodes_started = r.IntAttribute(kActor, "episodes_started");
+  for (int i = 0; i < num_envs; ++i) {
+    const std::string name = std::string(kActor) + "/env_" + std::to_string(i);
+    h5::Dims dims;
+    s.env_states.push_back(r.ReadAnyShape<uint8_t>(name, &dims));
+    if (dims.size() != 1)
+      throw UserError("checkpoint " + r.path() + " has " + name + " that is not a byte string");
+  }
+  s.episode_returns =
+      r.Read<double>(std::string(kActor) + "/episode_returns", {static_cast<uint64_t>(num_envs)});
+  return s;
+}
+
+}  // namespace
+
+void WriteCheckpoint(const std::string& path, const TrainerState& state, const SacAgent& agent,
+                     const UniformReplay& replay, int compression_level) {
+  static int writes_in_process = 0;
+  const int write_index = ++writes_in_process;
+  const std::string temporary = path + ".tmp";
+  {
+    h5::Writer w(temporary, "checkpoint " + temporary, compression_level);
+    // Test hook (checkpoint_files.h): die with part of the file on disk.
+    auto kill_point = [&](const char* stage) {
+      if (ShouldKillForTest(stage, write_index)) {
+        w.Flush();
+        std::raise(SIGKILL);
+      }
+    };
+    w.Attribute("/", "format", std::string(kCheckpointFormat));
+    w.Attribute("/", "format_version", kCheckpointFormatVersion);
+    // Multi-rank runs (the distributed issue) add /ranks/1 ... and raise this.
+    w.Attribute("/", "ranks", int64_t{1});
+    w.Text("/config", state.config_text);
+    WriteArchitecture(w, ArchitectureOf(agent.config()));
+    WriteAgent(w, agent);
+    kill_point("agent");
+    WriteTrainerState(w, state);
+    kill_point("actor");
+    WriteReplay(w, replay);
+    kill_point("replay");
+    w.Close();
+  }
+  if (ShouldKillForTest("complete", write_index)) std::raise(SIGKILL);
+  CommitCheckpointFile(temporary, path);
+}
+
+void ReadCheckpoint(const std::string& path, int num_envs, TrainerState* state, SacAgent* agent,
+                    UniformReplay* replay) {
+  const h5::Reader r(path, "checkpoint " + path);
+  const std::string format = r.StringAttribute("/", "format");
+  if (format != kCheckpointFormat) {
+    throw UserError("checkpoint " + path + " has format '" + format + "' where '" +
+                    kCheckpointFormat + "' is expected (a policy file? those hold weights only)");
+  }
+  const int64_t version = r.IntAttribute("/", "format_version");
+  if (version != kCheckpointFormatVersion) {
+    throw UserError("checkpoint " + path + " has format_version=" + std::to_string(version) +
+                    " but this build reads version " + std::to_string(kCheckpointFormatVersion));
+  }
+  const int64_t ranks = r.IntAttribute("/", "ranks");
+  if (ranks != 1) {
+    throw UserError("checkpoint " + path + " comes from a run with " + std::to_string(ranks) +
+                    " ranks; this build resumes single-process runs only");
+  }
+  const PolicyArchitecture architecture = ArchitectureOf(agent->config());
+  CheckArchitecture(r, architecture);
+
+  // Read and check everything first, then change the caller's objects.
+  TrainerState loaded = ReadTrainerState(r, num_envs);
+  AgentState agent_state = ReadAgent(r, *agent);
+  ReplayState replay_state = ReadReplay(r, replay->capacity(), architecture);
+  try {
+    replay->Restore(std::move(replay_state.slots), replay_state.cursor, replay_state.total_added);
+    agent->LoadParameters(agent_state.parameters);
+    agent->LoadOptimizerState(agent_state.optimizer);
+  } catch (const UserError& e) {
+    throw UserError("checkpoint " + path + ": " + e.what());
+  }
+  agent->sample_rng().set_state(agent_state.sample_rng);
+  agent->set_num_updates(agent_state.num_updates);
+  *state = std::move(loaded);
+}
+
+}  // namespace qosroute

@@ -1,0 +1,80 @@
+#pragma once
+// Full-state training checkpoints: one HDF5 file holds everything the single-process trainer
+// needs to continue exactly where it stopped. Layout (docs/CHECKPOINTS.md has the details
+// and an h5py example):
+//
+//   /                      @format = "qosroute-checkpoint", @format_version, @ranks
+//   /config                the resolved config (INI text)
+//   /counters              @frames @updates @episodes @weight_version @seed
+//   /architecture          @encoder @hidden ... (the policy file's architecture attributes)
+//   /agent/parameters/<name>                     every parameter, target networks, log_alpha
+//   /agent/optimizer/<critic|actor|alpha>/<name>/{step, exp_avg, exp_avg_sq}
+//   /agent/sample_rng      uint64[4]             @num_updates on /agent
+//   /loop                  @next_log_frames ... (schedule and last logged values)
+//   /metrics/train_csv, /metrics/eval_csv        the CSVs up to this checkpoint
+//   /ranks/0               one group per rank; today one rank holds every role
+//     rng/explore, rng/replay_sample             uint64[4]
+//     actor/env_<i>        ClusterEnv::SaveState bytes;  actor/episode_returns float64[E]
+//     actor                @num_envs @episodes_started (the episode-seed counter)
+//     replay/...           the replay shard: cursors as attributes, each observation field as
+//                          one dataset over all transitions
+//
+// Reading validates the whole file before it changes anything it was given and throws
+// UserError naming the file and the first problem.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "learner/sac.h"
+#include "replay/uniform_replay.h"
+
+namespace qosroute {
+
+constexpr char kCheckpointFormat[] = "qosroute-checkpoint";
+constexpr int64_t kCheckpointFormatVersion = 1;
+
+// Everything of a training run that lives outside the agent and the replay.
+struct TrainerState {
+  long frames = 0;
+  long updates = 0;
+  long episodes = 0;          // finished training episodes
+  long episodes_started = 0;  // the episode-seed counter: the next Reset uses seed index this
+  long weight_version = 0;    // one process: the actor always acts with the newest weights
+  uint64_t seed = 0;
+
+  std::array<uint64_t, 4> explore_rng{};        // warm-up actions and policy sampling
+  std::array<uint64_t, 4> replay_sample_rng{};  // minibatch indices
+
+  std::vector<std::vector<uint8_t>> env_states;  // ClusterEnv::SaveState, one per env
+  std::vector<double> episode_returns;           // in-progress return of each env
+
+  // The loop's schedule and the values the next progress line prints.
+  long next_log_frames = 0;
+  long next_eval_frames = 0;
+  long last_eval_frames = -1;
+  long last_log_frames = 0;
+  long last_log_updates = 0;
+  double last_eval_qos = 0.0;
+  double last_episode_qos = 0.0;
+  SacLosses last_losses;
+  double elapsed_seconds = 0.0;  // training wall time so far, so that wall_s continues
+
+  std::string train_csv, eval_csv;  // metrics files up to here, header included
+  std::string config_text;          // the resolved config
+};
+
+// Writes the checkpoint to `path` + ".tmp" and renames it to `path` once complete and
+// synced. compression_level 0 stores raw data, 1-9 adds shuffle + deflate. UserError when
+// the file cannot be written (the temporary file may remain; pruning removes it later).
+void WriteCheckpoint(const std::string& path, const TrainerState& state, const SacAgent& agent,
+                     const UniformReplay& replay, int compression_level = 0);
+
+// Restores *state, *agent and *replay from `path`. Checks the format and version, the
+// architecture against the agent's config (encoder, sizes, expert count, observation slots),
+// the replay capacity, `num_envs`, and every dataset's type and shape. Everything is read
+// and checked before anything is changed.
+void ReadCheckpoint(const std::string& path, int num_envs, TrainerState* state, SacAgent* agent,
+                    UniformReplay* replay);
+
+}  // namespace qosroute

@@ -1,0 +1,127 @@
+#include "learner/checkpoint_inspect.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "common/error.h"
+#include "learner/checkpoint_hdf5.h"
+
+namespace qosroute {
+namespace {
+
+// The checkpoint format's name and version, repeated here so that this file needs no torch
+// header; checkpoint_test checks they agree with checkpoint.h.
+constexpr char kFormat[] = "qosroute-checkpoint";
+
+struct PartSize {
+  int datasets = 0;
+  uint64_t values = 0;
+  uint64_t memory_bytes = 0;
+  uint64_t stored_bytes = 0;
+};
+
+// Which part a dataset belongs to: /agent and /ranks/<r> are split one level further, so
+// that parameters, optimizer state, the replay and the simulators are counted apart.
+std::string PartOf(const std::string& dataset) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream in(dataset);
+  while (std::getline(in, part, '/')) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  size_t depth = 1;
+  if (parts[0] == "agent") depth = 2;
+  if (parts[0] == "ranks") depth = 3;
+  depth = std::min(depth, parts.size());
+  std::string out;
+  for (size_t i = 0; i < depth; ++i) out += "/" + parts[i];
+  return out;
+}
+
+long CountRows(const std::string& csv) {
+  long lines = 0;
+  for (char c : csv) lines += c == '\n';
+  return lines > 0 ? lines - 1 : 0;  // minus the header
+}
+
+}  // namespace
+
+std::string DescribeCheckpoint(const std::string& path, bool include_config) {
+  const h5::Reader r(path, "checkpoint " + path);
+  const std::string format = r.StringAttribute("/", "format");
+  if (format != kFormat) {
+    throw UserError("checkpoint " + path + " has format '" + format + "' where '" + kFormat +
+                    "' is expected");
+  }
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(path, ec);
+  std::string out = fmt::format("checkpoint {} ({} bytes)\n", path, ec ? 0 : file_bytes);
+  out += fmt::format("format {} version {}, {} rank(s)\n", format,
+                     r.IntAttribute("/", "format_version"), r.IntAttribute("/", "ranks"));
+  out += fmt::format("counters: frames {}, updates {}, episodes {}, weight version {}, seed {}\n",
+                     r.IntAttribute("/counters", "frames"), r.IntAttribute("/counters", "updates"),
+                     r.IntAttribute("/counters", "episodes"),
+                     r.IntAttribute("/counters", "weight_version"),
+                     r.IntAttribute("/counters", "seed"));
+  const std::string a = "/architecture";
+  auto list = [&](const char* name) {
+    const std::vector<int64_t> values = r.IntsAttribute(a, name);
+    return h5::FormatDims(h5::Dims(values.begin(), values.end()));
+  };
+  out += fmt::format(
+      "architecture: {} encoder, hidden {}, heads {}, layers {}, semantic hidden {}, mlp_hidden "
+      "{}, {} experts, "
+      "{} running and {} waiting slots\n",
+      r.StringAttribute(a, "encoder"), r.IntAttribute(a, "hidden"), r.IntAttribute(a, "heads"),
+      r.IntAttribute(a, "layers"), r.IntAttribute(a, "semantic_hidden"), list("mlp_hidden"),
+      r.IntAttribute(a, "num_experts"), r.IntAttribute(a, "max_running"),
+      r.IntAttribute(a, "max_waiting"));
+  out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
+                     r.IntAttribute("/agent", "num_updates"));
+  for (const std::string& rank : r.Children("/ranks")) {
+    const std::string g = "/ranks/" + rank;
+    out += fmt::format(
+        "rank {} ({}): {} envs, {} episodes started; replay {} of {} transitions, cursor {}, {} "
+        "added\n",
+        rank, r.StringAttribute(g, "role"), r.IntAttribute(g + "/actor", "num_envs"),
+        r.IntAttribute(g + "/actor", "episodes_started"), r.IntAttribute(g + "/replay", "size"),
+        r.IntAttribute(g + "/replay", "capacity"), r.IntAttribute(g + "/replay", "cursor"),
+        r.IntAttribute(g + "/replay", "total_added"));
+  }
+  out +=
+      fmt::format("metrics: train.csv {} rows, eval.csv {} rows (headers not counted)\n",
+                  CountRows(r.Text("/metrics/train_csv")), CountRows(r.Text("/metrics/eval_csv")));
+
+  std::map<std::string, PartSize> parts;
+  PartSize total;
+  for (const std::string& dataset : r.DatasetsBelow("/")) {
+    PartSize& p = parts[PartOf(dataset)];
+    h5::Dims dims = r.Shape(dataset);
+    uint64_t values = 1;
+    for (uint64_t d : dims) values *= d;
+    const uint64_t memory = r.LogicalBytes(dataset);
+    const uint64_t stored = r.StoredBytes(dataset);
+    for (PartSize* s : {&p, &total}) {
+      s->datasets += 1;
+      s->values += values;
+      s->memory_bytes += memory;
+      s->stored_bytes += stored;
+    }
+  }
+  out += fmt::format("\n{:<28} {:>9} {:>14} {:>16} {:>16}\n", "part", "datasets", "values", "bytes",
+                     "bytes stored");
+  auto row = [&](const std::string& name, const PartSize& p) {
+    out += fmt::format("{:<28} {:>9} {:>14} {:>16} {:>16}\n", name, p.datasets, p.values,
+                       p.memory_bytes, p.stored_bytes);
+  };
+  for (const auto& [name, p] : parts) row(name, p);
+  row("total", total);
+  if (include_config) out += "\nconfig:\n" + r.Text("/config");
+  return out;
+}
+
+}  // namespace qosroute

@@ -1,0 +1,640 @@
+#include "learner/distributed_run.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "actors/actor_loop.h"
+#include "common/error.h"
+#include "learner/agent_evaluation.h"
+#include "learner/distributed_weights.h"
+#include "learner/graph_batch.h"
+#include "learner/policy_io.h"
+#include "replay/replay_shard.h"
+#include "replay/transition_codec.h"
+
+namespace qosroute {
+
+long ActorFrameBudget(long total_frames, int num_actors, int actor) {
+  return total_frames / num_actors + (actor < total_frames % num_actors ? 1 : 0);
+}
+
+DistributedPlan MakeDistributedPlan(const RoleLayout& layout, const DistributedOptions& options) {
+  const TrainLoopOptions& t = options.train;
+  QR_CHECK(layout.learners >= 1 && layout.num_actors() >= layout.num_shards());
+  QR_CHECK(t.batch_size % layout.learners == 0);
+  DistributedPlan plan;
+  const int shards = layout.num_shards();
+  plan.per_learner_batch = t.batch_size / layout.learners;
+  int max_request = 1;
+  for (int s = 0; s < shards; ++s) {
+    plan.samples_per_shard.push_back(plan.per_learner_batch / shards +
+                                     (s < plan.per_learner_batch % shards ? 1 : 0));
+    max_request = std::max(max_request, plan.samples_per_shard.back());
+  }
+  plan.total_updates =
+      static_cast<long>(std::max(0L, t.total_frames - t.warmup_frames) * t.updates_per_frame);
+  // Each global update draws batch_size samples over all shards; each frame inserts one.
+  plan.samples_per_insert = t.updates_per_frame * t.batch_size;
+  plan.min_size_to_sample =
+      std::max<long>({1, (t.warmup_frames + shards - 1) / shards, max_request});
+  const double needed = options.send_transitions * plan.samples_per_insert + max_request;
+  plan.error_buffer = std::max(options.rate_error_buffer, needed);
+  plan.shard_capacity = std::max(1, (t.replay_capacity + shards - 1) / shards);
+  return plan;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+RateLimiterOptions LimiterOptions(const DistributedPlan& plan, const DistributedOptions& options) {
+  RateLimiterOptions o;
+  o.samples_per_insert = plan.samples_per_insert;
+  o.min_size_to_sample = plan.min_size_to_sample;
+  o.error_buffer = plan.error_buffer;
+  o.max_insert_batch = options.send_transitions;
+  o.max_sample_batch = 1;
+  for (int k : plan.samples_per_shard) o.max_sample_batch = std::max<long>(o.max_sample_batch, k);
+  return o;
+}
+
+ReplayShardOptions ShardOptions(const DistributedPlan& plan, const DistributedOptions& options,
+                                int shard) {
+  ReplayShardOptions o;
+  o.capacity = plan.shard_capacity;
+  o.prioritized = options.prioritized;
+  o.priority_exponent = options.priority_exponent;
+  o.seed = options.train.seed * 0x9E3779B97F4A7C15ULL + 101 + shard;
+  return o;
+}
+
+// |TD error| of each sampled transition under the current networks (for priorities).
+std::vector<float> TdErrors(SacAgent& agent, const GraphBatch& obs, const torch::Tensor& actions,
+                            const torch::Tensor& rewards, const GraphBatch& next_obs,
+                            const torch::Tensor& dones) {
+  torch::NoGradGuard no_grad;
+  const torch::Device device = agent.device();
+  const auto q = agent.QValues(obs).first;
+  const auto q_taken = q.gather(1, actions.to(device).unsqueeze(1)).squeeze(1);
+  const auto probs = agent.ActionProbs(next_obs);
+  const auto [tq1, tq2] = agent.TargetQValues(next_obs);
+  const auto log_probs = torch::log(probs.clamp_min(1e-12));
+  const auto v = (probs * (torch::min(tq1, tq2) - agent.alpha() * log_probs))
+                     .masked_fill(probs <= 0, 0.0)
+                     .sum(1);
+  const auto y = rewards.to(device) + agent.config().gamma * (1 - dones.to(device)) * v;
+  const auto td = (q_taken - y).abs().to(torch::kCPU).contiguous();
+  return std::vector<float>(td.data_ptr<float>(), td.data_ptr<float>() + td.numel());
+}
+
+class Learner {
+ public:
+  Learner(const RoleLayout& layout, const DistributedOptions& options, const EnvConfig& env_config,
+          std::shared_ptr<const Workload> workload, const SacConfig& sac_config,
+          Transport* transport, GradientSync* sync)
+      : layout_(layout),
+        options_(options),
+        plan_(MakeDistributedPlan(layout, options)),
+        env_config_(env_config),
+        workload_(std::move(workload)),
+        transport_(transport),
+        sync_(sync),
+        index_(layout.IndexOf(transport->rank())),
+        agent_(sac_config),
+        actor_frames_(layout.num_actors(), 0) {
+    if (layout.replay_shards == 0) {
+      hosted_shard_ =
+          std::make_unique<ShardServer>(layout, index_, ShardOptions(plan_, options, index_),
+                                        LimiterOptions(plan_, options), transport);
+    }
+    wait_.serve = [this] { return Pump(); };
+    wait_.idle_timeout_s = options.wait_timeout_s;
+  }
+
+  DistributedResult Run() {
+    start_ = Clock::now();
+    if (index_ == 0) OpenMetrics();
+    // Identical start: every learner takes learner 0's parameters.
+    std::vector<torch::Tensor> parameters;
+    for (auto& p : agent_.networks()->parameters()) parameters.push_back(p);
+    sync_->Broadcast(parameters, 0, wait_);
+    if (index_ == 0) {
+      spdlog::info(
+          "distributed training: {} learner(s) ({} gradient sync), {} shard(s){}, {} actor(s); {} "
+          "updates "
+          "of {} x {} samples; {:.1f} samples per insert (tolerance {:.0f})",
+          layout_.learners, sync_->name(), layout_.num_shards(),
+          layout_.replay_shards == 0 ? " inside the learners" : "", layout_.num_actors(),
+          plan_.total_updates, layout_.learners, plan_.per_learner_batch, plan_.samples_per_insert,
+          plan_.error_buffer);
+    }
+
+    SacLosses losses;
+    std::vector<int64_t> pending;
+    if (plan_.total_updates > 0) pending = RequestBatch();
+    for (long u = 0; u < plan_.total_updates; ++u) {
+      const std::vector<int64_t> current = pending;
+      WaitUntil(
+          [&] {
+            const bool busy = Pump();
+            for (int64_t id : current) {
+              if (!replies_.count(id)) return busy ? WaitStatus::kBusy : WaitStatus::kIdle;
+            }
+            return WaitStatus::kDone;
+          },
+          options_.wait_timeout_s, "sampled transitions from the replay shards");
+      Decode(current);
+      // Ask for the next batch now, so that it travels while this one trains.
+      if (u + 1 < plan_.total_updates) pending = RequestBatch();
+      losses = agent_.ComputeGradients(obs_, actions_, rewards_, next_obs_, dones_);
+      std::vector<torch::Tensor> grads;
+      for (auto& p : agent_.networks()->parameters()) {
+        if (p.grad().defined()) grads.push_back(p.grad());
+      }
+      sync_->AllReduceMean(grads, wait_);
+      agent_.ApplyGradients();
+      ++updates_;
+      if (options_.prioritized) SendPriorities();
+      if (index_ == 0) {
+        last_losses_ = losses;
+        if (updates_ % options_.publish_every_updates == 0) Publish();
+        MaybeLog(false);
+        MaybeEvaluate();
+      }
+    }
+
+    DistributedResult result;
+    result.role = Role::kLearner;
+    result.parameter_checksum = ParameterChecksum(agent_);
+    if (index_ == 0) {
+      Publish();
+      for (int s = 0; s < layout_.num_shards(); ++s) {
+        transport_->Send(layout_.ShardRank(s), EncodeSignal(MessageKind::kLearnersFinished));
+      }
+      learner_checksums_[0] = result.parameter_checksum;
+      WaitUntil(
+          [&] {
+            const bool busy = Pump();
+            const bool all = actors_done_ == layout_.num_actors() &&
+                             shards_done_ == layout_.num_shards() &&
+                             static_cast<int>(learner_checksums_.size()) == layout_.learners;
+            return all ? WaitStatus::kDone : busy ? WaitStatus::kBusy : WaitStatus::kIdle;
+          },
+          options_.wait_timeout_s, "every actor, shard and learner to report its totals");
+      for (int r = 1; r < layout_.world; ++r) transport_->Send(r, EncodeSignal(MessageKind::kStop));
+      Finish(&result);
+    } else {
+      transport_->Send(layout_.LearnerRank(0),
+                       EncodeLearnerDone(LearnerDone{index_, result.parameter_checksum, updates_}));
+      WaitUntil(
+          [&] {
+            const bool busy = Pump();
+            return stop_ ? WaitStatus::kDone : busy ? WaitStatus::kBusy : WaitStatus::kIdle;
+          },
+          options_.wait_timeout_s, "the stop message from learner 0");
+    }
+    WaitUntil(
+        [&] { return transport_->PendingSends() == 0 ? WaitStatus::kDone : WaitStatus::kIdle; },
+        options_.wait_timeout_s, "the last sends to complete");
+    return result;
+  }
+
+ private:
+  std::vector<int64_t> RequestBatch() {
+    std::vector<int64_t> ids;
+    for (int s = 0; s < layout_.num_shards(); ++s) {
+      if (plan_.samples_per_shard[s] == 0) continue;
+      const int64_t id = next_request_id_++;
+      request_shard_[id] = s;
+      transport_->Send(layout_.ShardRank(s),
+                       EncodeSampleRequest(SampleRequest{id, plan_.samples_per_shard[s]}));
+      ids.push_back(id);
+    }
+    return ids;
+  }
+
+  void Decode(const std::vector<int64_t>& ids) {
+    batch_keys_.clear();
+    int64_t b = 0;
+    for (int64_t id : ids) b += ReadSampleReplyHeader(replies_.at(id).bytes).count;
+    transitions_.resize(b);
+    actions_ = torch::empty({b}, torch::kInt64);
+    rewards_ = torch::empty({b}, torch::kFloat32);
+    dones_ = torch::empty({b}, torch::kFloat32);
+    auto* a = actions_.data_ptr<int64_t>();
+    auto* r = rewards_.data_ptr<float>();
+    auto* d = dones_.data_ptr<float>();
+    std::vector<const Observation*> obs, next;
+    int64_t i = 0;
+    for (int64_t id : ids) {
+      const Message reply = std::move(replies_.at(id));
+      replies_.erase(id);
+      const SampleReplyHeader h = ReadSampleReplyHeader(reply.bytes);
+      const uint8_t* keys = reply.bytes.data() + kSampleReplyHeaderBytes;
+      const uint8_t* records = keys + h.count * sizeof(uint64_t);
+      auto& shard_keys = batch_keys_[request_shard_.at(id)];
+      request_shard_.erase(id);
+      for (int j = 0; j < h.count; ++j, ++i) {
+        uint64_t key;
+        std::memcpy(&key, keys + j * sizeof(uint64_t), sizeof(key));
+        shard_keys.push_back({key, i});
+        Transition& t = transitions_[i];
+        DecodeTransition(records + static_cast<size_t>(j) * h.record_size, h.record_size, &t);
+        a[i] = t.action;
+        r[i] = t.reward;
+        d[i] = t.done ? 1.0f : 0.0f;
+      }
+    }
+    for (const Transition& t : transitions_) {
+      obs.push_back(&t.obs);
+      next.push_back(&t.next_obs);
+    }
+    obs_ = BatchObservations(obs);
+    next_obs_ = BatchObservations(next);
+  }
+
+  void SendPriorities() {
+    const std::vector<float> td = TdErrors(agent_, obs_, actions_, rewards_, next_obs_, dones_);
+    for (const auto& [shard, keys] : batch_keys_) {
+      PriorityUpdate update;
+      for (const auto& [key, position] : keys) {
+        update.keys.push_back(key);
+        update.priorities.push_back(td[position]);
+      }
+      transport_->Send(layout_.ShardRank(shard), EncodePriorityUpdate(update));
+    }
+  }
+
+  void Publish() {
+    if (published_updates_ == updates_ && version_ > 0) return;
+    ++version_;
+    published_updates_ = updates_;
+    const std::vector<uint8_t> message = EncodeWeights(version_, agent_);
+    for (int a = 0; a < layout_.num_actors(); ++a) {
+      const int rank = layout_.ActorRank(a);
+      // An actor still receiving an older version skips this one: it only wants the newest.
+      if (transport_->PendingSendsTo(rank) > 2) continue;
+      transport_->Send(rank, message);
+    }
+  }
+
+  // Handles every message that has arrived, then lets the hosted shard work.
+  bool Pump() {
+    bool busy = false;
+    Message message;
+    while (transport_->Poll(&message)) {
+      busy = true;
+      const MessageKind kind = KindOf(message.bytes);
+      if (kind == MessageKind::kActorDone) {
+        // One message serves both the hosted shard and learner 0's accounting (an actor whose
+        // shard lives in learner 0 sends it once).
+        const int actor = DecodeTotals(message.bytes).index;
+        if (hosted_shard_ && layout_.ShardOfActor(actor) == index_) hosted_shard_->Handle(&message);
+        if (index_ == 0) HandleReport(message);
+        continue;
+      }
+      if (hosted_shard_ && hosted_shard_->Handle(&message)) continue;
+      switch (kind) {
+        case MessageKind::kSampleReply: {
+          const int64_t id = ReadSampleReplyHeader(message.bytes).request_id;
+          replies_[id] = std::move(message);
+          break;
+        }
+        case MessageKind::kStop:
+          stop_ = true;
+          break;
+        default:
+          QR_CHECK_MSG(index_ == 0,
+                       std::string("learner got an unexpected ") + KindName(kind) + " message");
+          HandleReport(message);
+      }
+    }
+    if (hosted_shard_ && hosted_shard_->Serve()) busy = true;
+    return busy;
+  }
+
+  // Learner 0's bookkeeping of actor, shard and learner reports.
+  void HandleReport(const Message& message) {
+    switch (KindOf(message.bytes)) {
+      case MessageKind::kProgress: {
+        const Progress p = DecodeProgress(message.bytes);
+        actor_frames_[p.actor] = std::max<long>(actor_frames_[p.actor], p.frames);
+        lag_sum_ += static_cast<double>(version_ - p.policy_version);
+        ++lag_count_;
+        break;
+      }
+      case MessageKind::kEpisode: {
+        const EpisodeReport e = DecodeEpisode(message.bytes);
+        actor_frames_[e.actor] = std::max<long>(actor_frames_[e.actor], e.frames);
+        ++episodes_;
+        last_episode_qos_ = e.avg_qos;
+        const long lag = static_cast<long>(version_ - e.policy_version);
+        episode_lag_sum_ += lag;
+        if (train_csv_) {
+          train_csv_ << fmt::format("episode,{},{},{},{:.3f},,,{:.6f},,,,,,{}\n", TotalFrames(),
+                                    updates_, episodes_, Elapsed(), e.avg_qos, lag);
+        }
+        spdlog::info(
+            "episode {} (actor {}) done: avg QoS {:.4f}, SLA attainment {:.3f}, drop rate {:.3f}, "
+            "return {:.1f}, policy lag {}",
+            episodes_, e.actor, e.avg_qos, e.sla_attainment, e.drop_rate, e.episode_return, lag);
+        break;
+      }
+      case MessageKind::kActorDone: {
+        const StreamTotals t = DecodeTotals(message.bytes);
+        ++actors_done_;
+        actor_transitions_ += t.transitions;
+        actor_checksum_ += t.checksum;
+        actor_frames_[t.index] = t.frames;
+        break;
+      }
+      case MessageKind::kShardDone: {
+        const StreamTotals t = DecodeTotals(message.bytes);
+        ++shards_done_;
+        shard_transitions_ += t.transitions;
+        shard_checksum_ += t.checksum;
+        max_rate_deviation_ = std::max(max_rate_deviation_, t.rate_deviation_max);
+        break;
+      }
+      case MessageKind::kLearnerDone: {
+        const LearnerDone d = DecodeLearnerDone(message.bytes);
+        learner_checksums_[d.learner] = d.parameter_checksum;
+        break;
+      }
+      default:
+        QR_CHECK_MSG(false, std::string("learner 0 got an unexpected ") +
+                                KindName(KindOf(message.bytes)) + " message from rank " +
+                                std::to_string(message.source));
+    }
+  }
+
+  long TotalFrames() const {
+    long sum = 0;
+    for (long f : actor_frames_) sum += f;
+    return sum;
+  }
+  double Elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  void OpenMetrics() {
+    next_log_ = options_.train.log_every_frames;
+    next_eval_ = options_.train.eval_every_frames;
+    if (!options_.write_metrics) return;
+    namespace fs = std::filesystem;
+    fs::create_directories(fs::path(options_.train.run_dir) / "metrics");
+    train_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "train.csv");
+    eval_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "eval.csv");
+    if (!train_csv_ || !eval_csv_)
+      throw UserError("cannot write metrics in run directory " + options_.train.run_dir);
+    train_csv_
+        << "kind,frames,updates,episodes,wall_s,frames_per_s,updates_per_s,episode_qos,critic_loss,"
+           "actor_loss,alpha,entropy,q_mean,policy_lag\n";
+    eval_csv_ << "frames,updates,policy,episodes,avg_qos,avg_qos_ci95,sla_attainment,drop_rate,"
+                 "latency_per_token_mean\n";
+  }
+
+  void MaybeLog(bool force) {
+    const long frames = TotalFrames();
+    if (!force && frames < next_log_) return;
+    const auto now = Clock::now();
+    const double dt = std::max(1e-9, std::chrono::duration<double>(now - last_log_time_).count());
+    const double fps = (frames - last_log_frames_) / dt;
+    const double ups = (updates_ - last_log_updates_) / dt;
+    const double lag = lag_count_ > 0 ? lag_sum_ / lag_count_ : 0.0;
+    spdlog::info(
+        "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {:.4f} | alpha {:.4f} | "
+        "critic {:.4f} | weights v{} | policy lag {:.2f}",
+        frames, options_.train.total_frames, fps, ups, last_episode_qos_, last_losses_.alpha,
+        last_losses_.critic, version_, lag);
+    if (train_csv_) {
+      train_csv_ << fmt::format(
+          "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}\n",
+          frames, updates_, episodes_, Elapsed(), fps, ups, last_episode_qos_, last_losses_.critic,
+          last_losses_.actor, last_losses_.alpha, last_losses_.entropy, last_losses_.q_mean, lag);
+      train_csv_.flush();
+    }
+    last_log_time_ = now;
+    last_log_frames_ = frames;
+    last_log_updates_ = updates_;
+    lag_sum_ = 0.0;
+    lag_count_ = 0;
+    while (next_log_ <= frames) next_log_ += options_.train.log_every_frames;
+  }
+
+  void MaybeEvaluate() {
+    if (!options_.evaluate || TotalFrames() < next_eval_) return;
+    Evaluate();
+    while (next_eval_ <= TotalFrames()) next_eval_ += options_.train.eval_every_frames;
+  }
+
+  void Evaluate() {
+    const auto episodes = EvaluateAgent(agent_, env_config_, workload_,
+                                        options_.train.eval_seed_base, options_.train.eval_seeds);
+    std::vector<double> qos;
+    double sla = 0, drop = 0, lpt = 0;
+    for (const auto& m : episodes) {
+      qos.push_back(m.avg_qos);
+      sla += m.sla_attainment / episodes.size();
+      drop += m.drop_rate / episodes.size();
+      lpt += m.latency_per_token_mean / episodes.size();
+    }
+    const MeanCi ci = MeanWithCi95(qos);
+    if (eval_csv_) {
+      eval_csv_ << fmt::format("{},{},sac,{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", TotalFrames(),
+                               updates_, episodes.size(), ci.mean, ci.ci95, sla, drop, lpt);
+      eval_csv_.flush();
+    }
+    last_eval_qos_ = ci.mean;
+    spdlog::info(
+        "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes",
+        TotalFrames(), updates_, ci.mean, ci.ci95, episodes.size());
+    if (!options_.train.run_dir.empty()) SavePolicy(PolicyPath(), agent_);
+  }
+
+  std::string PolicyPath() const {
+    return (std::filesystem::path(options_.train.run_dir) / "policy.h5").string();
+  }
+
+  void Finish(DistributedResult* result) {
+    MaybeLog(true);
+    result->actor_transitions = actor_transitions_;
+    result->shard_transitions = shard_transitions_;
+    result->actor_checksum = actor_checksum_;
+    result->shard_checksum = shard_checksum_;
+    result->stream_consistent =
+        actor_transitions_ == shard_transitions_ && actor_checksum_ == shard_checksum_;
+    result->learners_identical = true;
+    for (const auto& [learner, checksum] : learner_checksums_) {
+      result->learners_identical =
+          result->learners_identical && checksum == result->parameter_checksum;
+    }
+    result->max_rate_deviation = max_rate_deviation_;
+    result->rate_error_buffer = plan_.error_buffer;
+    result->mean_policy_lag = episodes_ > 0 ? episode_lag_sum_ / episodes_ : 0.0;
+    spdlog::info(
+        "stream check: actors sent {} transitions (checksum {:016x}), shards stored {} ({:016x}): "
+        "{}",
+        actor_transitions_, actor_checksum_, shard_transitions_, shard_checksum_,
+        result->stream_consistent ? "every transition exactly once" : "MISMATCH");
+    spdlog::info(
+        "learners bitwise identical: {}; worst rate-limiter deviation {:.0f} samples (tolerance "
+        "{:.0f}); "
+        "mean policy lag {:.2f} versions",
+        result->learners_identical ? "yes" : "NO", max_rate_deviation_, plan_.error_buffer,
+        result->mean_policy_lag);
+    QR_CHECK_MSG(result->stream_consistent,
+                 "transitions were lost or duplicated between actors and shards");
+    QR_CHECK_MSG(result->learners_identical, "learners diverged: their parameters differ");
+    TrainResult& t = result->train;
+    t.frames = TotalFrames();
+    t.updates = updates_;
+    t.episodes = episodes_;
+    if (options_.evaluate) Evaluate();
+    if (!options_.train.run_dir.empty()) {
+      if (!options_.evaluate) SavePolicy(PolicyPath(), agent_);
+      t.policy_path = PolicyPath();
+    }
+    t.last_eval_qos = last_eval_qos_;
+    t.seconds = Elapsed();
+  }
+
+  RoleLayout layout_;
+  DistributedOptions options_;
+  DistributedPlan plan_;
+  EnvConfig env_config_;
+  std::shared_ptr<const Workload> workload_;
+  Transport* transport_;
+  GradientSync* sync_;
+  int index_;
+  SacAgent agent_;
+  std::unique_ptr<ShardServer> hosted_shard_;
+  SyncWait wait_;
+
+  int64_t next_request_id_ = 0;
+  std::map<int64_t, Message> replies_;
+  std::map<int64_t, int> request_shard_;
+  std::map<int, std::vector<std::pair<uint64_t, int64_t>>>
+      batch_keys_;  // shard -> (key, batch row)
+  std::vector<Transition> transitions_;
+  GraphBatch obs_, next_obs_;
+  torch::Tensor actions_, rewards_, dones_;
+  long updates_ = 0;
+  int64_t version_ = 0;
+  long published_updates_ = 0;
+  bool stop_ = false;
+
+  // Learner 0 only.
+  Clock::time_point start_, last_log_time_ = Clock::now();
+  std::vector<long> actor_frames_;
+  long episodes_ = 0, next_log_ = 0, next_eval_ = 0, last_log_frames_ = 0, last_log_updates_ = 0;
+  double last_episode_qos_ = 0.0, last_eval_qos_ = 0.0;
+  double lag_sum_ = 0.0, episode_lag_sum_ = 0.0;
+  long lag_count_ = 0;
+  SacLosses last_losses_;
+  int actors_done_ = 0, shards_done_ = 0;
+  long actor_transitions_ = 0, shard_transitions_ = 0;
+  uint64_t actor_checksum_ = 0, shard_checksum_ = 0;
+  double max_rate_deviation_ = 0.0;
+  std::map<int, uint64_t> learner_checksums_;
+  std::ofstream train_csv_, eval_csv_;
+};
+
+DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& options,
+                           Transport* transport) {
+  const DistributedPlan plan = MakeDistributedPlan(layout, options);
+  const int index = layout.IndexOf(transport->rank());
+  ShardServer server(layout, index, ShardOptions(plan, options, index),
+                     LimiterOptions(plan, options), transport);
+  bool stop = false;
+  WaitUntil(
+      [&] {
+        bool busy = false;
+        Message message;
+        while (transport->Poll(&message)) {
+          busy = true;
+          if (server.Handle(&message)) continue;
+          QR_CHECK_MSG(KindOf(message.bytes) == MessageKind::kStop,
+                       std::string("shard got an unexpected ") + KindName(KindOf(message.bytes)) +
+                           " message");
+          stop = true;
+        }
+        busy = server.Serve() || busy;
+        return stop && server.done_sent() ? WaitStatus::kDone
+               : busy                     ? WaitStatus::kBusy
+                                          : WaitStatus::kIdle;
+      },
+      options.wait_timeout_s, "transitions, sample requests or the stop message");
+  WaitUntil([&] { return transport->PendingSends() == 0 ? WaitStatus::kDone : WaitStatus::kIdle; },
+            options.wait_timeout_s, "the last sends to complete");
+  DistributedResult result;
+  result.role = Role::kShard;
+  return result;
+}
+
+}  // namespace
+
+DistributedResult RunDistributedRank(const RoleLayout& layout, const DistributedOptions& options,
+                                     const EnvConfig& env_config,
+                                     std::shared_ptr<const Workload> workload,
+                                     const SacConfig& sac_config, Transport* transport,
+                                     GradientSync* sync) {
+  const int rank = transport->rank();
+  transport->set_role(layout.Describe(rank));
+  try {
+    // A test hook: the named rank fails at start, to check that the whole job ends with its
+    // message.
+    if (const char* fail = std::getenv("QOSROUTE_INJECT_FAILURE_RANK")) {
+      if (std::atoi(fail) == rank) {
+        throw std::runtime_error(
+            "injected failure (QOSROUTE_INJECT_FAILURE_RANK=" + std::string(fail) + ")");
+      }
+    }
+    switch (layout.RoleOf(rank)) {
+      case Role::kLearner: {
+        QR_CHECK(sync != nullptr);
+        Learner learner(layout, options, env_config, std::move(workload), sac_config, transport,
+                        sync);
+        return learner.Run();
+      }
+      case Role::kShard:
+        return RunShard(layout, options, transport);
+      case Role::kActor: {
+        ActorOptions a;
+        a.actor_index = layout.IndexOf(rank);
+        a.frame_budget =
+            ActorFrameBudget(options.train.total_frames, layout.num_actors(), a.actor_index);
+        a.warmup_frames =
+            ActorFrameBudget(options.train.warmup_frames, layout.num_actors(), a.actor_index);
+        a.num_envs = options.train.num_envs;
+        a.seed = options.train.seed;
+        a.send_transitions = options.send_transitions;
+        a.max_inflight_sends = options.max_inflight_sends;
+        a.wait_timeout_s = options.wait_timeout_s;
+        SacConfig actor_sac = sac_config;
+        actor_sac.device = "cpu";     // actors infer on the CPU,
+        actor_sac.torch_threads = 1;  // one thread each: actor ranks already fill the cores
+        const ActorResult r =
+            RunActor(layout, a, env_config, std::move(workload), actor_sac, transport);
+        DistributedResult result;
+        result.role = Role::kActor;
+        result.versions_adopted = r.versions_adopted;
+        result.actor_frames = r.frames;
+        return result;
+      }
+    }
+  } catch (const JobAborted&) {
+    throw;  // another rank failed first; its message is the one that counts
+  } catch (const std::exception& e) {
+    transport->Abort(e.what());
+  }
+  return DistributedResult();
+}
+
+}  // namespace qosroute

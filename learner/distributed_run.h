@@ -1,0 +1,85 @@
+#pragma once
+// The distributed trainer (one `mpirun -np P qosroute train`): every rank calls
+// RunDistributedRank, which runs the role RoleLayout gives it (learner, replay shard, actor)
+// over a Transport. The same code runs on MPI ranks and on threads of one process (tests).
+//
+// Learners: identical start (parameters broadcast from learner 0), each samples
+// batch_size / L transitions per update (spread over every shard), averages gradients with
+// GradientSync, and steps; learner 0 publishes weights every K updates, writes
+// metrics/train.csv (policy_lag = published version - the version that acted), evaluates,
+// saves policy.h5 and ends the run. Updates total floor((total_frames - warmup) * ratio), as in
+// the single-process trainer; the shards' rate limiters keep samples/inserts at
+// updates_per_frame * batch_size whatever the number of actors.
+//
+// Stop: learners finish their updates -> learner 0 tells shards to stop limiting inserts ->
+// actors finish their frame budgets and report totals -> shards report totals -> learner 0
+// checks that every transition arrived exactly once (counts and checksums) and that the
+// learners are bitwise identical, then sends Stop. Any exception on a rank ends the job via
+// Transport::Abort with the rank and the message; every wait has an idle deadline.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/transport.h"
+#include "env/cluster_env.h"
+#include "learner/gradient_sync.h"
+#include "learner/sac.h"
+#include "learner/train_loop.h"
+#include "replay/protocol.h"
+
+namespace qosroute {
+
+struct DistributedOptions {
+  TrainLoopOptions train;          // totals, batch, replay capacity (all shards together), ...
+  int publish_every_updates = 10;  // K
+  int send_transitions = 64;       // transitions per actor message
+  int max_inflight_sends = 4;
+  bool prioritized = false;
+  double priority_exponent = 0.6;
+  double rate_error_buffer = 0.0;  // samples; 0 = the smallest that cannot deadlock
+  double wait_timeout_s = 600.0;   // idle deadline of every wait
+  bool evaluate = true;            // learner 0: periodic and final held-out evaluation
+  bool write_metrics = true;       // learner 0: metrics/*.csv in run_dir
+};
+
+struct DistributedResult {
+  Role role = Role::kActor;
+  TrainResult train;  // learner 0: the run's totals
+  // Learner 0: stream accounting (every transition stored exactly once?).
+  long actor_transitions = 0;
+  long shard_transitions = 0;
+  uint64_t actor_checksum = 0;
+  uint64_t shard_checksum = 0;
+  bool stream_consistent = false;
+  bool learners_identical = false;        // learner 0: every learner's parameter checksum equal
+  uint64_t parameter_checksum = 0;        // learners
+  double max_rate_deviation = 0.0;        // learner 0: worst |samples - target| over shards
+  double rate_error_buffer = 0.0;         // the tolerance the shards used
+  double mean_policy_lag = 0.0;           // learner 0: over episode reports
+  std::vector<int64_t> versions_adopted;  // actors
+  long actor_frames = 0;                  // actors
+};
+
+// The per-shard numbers every rank derives the same way.
+struct DistributedPlan {
+  int per_learner_batch = 0;
+  std::vector<int> samples_per_shard;  // a learner's request to each shard per update
+  long total_updates = 0;
+  double samples_per_insert = 0.0;
+  long min_size_to_sample = 1;
+  double error_buffer = 0.0;
+  int shard_capacity = 1;
+};
+DistributedPlan MakeDistributedPlan(const RoleLayout& layout, const DistributedOptions& options);
+
+// The frame budget and warm-up share of actor `actor`.
+long ActorFrameBudget(long total_frames, int num_actors, int actor);
+
+DistributedResult RunDistributedRank(const RoleLayout& layout, const DistributedOptions& options,
+                                     const EnvConfig& env_config,
+                                     std::shared_ptr<const Workload> workload,
+                                     const SacConfig& sac_config, Transport* transport,
+                                     GradientSync* sync);
+
+}  // namespace qosroute

@@ -1,0 +1,102 @@
+#pragma once
+// One shard of the distributed replay: transition records (transition_codec.h) in one flat
+// ring with FIFO eviction, uniform or prioritized (sum-tree) sampling, priority updates
+// keyed by insertion serial (an update for a record evicted since it was sampled is
+// ignored), and the samples-per-insert rate limiter.
+//
+// ReplayShard is the storage; ShardServer speaks the protocol (replay/protocol.h) on a
+// transport: it queues transitions and sample requests as they arrive and admits each as
+// soon as the rate limiter allows, so nothing blocks and a shard can also live inside a
+// learner process (replay_shards = 0). Neither is thread-safe: one thread serves a shard.
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "common/rng.h"
+#include "common/transport.h"
+#include "replay/protocol.h"
+#include "replay/rate_limiter.h"
+#include "replay/sum_tree.h"
+
+namespace qosroute {
+
+struct ReplayShardOptions {
+  int capacity = 100000;
+  bool prioritized = false;
+  double priority_exponent = 0.6;  // stored priority = |td| ^ exponent (alpha of PER)
+  double priority_epsilon = 1e-3;  // added to |td| so no record becomes unsampleable
+  uint64_t seed = 1;
+};
+
+class ReplayShard {
+ public:
+  explicit ReplayShard(const ReplayShardOptions& options);
+
+  // Appends `count` records of `record_size` bytes (the first insert fixes the size).
+  // Returns the sum of their RecordHash values.
+  uint64_t Insert(const uint8_t* records, int count, size_t record_size);
+  // Appends `count` sampled (key, record) pairs: keys to *keys, records to *records.
+  void Sample(int count, std::vector<uint64_t>* keys, std::vector<uint8_t>* records);
+  // Sets priorities (|td| values) of the records still holding these keys.
+  void UpdatePriorities(const std::vector<uint64_t>& keys, const std::vector<float>& td_errors);
+
+  int size() const { return size_; }
+  int capacity() const { return options_.capacity; }
+  size_t record_size() const { return record_size_; }
+  uint64_t total_inserted() const { return next_serial_; }
+  const SumTree* priorities() const { return tree_.get(); }  // null when uniform
+  const uint8_t* record(int slot) const { return storage_.data() + slot * record_size_; }
+
+ private:
+  ReplayShardOptions options_;
+  size_t record_size_ = 0;
+  std::vector<uint8_t> storage_;  // capacity * record_size
+  std::vector<uint64_t> serial_;  // serial of the record in each slot
+  int size_ = 0;
+  uint64_t next_serial_ = 0;  // slot = serial % capacity
+  std::unique_ptr<SumTree> tree_;
+  double max_priority_ = 1.0;  // new records get the largest priority seen (PER)
+  Rng rng_;
+};
+
+class ShardServer {
+ public:
+  ShardServer(const RoleLayout& layout, int shard_index, const ReplayShardOptions& replay,
+              const RateLimiterOptions& limiter, Transport* transport);
+
+  // Handles a message meant for the shard (transitions, sample requests, priority updates,
+  // actor-done, learners-finished), taking its bytes; returns false for any other kind, and
+  // leaves that message untouched.
+  bool Handle(Message* message);
+  // Admits queued inserts and serves queued sample requests as far as the rate limiter
+  // allows; sends ShardDone once every actor of the shard has finished. Returns true if it
+  // did anything.
+  bool Serve();
+
+  // Every actor of this shard has finished and the shard has reported its totals.
+  bool done_sent() const { return done_sent_; }
+  const ReplayShard& replay() const { return replay_; }
+  const RateLimiter& limiter() const { return limiter_; }
+  const StreamTotals& totals() const { return totals_; }
+
+ private:
+  struct PendingSample {
+    int learner_rank;
+    SampleRequest request;
+  };
+  RoleLayout layout_;
+  int shard_index_;
+  Transport* transport_;
+  ReplayShard replay_;
+  RateLimiter limiter_;
+  std::deque<Message> pending_inserts_;
+  std::deque<PendingSample> pending_samples_;
+  std::vector<int64_t> next_sequence_;  // per actor: the sequence number expected next
+  std::set<int> actors_done_;
+  bool done_sent_ = false;
+  StreamTotals totals_;
+};
+
+}  // namespace qosroute

@@ -1,0 +1,51 @@
+# Distributed training: replay pieces, transports, the in-process trainer (ranks as threads),
+# and real MPI tests under mpiexec (oversubscribed, each with a TIMEOUT so a hang fails fast).
+qosroute_add_test(sum_tree_test SOURCES sum_tree_test.cc LIBS qosroute_replay_shard)
+qosroute_add_test(rate_limiter_test SOURCES rate_limiter_test.cc LIBS qosroute_replay_shard)
+qosroute_add_test(transition_codec_test SOURCES transition_codec_test.cc LIBS qosroute_replay_shard)
+qosroute_add_test(transport_test SOURCES transport_test.cc LIBS qosroute_transport TIMEOUT 60)
+qosroute_add_test(distributed_replay_test SOURCES distributed_replay_test.cc LIBS qosroute_replay_shard TIMEOUT 60)
+qosroute_add_test(distributed_roles_test SOURCES distributed_roles_test.cc ${PROJECT_SOURCE_DIR}/launch/roles.cc
+                  LIBS qosroute_launch qosroute_replay_shard)
+if(NOT QOSROUTE_WITH_TORCH)
+  return()  # everything below needs the learner (LibTorch)
+endif()
+qosroute_add_test(distributed_inproc_test SOURCES distributed_inproc_test.cc LIBS qosroute_distributed TIMEOUT 120)
+
+set(QOSROUTE_MPIEXEC ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG})
+set(QOSROUTE_MPIEXEC_FLAGS --allow-run-as-root --oversubscribe)
+
+# qosroute_add_mpi_test(NAME SOURCES ... LIBS ... RANKS n [n ...])
+function(qosroute_add_mpi_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;RANKS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES} mpi_test_main.cc)
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} qosroute_transport GTest::gtest qosroute_warnings)
+  foreach(n ${ARG_RANKS})
+    add_test(NAME ${name}_np${n} COMMAND ${QOSROUTE_MPIEXEC} ${n} ${QOSROUTE_MPIEXEC_FLAGS} $<TARGET_FILE:${name}>)
+    set_tests_properties(${name}_np${n} PROPERTIES TIMEOUT 120 PROCESSORS ${n})
+  endforeach()
+endfunction()
+
+qosroute_add_mpi_test(mpi_transport_test SOURCES mpi_transport_test.cc LIBS qosroute_transport RANKS 2 3 4)
+qosroute_add_mpi_test(mpi_gradient_sync_test SOURCES mpi_gradient_sync_test.cc LIBS qosroute_distributed RANKS 2 3)
+
+# The real thing: `qosroute train` under mpiexec on a tiny config. Success is exit code 0:
+# learner 0 aborts the job if a transition was lost or duplicated or the learners diverged.
+set(QOSROUTE_DIST_CONFIG ${CMAKE_CURRENT_SOURCE_DIR}/distributed_small.cfg)
+function(qosroute_add_mpi_train_test name ranks)
+  add_test(NAME ${name}
+           COMMAND ${QOSROUTE_MPIEXEC} ${ranks} ${QOSROUTE_MPIEXEC_FLAGS} $<TARGET_FILE:qosroute> train
+                   --config ${QOSROUTE_DIST_CONFIG} --run-dir ${CMAKE_CURRENT_BINARY_DIR}/dist_runs/${name}
+                   --compare false ${ARGN})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 120 PROCESSORS ${ranks})
+endfunction()
+qosroute_add_mpi_train_test(distributed_train_np2 2)
+qosroute_add_mpi_train_test(distributed_train_np3_shard 3 --set launch.replay_shards=1)
+qosroute_add_mpi_train_test(distributed_train_np4_two_learners 4 --set launch.learners=2 --set launch.replay_shards=1)
+qosroute_add_mpi_train_test(distributed_train_np4_prioritized 4 --set launch.learners=2 --set launch.prioritized=true)
+# A rank that throws ends the whole job, with its rank, role and message, well within the timeout.
+qosroute_add_mpi_train_test(distributed_train_np3_rank_failure 3 --set launch.replay_shards=1)
+set_tests_properties(distributed_train_np3_rank_failure PROPERTIES
+                     ENVIRONMENT QOSROUTE_INJECT_FAILURE_RANK=1
+                     PASS_REGULAR_EXPRESSION "qosroute rank 1 \\(shard 0\\): fatal: injected failure"
+                     TIMEOUT 60)
