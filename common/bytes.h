@@ -50,7 +50,8 @@ class ByteReader {
     const uint64_t n = Get<uint64_t>();
     Need(n * sizeof(T));
     std::vector<T> values(n);
-    std::memcpy(values.data(), data_ + pos_, n * sizeof(T));
+    // memcpy's pointers must be non-null even for zero bytes (an empty vector's data() may be).
+    if (n > 0) std::memcpy(values.data(), data_ + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
     return values;
   }
