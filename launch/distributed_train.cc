@@ -108,19 +108,7 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
         t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
         t.updates / std::max(t.seconds, 1e-9), t.policy_path);
     if (compare) {
-      std::vector<PolicyResult> results;
-      for (const std::string& name : HeuristicNames()) {
-        results.push_back(
-            {name, EvaluatePolicy(
-                       config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
-                       config.eval.seed_base, config.eval.seeds, config.eval.threads)});
-      }
-      results.push_back(
-          {"sac-" + config.train.encoder, EvaluateLearnedPolicy(config, workload, t.policy_path)});
-      const std::string table = FormatComparisonTable(results);
-      std::printf("\n%s", table.c_str());
-      WriteText(run_dir + "/metrics/comparison.csv", FormatComparisonCsv(results));
-      WriteText(run_dir + "/metrics/comparison.txt", table);
+      CompareTrainedPolicy(config, workload, "sac-" + config.train.encoder, t.policy_path, run_dir);
     }
     std::printf("run directory: %s\n", run_dir.c_str());
   }

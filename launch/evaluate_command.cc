@@ -49,14 +49,7 @@ int RunEvaluateCommand(const Args& args) {
   }
   auto workload = LoadConfiguredWorkload(config);
   std::vector<PolicyResult> results;
-  if (heuristics) {
-    for (const std::string& name : HeuristicNames()) {
-      results.push_back(
-          {name, EvaluatePolicy(
-                     config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
-                     config.eval.seed_base, config.eval.seeds, config.eval.threads)});
-    }
-  }
+  if (heuristics) results = EvaluateHeuristics(config, workload);
   results.push_back({"sac", EvaluateLearnedPolicy(config, workload, policy_file)});
   std::printf("%s", FormatComparisonTable(results).c_str());
   if (!out_csv.empty()) WriteText(out_csv, FormatComparisonCsv(results));

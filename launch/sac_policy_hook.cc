@@ -1,6 +1,9 @@
 // The 'sac' policy name in `simulate`: a trained policy file evaluated on the config's seeds.
 #include "launch/sac_policy_hook.h"
 
+#include <cstdio>
+
+#include "env/evaluation.h"
 #include "launch/sac_setup.h"
 #include "learner/agent_evaluation.h"
 
@@ -11,6 +14,29 @@ std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
                                                   const std::string& policy_file) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
   return EvaluateAgent(*agent, config.env, workload, config.eval.seed_base, config.eval.seeds);
+}
+
+std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,
+                                             std::shared_ptr<const Workload> workload) {
+  std::vector<PolicyResult> results;
+  for (const std::string& name : HeuristicNames()) {
+    results.push_back(
+        {name, EvaluatePolicy(
+                   config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
+                   config.eval.seed_base, config.eval.seeds, config.eval.threads)});
+  }
+  return results;
+}
+
+void CompareTrainedPolicy(const RunConfig& config, std::shared_ptr<const Workload> workload,
+                          const std::string& policy_name, const std::string& policy_file,
+                          const std::string& run_dir) {
+  std::vector<PolicyResult> results = EvaluateHeuristics(config, workload);
+  results.push_back({policy_name, EvaluateLearnedPolicy(config, workload, policy_file)});
+  const std::string table = FormatComparisonTable(results);
+  std::printf("\n%s", table.c_str());
+  WriteText(run_dir + "/metrics/comparison.csv", FormatComparisonCsv(results));
+  WriteText(run_dir + "/metrics/comparison.txt", table);
 }
 
 }  // namespace qosroute

@@ -8,11 +8,22 @@
 #include "env/metrics.h"
 #include "env/workload.h"
 #include "launch/config.h"
+#include "launch/report.h"
 
 namespace qosroute {
 
 std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
                                                   std::shared_ptr<const Workload> workload,
                                                   const std::string& policy_file);
+
+// Every heuristic on the config's evaluation seeds (no torch needed).
+std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,
+                                             std::shared_ptr<const Workload> workload);
+
+// After training: every heuristic plus the trained policy on the same held-out seeds; prints
+// the table and writes metrics/comparison.{csv,txt} in the run directory.
+void CompareTrainedPolicy(const RunConfig& config, std::shared_ptr<const Workload> workload,
+                          const std::string& policy_name, const std::string& policy_file,
+                          const std::string& run_dir);
 
 }  // namespace qosroute
