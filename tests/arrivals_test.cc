@@ -2,6 +2,7 @@
 #include "env/arrivals.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
@@ -15,7 +16,8 @@ namespace qosroute {
 namespace {
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + name;
+  // The pid keeps files of tests that CTest runs in parallel apart.
+  const std::string path = testing::TempDir() + std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
   return path;
 }

@@ -26,7 +26,7 @@ CommandResult RunQosroute(const std::string& args) {
 }
 
 TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
-  const std::string csv = ::testing::TempDir() + "/sim.csv";
+  const std::string csv = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_sim.csv";
   const CommandResult r =
       RunQosroute("simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
                   "/configs/paper.cfg --policy round-robin,greedy-qos --seeds 2 "
@@ -77,7 +77,7 @@ TEST(Cli, EveryCommandHasHelp) {
 }
 
 TEST(Cli, MakeWorkloadWritesALoadableFile) {
-  const std::string out = ::testing::TempDir() + "/made.jsonl";
+  const std::string out = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_made.jsonl";
   ASSERT_EQ(RunQosroute("make-workload --out " + out + " --requests 50 --seed 3").exit_code, 0);
   const CommandResult r =
       RunQosroute("simulate --policy quality --seeds 1 --set workload.source=" + out +

@@ -1,6 +1,7 @@
 #pragma once
 // Small helpers shared by the simulator tests.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -12,7 +13,8 @@
 namespace qosroute::testing_util {
 
 inline std::string WriteTempFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  // The pid keeps files of tests that CTest runs in parallel (one process each) apart.
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
   std::ofstream(path) << text;
   return path;
 }

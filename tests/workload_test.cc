@@ -3,6 +3,7 @@
 #include "env/workload.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>
@@ -14,7 +15,8 @@ namespace qosroute {
 namespace {
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = testing::TempDir() + name;
+  // The pid keeps files of tests that CTest runs in parallel apart.
+  const std::string path = testing::TempDir() + std::to_string(getpid()) + "_" + name;
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -151,7 +153,7 @@ TEST(WorkloadFile, WriteThenLoadRoundTripsExactly) {
   Workload w = GenerateSyntheticWorkload(o);
   w.records[0].candidates[1].pred_score = 0.625;
   w.records[0].candidates[1].pred_output_tokens = 33;
-  const std::string path = testing::TempDir() + "roundtrip.jsonl";
+  const std::string path = testing::TempDir() + std::to_string(getpid()) + "_roundtrip.jsonl";
   WriteWorkloadJsonl(w, path);
   const Workload back = LoadWorkload(path);
   EXPECT_EQ(back.source, path);
