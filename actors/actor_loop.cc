@@ -3,23 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/error.h"
+#include "env/random_action.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/train_loop.h"
 #include "replay/transition_codec.h"
 
 namespace qosroute {
-
-int RandomValidAction(const Observation& obs, Rng& rng) {
-  int valid = 0;
-  for (uint8_t m : obs.action_mask) valid += m;
-  int pick = static_cast<int>(rng.Below(valid));
-  for (int a = 0; a < obs.num_actions(); ++a) {
-    if (obs.action_mask[a] && pick-- == 0) return a;
-  }
-  QR_CHECK_MSG(false, "observation has no valid action");
-  return 0;
-}
 
 namespace {
 

@@ -14,6 +14,7 @@
 
 #include "common/transport.h"
 #include "env/cluster_env.h"
+#include "env/random_action.h"
 #include "learner/sac.h"
 #include "replay/protocol.h"
 
@@ -42,8 +43,5 @@ struct ActorResult {
 ActorResult RunActor(const RoleLayout& layout, const ActorOptions& options,
                      const EnvConfig& env_config, std::shared_ptr<const Workload> workload,
                      const SacConfig& sac_config, Transport* transport);
-
-// A uniformly random valid action of `obs`.
-int RandomValidAction(const Observation& obs, Rng& rng);
 
 }  // namespace qosroute

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "env/random_action.h"
 #include "learner/agent_evaluation.h"
 #include "learner/checkpoint.h"
 #include "learner/checkpoint_files.h"
@@ -63,17 +64,6 @@ SampledBatch Gather(const UniformReplay& replay, const std::vector<int>& indices
   batch.obs = BatchObservations(obs);
   batch.next_obs = BatchObservations(next);
   return batch;
-}
-
-int RandomValidAction(const Observation& obs, Rng& rng) {
-  int valid = 0;
-  for (uint8_t m : obs.action_mask) valid += m;
-  int pick = static_cast<int>(rng.Below(valid));
-  for (int a = 0; a < obs.num_actions(); ++a) {
-    if (obs.action_mask[a] && pick-- == 0) return a;
-  }
-  QR_CHECK_MSG(false, "observation has no valid action");
-  return 0;
 }
 
 // A metrics CSV that also keeps its text, so that a checkpoint can carry the rows written so
