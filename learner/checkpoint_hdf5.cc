@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "learner/hdf5_id.h"
 
 namespace qosroute::h5 {
 
@@ -21,25 +22,6 @@ namespace {
 // Chunks of about this size: large enough that per-chunk overhead (index entry, checksum,
 // filter call) is negligible, small enough to stay inside HDF5's default chunk cache.
 constexpr uint64_t kChunkBytes = 1 << 20;
-
-// Owns one identifier and closes it with the matching H5?close.
-class Id {
- public:
-  Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Id(Id&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
-  Id(const Id&) = delete;
-  Id& operator=(const Id&) = delete;
-  Id& operator=(Id&&) = delete;
-  ~Id() {
-    if (id_ >= 0) close_(id_);
-  }
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
 
 template <typename T>
 struct TypeOf;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "learner/hdf5_id.h"
 
 namespace qosroute {
 namespace {
@@ -16,24 +17,7 @@ constexpr char kFormat[] = "qosroute-policy";
 constexpr int64_t kFormatVersion = 1;
 constexpr char kParameterGroup[] = "parameters";
 
-// Owns one HDF5 identifier and closes it with the matching H5?close.
-class H5Id {
- public:
-  H5Id(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  H5Id(H5Id&& other) noexcept : id_(other.id_), close_(other.close_) { other.id_ = -1; }
-  H5Id(const H5Id&) = delete;
-  H5Id& operator=(const H5Id&) = delete;
-  H5Id& operator=(H5Id&&) = delete;
-  ~H5Id() {
-    if (id_ >= 0) close_(id_);
-  }
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
+using H5Id = h5::Id;
 
 void SilenceHdf5() {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
