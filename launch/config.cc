@@ -231,7 +231,10 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("eval.threads", &config.eval.threads, "evaluation threads (0 = cores)");
   TrainConfig& t = config.train;
   keys.Add("train.total_frames", &t.total_frames, "environment steps to train for");
-  keys.Add("train.warmup_frames", &t.warmup_frames, "initial uniformly random frames");
+  keys.Add("train.warmup_frames", &t.warmup_frames, "initial frames before the policy acts");
+  keys.Add("train.warmup_policy", &t.warmup_policy, "warm-up actions: random | greedy-qos");
+  keys.Add("train.warmup_epsilon", &t.warmup_epsilon,
+           "greedy-qos warm-up: probability of a uniformly random action instead");
   keys.Add("train.updates_per_frame", &t.updates_per_frame, "update-to-data ratio");
   keys.Add("train.batch_size", &t.batch_size, "SAC batch size");
   keys.Add("train.replay_capacity", &t.replay_capacity, "replay capacity (transitions)");
@@ -334,6 +337,11 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   RequireRange(where, "train.eval_seeds", t.eval_seeds, 1, 1e6);
   RequireRange(where, "train.log_every_frames", t.log_every_frames, 1, 1e12);
   RequireRange(where, "train.num_envs", t.num_envs, 1, 4096);
+  RequireRange(where, "train.warmup_epsilon", t.warmup_epsilon, 0, 1);
+  if (t.warmup_policy != "random" && t.warmup_policy != "greedy-qos") {
+    throw UserError(where + ": train.warmup_policy must be random or greedy-qos, not '" +
+                    t.warmup_policy + "'");
+  }
   RequireRange(where, "train.threads", t.threads, 0, 1024);
   RequireRange(where, "sac.gamma", t.gamma, 0, 1);
   RequireRange(where, "sac.tau", t.tau, 0, 1);

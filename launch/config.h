@@ -30,7 +30,9 @@ struct EvalConfig {
 struct TrainConfig {
   long total_frames = 1000000;
   long warmup_frames = 25000;
-  double updates_per_frame = 1.0;  // update-to-data ratio
+  std::string warmup_policy = "random";  // random | greedy-qos (env/warmup_actions.h)
+  double warmup_epsilon = 0.3;           // greedy-qos warm-up: share of random actions
+  double updates_per_frame = 1.0;        // update-to-data ratio
   int batch_size = 256;
   int replay_capacity = 100000;
   long eval_every_frames = 100000;

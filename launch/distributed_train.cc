@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 
 #include "common/error.h"
 #include "common/mpi_check.h"
@@ -15,6 +17,8 @@
 #include "launch/roles.h"
 #include "launch/sac_policy_hook.h"
 #include "launch/sac_setup.h"
+#include "learner/checkpoint_files.h"
+#include "learner/checkpoint_signals.h"
 #include "learner/distributed_run.h"
 #include "learner/gradient_sync_mpi.h"
 
@@ -45,10 +49,52 @@ std::string BroadcastString(const std::string& value) {
   return out;
 }
 
+// Learner 0: finds and reads the checkpoint to resume from (null for a fresh start).
+std::shared_ptr<const DistributedCheckpoint> LoadResumeCheckpoint(
+    const RunConfig& config, const std::string& run_dir, const std::string& resume,
+    const RoleLayout& layout, const DistributedOptions& options, const SacConfig& sac) {
+  std::string path = resume == "auto" ? NewestCheckpoint(run_dir) : resume;
+  if (resume.empty()) {
+    const std::string existing = NewestCheckpoint(run_dir);
+    if (!existing.empty()) {
+      throw UserError("run directory " + run_dir + " already holds checkpoints (newest " +
+                      existing +
+                      "); continue it with --resume auto, or train into another --run-dir");
+    }
+    return nullptr;
+  }
+  if (path.empty()) {
+    spdlog::info("--resume auto: no checkpoint in {}; starting fresh", CheckpointFolder(run_dir));
+    return nullptr;
+  }
+  DistributedCheckpointExpectations expect;
+  expect.layout = layout;
+  expect.num_envs = config.train.num_envs;
+  expect.shard_capacity = MakeDistributedPlan(layout, options).shard_capacity;
+  expect.prioritized = config.launch.prioritized;
+  SacConfig shapes = sac;
+  shapes.device = "cpu";  // only names and shapes are compared
+  const SacAgent reference(shapes);
+  auto checkpoint =
+      std::make_shared<DistributedCheckpoint>(ReadDistributedCheckpoint(path, expect, reference));
+  for (const std::string& change :
+       ConfigDifferences(checkpoint->learner.config_text, FormatResolvedConfig(config))) {
+    spdlog::warn("config differs from the checkpoint's: {}", change);
+  }
+  for (const std::string& moved :
+       SupersedeNewerCheckpoints(CheckpointFolder(run_dir), checkpoint->learner.updates)) {
+    spdlog::info("moved a newer checkpoint of the abandoned continuation to {}", moved);
+  }
+  return checkpoint;
+}
+
 }  // namespace
 
-int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, bool compare) {
+int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, bool compare,
+                        const std::string& resume) {
   MpiScope mpi(nullptr, nullptr);
+  // Every rank: a signal becomes a stop request (learner 0 checkpoints and stops the job).
+  auto stop_signals = std::make_unique<StopSignals>();
   const RoleLayout layout = ResolveRoleLayout(config, mpi.size());
   const int rank = mpi.rank();
   const Role role = layout.RoleOf(rank);
@@ -57,13 +103,34 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
     spdlog::set_level(spdlog::level::warn);
   }
   const std::string run_dir = BroadcastString(run_dir_in);
-  if (rank == 0) {
-    std::filesystem::create_directories(run_dir);
-    WriteText(run_dir + "/config.cfg", FormatResolvedConfig(config));
-  }
   auto workload = LoadConfiguredWorkload(config);
   SacConfig sac = MakeSacConfig(config);
   DistributedOptions options = MakeDistributedOptions(config, run_dir);
+  options.train.config_text = FormatResolvedConfig(config);
+  options.train.stop_requested = &StopSignals::flag();
+  // Test hook: behave as if a stop signal arrived once this many updates are done.
+  if (const char* at = std::getenv("QOSROUTE_TEST_STOP_AT_UPDATES")) {
+    options.train.stop_at_updates = std::atol(at);
+  }
+  // Learner 0 reads and checks the checkpoint before anything in the run directory changes.
+  std::string error;
+  if (rank == 0) {
+    try {
+      options.resume = LoadResumeCheckpoint(config, run_dir, resume, layout, options, sac);
+    } catch (const UserError& e) {
+      error = e.what();
+    }
+  }
+  error = BroadcastString(error);
+  if (!error.empty()) {
+    if (rank == 0) throw UserError(error);
+    return 2;  // learner 0 prints the one message
+  }
+  options.resuming = BroadcastString(options.resume ? "1" : "") == "1";
+  if (rank == 0) {
+    std::filesystem::create_directories(run_dir);
+    WriteText(run_dir + "/config.cfg", options.train.config_text);
+  }
 
   // The learners' communicator (collective over the world: every rank calls the split).
   MPI_Comm learners = MPI_COMM_NULL;
@@ -99,6 +166,18 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
   sync.reset();
   if (learners != MPI_COMM_NULL) MPI_Comm_free(&learners);
 
+  if (result.train.stopped) {
+    if (rank == 0) {
+      spdlog::info(
+          "stopped by signal {} after {} frames, {} updates; checkpoint {}; continue with "
+          "--resume auto",
+          StopSignals::signal_number(), result.train.frames, result.train.updates,
+          result.train.checkpoint_path);
+    }
+    return 0;
+  }
+  // Training is saved from here on: a signal during the comparison ends the process at once.
+  stop_signals.reset();
   if (rank == 0) {
     const TrainResult& t = result.train;
     spdlog::info(

@@ -7,7 +7,12 @@
 
 namespace qosroute {
 
-// Returns the process exit code.
-int RunDistributedTrain(const RunConfig& config, const std::string& run_dir, bool compare);
+// `resume`: "" (fresh; refused when the run directory holds checkpoints), "auto" (the newest
+// checkpoint, or fresh when there is none) or a checkpoint path. Learner 0 reads and checks
+// the checkpoint before any rank starts or anything is written; a bad one ends every rank
+// with exit code 2 and one message. SIGTERM, SIGINT and SIGUSR1 (what mpirun forwards) on any
+// rank make the job checkpoint and exit 0. Returns the process exit code.
+int RunDistributedTrain(const RunConfig& config, const std::string& run_dir, bool compare,
+                        const std::string& resume);
 
 }  // namespace qosroute

@@ -35,6 +35,9 @@ TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string
   TrainLoopOptions o;
   o.total_frames = t.total_frames;
   o.warmup_frames = t.warmup_frames;
+  o.warmup_policy = t.warmup_policy;
+  o.warmup_epsilon = t.warmup_epsilon;
+  o.greedy = config.greedy;
   o.updates_per_frame = t.updates_per_frame;
   o.batch_size = t.batch_size;
   o.replay_capacity = t.replay_capacity;
@@ -45,6 +48,10 @@ TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string
   o.num_envs = t.num_envs;
   o.seed = t.seed;
   o.run_dir = run_dir;
+  o.checkpoint_every_updates = config.checkpoint.every_updates;
+  o.checkpoint_every_minutes = config.checkpoint.every_minutes;
+  o.checkpoint_keep = config.checkpoint.keep;
+  o.checkpoint_compression = config.checkpoint.compression;
   return o;
 }
 

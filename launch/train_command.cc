@@ -69,17 +69,7 @@ int RunTrainCommand(const Args& args) {
   // Under mpirun/srun (or with a [launch] layout that asks for roles) the distributed trainer
   // runs instead; -np 1 keeps the single-process trainer below.
   if (WantsDistributedTraining(config.launch, LaunchedWorldSize())) {
-    // It does not checkpoint yet: `--resume auto` (as launch/slurm/train.sbatch passes) is
-    // fine only while there is nothing to resume from.
-    const bool nothing_to_resume =
-        resume == "auto" &&
-        !std::filesystem::exists(std::filesystem::path(run_dir) / "checkpoints");
-    if (!resume.empty() && !nothing_to_resume) {
-      throw UserError(
-          "--resume: the distributed trainer (mpirun/srun) does not checkpoint yet; "
-          "resume in one process");
-    }
-    return RunDistributedTrain(config, run_dir, compare);
+    return RunDistributedTrain(config, run_dir, compare, resume);
   }
   std::filesystem::create_directories(run_dir);
   // Until training ends, SIGTERM/SIGINT ask the trainer to checkpoint and stop (exit code 0).
@@ -87,10 +77,6 @@ int RunTrainCommand(const Args& args) {
   TrainLoopOptions options = MakeTrainLoopOptions(config, run_dir);
   // RunTraining writes config.cfg only after a checkpoint to resume from has been checked.
   options.config_text = FormatResolvedConfig(config);
-  options.checkpoint_every_updates = config.checkpoint.every_updates;
-  options.checkpoint_every_minutes = config.checkpoint.every_minutes;
-  options.checkpoint_keep = config.checkpoint.keep;
-  options.checkpoint_compression = config.checkpoint.compression;
   options.stop_requested = &StopSignals::flag();
   if (resume == "auto") {
     options.resume_from = NewestCheckpoint(run_dir);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/error.h"
+#include "learner/checkpoint_agent.h"
 #include "learner/checkpoint_files.h"
 #include "learner/checkpoint_hdf5.h"
 #include "learner/policy_io.h"
@@ -19,157 +20,6 @@ namespace {
 constexpr char kRank[] = "/ranks/0";
 constexpr char kReplay[] = "/ranks/0/replay";
 constexpr char kActor[] = "/ranks/0/actor";
-const char* const kOptimizers[] = {"critic", "actor", "alpha"};
-
-h5::Dims DimsOf(const torch::Tensor& t) {
-  return h5::Dims(t.sizes().begin(), t.sizes().end());
-}
-
-std::vector<uint64_t> RngState(const std::array<uint64_t, 4>& s) {
-  return {s.begin(), s.end()};
-}
-
-// ------------------------------------------------------------------------------ architecture
-
-void WriteArchitecture(h5::Writer& w, const PolicyArchitecture& a) {
-  const std::string g = "/architecture";
-  w.Group(g);
-  w.Attribute(g, "encoder", a.encoder);
-  w.Attribute(g, "hidden", a.hidden);
-  w.Attribute(g, "heads", a.heads);
-  w.Attribute(g, "layers", a.layers);
-  w.Attribute(g, "semantic_hidden", a.semantic_hidden);
-  w.Attribute(g, "mlp_hidden", a.mlp_hidden);
-  w.Attribute(g, "flat_mlp_hidden", a.flat_mlp_hidden);
-  w.Attribute(g, "request_features", a.request_features);
-  w.Attribute(g, "expert_features", a.expert_features);
-  w.Attribute(g, "slot_features", a.slot_features);
-  w.Attribute(g, "num_experts", a.num_experts);
-  w.Attribute(g, "max_running", a.max_running);
-  w.Attribute(g, "max_waiting", a.max_waiting);
-}
-
-std::string Join(const std::vector<int64_t>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(values[i]);
-  return out + "]";
-}
-
-// Unlike a policy file, a checkpoint also pins the expert count and observation slots for
-// the HAN: the replay's observations and the simulators' states have those shapes.
-void CheckArchitecture(const h5::Reader& r, const PolicyArchitecture& wanted) {
-  const std::string g = "/architecture";
-  auto check = [&](const char* field, const std::string& in_file, const std::string& asked,
-                   const char* asker) {
-    if (in_file != asked) {
-      throw UserError("checkpoint " + r.path() + " was written for " + field + "=" + in_file +
-                      " but " + asker + " " + asked);
-    }
-  };
-  const char* config = "the config asks for";
-  const char* build = "this build uses";
-  auto num = [&](const char* name) { return std::to_string(r.IntAttribute(g, name)); };
-  check("request_features", num("request_features"), std::to_string(wanted.request_features),
-        build);
-  check("expert_features", num("expert_features"), std::to_string(wanted.expert_features), build);
-  check("slot_features", num("slot_features"), std::to_string(wanted.slot_features), build);
-  check("encoder", r.StringAttribute(g, "encoder"), wanted.encoder, config);
-  check("num_experts", num("num_experts"), std::to_string(wanted.num_experts), config);
-  check("max_running", num("max_running"), std::to_string(wanted.max_running), config);
-  check("max_waiting", num("max_waiting"), std::to_string(wanted.max_waiting), config);
-  check("hidden", num("hidden"), std::to_string(wanted.hidden), config);
-  check("mlp_hidden", Join(r.IntsAttribute(g, "mlp_hidden")), Join(wanted.mlp_hidden), config);
-  if (wanted.encoder == "han") {
-    check("heads", num("heads"), std::to_string(wanted.heads), config);
-    check("layers", num("layers"), std::to_string(wanted.layers), config);
-    check("semantic_hidden", num("semantic_hidden"), std::to_string(wanted.semantic_hidden),
-          config);
-  } else {
-    check("flat_mlp_hidden", Join(r.IntsAttribute(g, "flat_mlp_hidden")),
-          Join(wanted.flat_mlp_hidden), config);
-  }
-}
-
-// ------------------------------------------------------------------------------------ agent
-
-void WriteAgent(h5::Writer& w, const SacAgent& agent) {
-  w.Group("/agent/parameters");
-  for (const auto& [name, parameter] : agent.NamedParameters()) {
-    const torch::Tensor values = parameter.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    w.Write("/agent/parameters/" + name, values.data_ptr<float>(), DimsOf(values));
-  }
-  w.Group("/agent/optimizer");
-  for (const auto& [name, tensor] : agent.OptimizerState()) {
-    const torch::Tensor values = tensor.detach().to(torch::kCPU).contiguous();
-    const std::string path = "/agent/optimizer/" + name;
-    if (values.scalar_type() == torch::kInt64) {
-      w.Write(path, values.data_ptr<int64_t>(), DimsOf(values));
-    } else {
-      const torch::Tensor f = values.to(torch::kFloat32);
-      w.Write(path, f.data_ptr<float>(), DimsOf(f));
-    }
-  }
-  // sample_rng() has no const overload; reading its state changes nothing.
-  const Rng& sample_rng = const_cast<SacAgent&>(agent).sample_rng();
-  w.Write("/agent/sample_rng", RngState(sample_rng.state()));
-  w.Attribute("/agent", "num_updates", static_cast<int64_t>(agent.num_updates()));
-}
-
-struct AgentState {
-  std::vector<NamedTensor> parameters, optimizer;
-  std::array<uint64_t, 4> sample_rng{};
-  int64_t num_updates = 0;
-};
-
-std::array<uint64_t, 4> ReadRng(const h5::Reader& r, const std::string& name) {
-  const std::vector<uint64_t> v = r.Read<uint64_t>(name, {4});
-  return {v[0], v[1], v[2], v[3]};
-}
-
-AgentState ReadAgent(const h5::Reader& r, const SacAgent& agent) {
-  AgentState out;
-  const std::vector<NamedTensor> own = agent.NamedParameters();
-  std::map<std::string, h5::Dims> shapes;
-  for (const auto& [name, parameter] : own) {
-    const h5::Dims dims = DimsOf(parameter);
-    torch::Tensor values = torch::empty(parameter.sizes(), torch::kFloat32);
-    r.ReadInto("/agent/parameters/" + name, dims, values.data_ptr<float>());
-    out.parameters.emplace_back(name, values);
-    shapes[name] = dims;
-  }
-  const size_t stored = r.Children("/agent/parameters").size();
-  if (stored != own.size()) {
-    throw UserError("checkpoint " + r.path() + " holds " + std::to_string(stored) +
-                    " parameters but the agent has " + std::to_string(own.size()));
-  }
-  for (const std::string& optimizer : r.Children("/agent/optimizer")) {
-    if (std::find(std::begin(kOptimizers), std::end(kOptimizers), optimizer) ==
-        std::end(kOptimizers)) {
-      throw UserError("checkpoint " + r.path() + " has state for an unknown optimizer '" +
-                      optimizer + "'");
-    }
-    const std::string group = "/agent/optimizer/" + optimizer;
-    for (const std::string& name : r.Children(group)) {
-      const auto shape = shapes.find(name);
-      if (shape == shapes.end()) {
-        throw UserError("checkpoint " + r.path() + " has optimizer state for " + name +
-                        ", which the agent lacks");
-      }
-      const std::string prefix = optimizer + "/" + name + "/";
-      const std::vector<int64_t> step = r.Read<int64_t>(group + "/" + name + "/step", {});
-      out.optimizer.emplace_back(prefix + "step", torch::tensor(step[0], torch::kInt64));
-      for (const char* field : {"exp_avg", "exp_avg_sq"}) {
-        torch::Tensor values = torch::empty(
-            std::vector<int64_t>(shape->second.begin(), shape->second.end()), torch::kFloat32);
-        r.ReadInto(group + "/" + name + "/" + field, shape->second, values.data_ptr<float>());
-        out.optimizer.emplace_back(prefix + field, values);
-      }
-    }
-  }
-  out.sample_rng = ReadRng(r, "/agent/sample_rng");
-  out.num_updates = r.IntAttribute("/agent", "num_updates");
-  return out;
-}
 
 // ----------------------------------------------------------------------------------- replay
 
@@ -456,8 +306,9 @@ void WriteCheckpoint(const std::string& path, const TrainerState& state, const S
     };
     w.Attribute("/", "format", std::string(kCheckpointFormat));
     w.Attribute("/", "format_version", kCheckpointFormatVersion);
-    // Multi-rank runs (the distributed issue) add /ranks/1 ... and raise this.
+    // Distributed runs write learner/distributed_checkpoint.h's layout with ranks > 1.
     w.Attribute("/", "ranks", int64_t{1});
+    w.Attribute("/", "trainer", std::string("single-process"));
     w.Text("/config", state.config_text);
     WriteArchitecture(w, ArchitectureOf(agent.config()));
     WriteAgent(w, agent);
@@ -487,8 +338,8 @@ void ReadCheckpoint(const std::string& path, int num_envs, TrainerState* state, 
   }
   const int64_t ranks = r.IntAttribute("/", "ranks");
   if (ranks != 1) {
-    throw UserError("checkpoint " + path + " comes from a run with " + std::to_string(ranks) +
-                    " ranks; this build resumes single-process runs only");
+    throw UserError("checkpoint " + path + " comes from a distributed run with " +
+                    std::to_string(ranks) + " ranks; resume it under mpirun with the same layout");
   }
   const PolicyArchitecture architecture = ArchitectureOf(agent->config());
   CheckArchitecture(r, architecture);

@@ -82,15 +82,49 @@ std::string DescribeCheckpoint(const std::string& path, bool include_config) {
       r.IntAttribute(a, "max_waiting"));
   out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
                      r.IntAttribute("/agent", "num_updates"));
-  for (const std::string& rank : r.Children("/ranks")) {
+  const bool distributed = r.IntAttribute("/", "ranks") > 1;
+  if (distributed) {
+    out += fmt::format("distributed run: {} learner(s), {} replay shard rank(s)\n",
+                       r.IntAttribute("/", "learners"), r.IntAttribute("/", "replay_shards"));
+  }
+  // Ranks in numeric order (the group names sort as text).
+  std::vector<std::string> ranks = r.Children("/ranks");
+  std::sort(ranks.begin(), ranks.end(),
+            [](const std::string& a, const std::string& b) { return std::stol(a) < std::stol(b); });
+  for (const std::string& rank : ranks) {
     const std::string g = "/ranks/" + rank;
-    out += fmt::format(
-        "rank {} ({}): {} envs, {} episodes started; replay {} of {} transitions, cursor {}, {} "
-        "added\n",
-        rank, r.StringAttribute(g, "role"), r.IntAttribute(g + "/actor", "num_envs"),
-        r.IntAttribute(g + "/actor", "episodes_started"), r.IntAttribute(g + "/replay", "size"),
-        r.IntAttribute(g + "/replay", "capacity"), r.IntAttribute(g + "/replay", "cursor"),
-        r.IntAttribute(g + "/replay", "total_added"));
+    std::string line = fmt::format("rank {} ({}):", rank, r.StringAttribute(g, "role"));
+    const std::vector<std::string> members = r.Children(g);
+    auto has = [&](const char* name) {
+      return std::find(members.begin(), members.end(), name) != members.end();
+    };
+    if (has("actor")) {
+      const std::string a = g + "/actor";
+      line += fmt::format(" {} envs, {} episodes started", r.IntAttribute(a, "num_envs"),
+                          r.IntAttribute(a, "episodes_started"));
+      if (distributed) {
+        line += fmt::format(", {} frames, {} transitions sent{}", r.IntAttribute(a, "frames"),
+                            r.IntAttribute(a, "transitions_sent"),
+                            r.IntAttribute(a, "finished") ? ", finished" : "");
+      }
+    }
+    if (has("replay")) {
+      const std::string p = g + "/replay";
+      if (distributed) {
+        line += fmt::format(
+            " replay shard {}: {} of {} transitions, {} inserted, {} sampled, {} waiting for the "
+            "rate limiter",
+            r.IntAttribute(p, "shard"), r.IntAttribute(p, "size"), r.IntAttribute(p, "capacity"),
+            r.IntAttribute(p, "limiter_inserts"), r.IntAttribute(p, "limiter_samples"),
+            r.IntAttribute(p, "pending_inserts"));
+      } else {
+        line += fmt::format("; replay {} of {} transitions, cursor {}, {} added",
+                            r.IntAttribute(p, "size"), r.IntAttribute(p, "capacity"),
+                            r.IntAttribute(p, "cursor"), r.IntAttribute(p, "total_added"));
+      }
+    }
+    if (!has("actor") && !has("replay")) line += " state in /agent and /loop";
+    out += line + "\n";
   }
   out +=
       fmt::format("metrics: train.csv {} rows, eval.csv {} rows (headers not counted)\n",

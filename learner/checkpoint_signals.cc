@@ -13,7 +13,7 @@ std::atomic<int> g_signal_number{0};
 static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag must be lock-free");
 static_assert(std::atomic<int>::is_always_lock_free, "the signal number must be lock-free");
 
-struct sigaction g_previous_term, g_previous_int;
+struct sigaction g_previous_term, g_previous_int, g_previous_usr1;
 bool g_installed = false;
 
 void OnStopSignal(int signal_number) {
@@ -33,12 +33,14 @@ StopSignals::StopSignals() {
   action.sa_flags = SA_RESETHAND;
   sigaction(SIGTERM, &action, &g_previous_term);
   sigaction(SIGINT, &action, &g_previous_int);
+  sigaction(SIGUSR1, &action, &g_previous_usr1);
   g_installed = true;
 }
 
 StopSignals::~StopSignals() {
   sigaction(SIGTERM, &g_previous_term, nullptr);
   sigaction(SIGINT, &g_previous_int, nullptr);
+  sigaction(SIGUSR1, &g_previous_usr1, nullptr);
   g_installed = false;
 }
 

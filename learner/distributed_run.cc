@@ -4,16 +4,20 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "actors/actor_loop.h"
 #include "common/error.h"
 #include "learner/agent_evaluation.h"
+#include "learner/checkpoint_files.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/policy_io.h"
@@ -95,6 +99,35 @@ std::vector<float> TdErrors(SacAgent& agent, const GraphBatch& obs, const torch:
   return std::vector<float>(td.data_ptr<float>(), td.data_ptr<float>() + td.numel());
 }
 
+// Resume: waits for this rank's parts from learner 0. Messages from other ranks that arrive
+// first are kept in *early, in order, for the caller to handle once it is restored.
+std::map<PartKind, std::vector<uint8_t>> ReceiveResumeParts(Transport* transport,
+                                                            const std::vector<PartKind>& wanted,
+                                                            double timeout_s,
+                                                            std::deque<Message>* early) {
+  PartAssembler assembler;
+  WaitUntil(
+      [&] {
+        bool busy = false;
+        Message message;
+        while (assembler.complete() < wanted.size() && transport->Poll(&message)) {
+          busy = true;
+          if (KindOf(message.bytes) == MessageKind::kCheckpointPart && message.source == 0) {
+            assembler.Add(message.bytes);
+          } else {
+            early->push_back(std::move(message));
+          }
+        }
+        return assembler.complete() == wanted.size() ? WaitStatus::kDone
+               : busy                                ? WaitStatus::kBusy
+                                                     : WaitStatus::kIdle;
+      },
+      timeout_s, "this rank's part of the checkpoint from learner 0");
+  std::map<PartKind, std::vector<uint8_t>> out;
+  for (PartKind kind : wanted) out[kind] = assembler.Take(0, kind);
+  return out;
+}
+
 class Learner {
  public:
   Learner(const RoleLayout& layout, const DistributedOptions& options, const EnvConfig& env_config,
@@ -114,13 +147,15 @@ class Learner {
       hosted_shard_ =
           std::make_unique<ShardServer>(layout, index_, ShardOptions(plan_, options, index_),
                                         LimiterOptions(plan_, options), transport);
+      hosted_shard_->set_max_chunk_bytes(options.max_chunk_bytes);
     }
     wait_.serve = [this] { return Pump(); };
     wait_.idle_timeout_s = options.wait_timeout_s;
   }
 
   DistributedResult Run() {
-    start_ = Clock::now();
+    start_ = last_checkpoint_time_ = Clock::now();
+    if (options_.resuming) Restore();
     if (index_ == 0) OpenMetrics();
     // Identical start: every learner takes learner 0's parameters.
     std::vector<torch::Tensor> parameters;
@@ -135,12 +170,14 @@ class Learner {
           layout_.replay_shards == 0 ? " inside the learners" : "", layout_.num_actors(),
           plan_.total_updates, layout_.learners, plan_.per_learner_batch, plan_.samples_per_insert,
           plan_.error_buffer);
+      // Resumed actors wait for these weights before they act with the policy.
+      if (options_.resuming) Publish(/*force=*/true);
     }
 
     SacLosses losses;
     std::vector<int64_t> pending;
-    if (plan_.total_updates > 0) pending = RequestBatch();
-    for (long u = 0; u < plan_.total_updates; ++u) {
+    if (updates_ < plan_.total_updates) pending = RequestBatch();
+    while (updates_ < plan_.total_updates) {
       const std::vector<int64_t> current = pending;
       WaitUntil(
           [&] {
@@ -152,14 +189,26 @@ class Learner {
           },
           options_.wait_timeout_s, "sampled transitions from the replay shards");
       Decode(current);
+      // A checkpoint planned one update ago follows this update: no sample request may be
+      // open then, so the next batch is requested after it.
+      const std::optional<CheckpointSignal> checkpoint = planned_checkpoint_;
+      planned_checkpoint_.reset();
+      pending.clear();
       // Ask for the next batch now, so that it travels while this one trains.
-      if (u + 1 < plan_.total_updates) pending = RequestBatch();
+      if (updates_ + 1 < plan_.total_updates && !checkpoint) pending = RequestBatch();
       losses = agent_.ComputeGradients(obs_, actions_, rewards_, next_obs_, dones_);
       std::vector<torch::Tensor> grads;
       for (auto& p : agent_.networks()->parameters()) {
         if (p.grad().defined()) grads.push_back(p.grad());
       }
+      // Learner 0's checkpoint decision for the update after this one rides along.
+      torch::Tensor control = torch::zeros({1}, torch::TensorOptions().device(agent_.device()));
+      if (index_ == 0) control.fill_(static_cast<float>(DecideCheckpoint()));
+      grads.push_back(control);
       sync_->AllReduceMean(grads, wait_);
+      const int decision =
+          static_cast<int>(std::lround(control.to(torch::kCPU).item<float>() * layout_.learners));
+      if (decision > 0) planned_checkpoint_ = CheckpointSignal{updates_ + 2, decision == 2};
       agent_.ApplyGradients();
       ++updates_;
       if (options_.prioritized) SendPriorities();
@@ -169,10 +218,16 @@ class Learner {
         MaybeLog(false);
         MaybeEvaluate();
       }
+      if (checkpoint) {
+        QR_CHECK(checkpoint->id == updates_);
+        if (TakeCheckpoint(*checkpoint)) return Stopped();
+        if (updates_ < plan_.total_updates) pending = RequestBatch();
+      }
     }
 
     DistributedResult result;
     result.role = Role::kLearner;
+    result.checkpoints = checkpoints_;
     result.parameter_checksum = ParameterChecksum(agent_);
     if (index_ == 0) {
       Publish();
@@ -201,9 +256,7 @@ class Learner {
           },
           options_.wait_timeout_s, "the stop message from learner 0");
     }
-    WaitUntil(
-        [&] { return transport_->PendingSends() == 0 ? WaitStatus::kDone : WaitStatus::kIdle; },
-        options_.wait_timeout_s, "the last sends to complete");
+    WaitForSends();
     return result;
   }
 
@@ -273,8 +326,8 @@ class Learner {
     }
   }
 
-  void Publish() {
-    if (published_updates_ == updates_ && version_ > 0) return;
+  void Publish(bool force = false) {
+    if (!force && published_updates_ == updates_ && version_ > 0) return;
     ++version_;
     published_updates_ = updates_;
     const std::vector<uint8_t> message = EncodeWeights(version_, agent_);
@@ -290,7 +343,7 @@ class Learner {
   bool Pump() {
     bool busy = false;
     Message message;
-    while (transport_->Poll(&message)) {
+    while (NextMessage(&message)) {
       busy = true;
       const MessageKind kind = KindOf(message.bytes);
       if (kind == MessageKind::kActorDone) {
@@ -311,6 +364,20 @@ class Learner {
         case MessageKind::kStop:
           stop_ = true;
           break;
+        case MessageKind::kCheckpointPart:
+          parts_.Add(message.bytes);
+          break;
+        case MessageKind::kCheckpointDone:
+          QR_CHECK_MSG(index_ != 0, "learner 0 got a checkpoint-done message");
+          checkpoint_done_ = DecodeCheckpointSignal(kind, message.bytes);
+          break;
+        case MessageKind::kStopRequest:
+          QR_CHECK_MSG(index_ == 0, "a stop request reached a learner other than learner 0");
+          if (!peer_stop_request_) {
+            spdlog::info("rank {} caught a stop signal: checkpoint and stop", message.source);
+          }
+          peer_stop_request_ = true;
+          break;
         default:
           QR_CHECK_MSG(index_ == 0,
                        std::string("learner got an unexpected ") + KindName(kind) + " message");
@@ -318,7 +385,247 @@ class Learner {
       }
     }
     if (hosted_shard_ && hosted_shard_->Serve()) busy = true;
+    const std::atomic<bool>* signal = options_.train.stop_requested;
+    if (index_ != 0 && signal && signal->load() && !stop_forwarded_) {
+      transport_->Send(layout_.LearnerRank(0), EncodeSignal(MessageKind::kStopRequest));
+      stop_forwarded_ = true;
+    }
     return busy;
+  }
+
+  // Messages kept while waiting for this rank's resume part come first.
+  bool NextMessage(Message* message) {
+    if (!early_.empty()) {
+      *message = std::move(early_.front());
+      early_.pop_front();
+      return true;
+    }
+    return transport_->Poll(message);
+  }
+
+  void WaitForSends() {
+    WaitUntil(
+        [&] { return transport_->PendingSends() == 0 ? WaitStatus::kDone : WaitStatus::kIdle; },
+        options_.wait_timeout_s, "the last sends to complete");
+  }
+
+  // ------------------------------------------------------------------------- checkpoints
+
+  // Learner 0, during update updates_ + 1: 0 = nothing, 1 = checkpoint after update
+  // updates_ + 2, 2 = checkpoint and stop then.
+  int DecideCheckpoint() {
+    const TrainLoopOptions& t = options_.train;
+    const long id = updates_ + 2;
+    if (t.run_dir.empty() || id > plan_.total_updates || stop_decided_) return 0;
+    const bool stop = (t.stop_requested && t.stop_requested->load()) || peer_stop_request_ ||
+                      (t.stop_at_updates > 0 && id >= t.stop_at_updates);
+    if (stop) {
+      stop_decided_ = true;
+      return 2;
+    }
+    if (t.checkpoint_every_updates > 0 && id % t.checkpoint_every_updates == 0) return 1;
+    const double minutes =
+        std::chrono::duration<double>(Clock::now() - last_checkpoint_time_).count() / 60.0;
+    if (t.checkpoint_every_minutes > 0 && minutes >= t.checkpoint_every_minutes) {
+      last_checkpoint_time_ = Clock::now();  // decided: do not decide again next update
+      return 1;
+    }
+    return 0;
+  }
+
+  // Every learner, right after update `c.id`. Returns whether the job stops now.
+  bool TakeCheckpoint(const CheckpointSignal& c) {
+    for (int s = 0; s < layout_.num_shards(); ++s) {
+      transport_->Send(layout_.ShardRank(s),
+                       EncodeCheckpointSignal(MessageKind::kCheckpointMarker, c));
+    }
+    const std::string what = "checkpoint " + std::to_string(c.id);
+    if (index_ == 0) {
+      for (int a = 0; a < layout_.num_actors(); ++a) {
+        transport_->Send(layout_.ActorRank(a),
+                         EncodeCheckpointSignal(MessageKind::kCheckpointRequest, c));
+      }
+      const size_t expected = static_cast<size_t>(layout_.num_actors() + layout_.num_shards());
+      WaitUntil(
+          [&] {
+            const bool busy = Pump();
+            return parts_.complete() == expected ? WaitStatus::kDone
+                   : busy                        ? WaitStatus::kBusy
+                                                 : WaitStatus::kIdle;
+          },
+          options_.wait_timeout_s, "every actor's and shard's part of " + what);
+      WriteCheckpointFile(c);
+      for (int r = 1; r < layout_.world; ++r) {
+        transport_->Send(r, EncodeCheckpointSignal(MessageKind::kCheckpointDone, c));
+      }
+    } else {
+      WaitUntil(
+          [&] {
+            const bool busy = Pump();
+            return checkpoint_done_ ? WaitStatus::kDone
+                   : busy           ? WaitStatus::kBusy
+                                    : WaitStatus::kIdle;
+          },
+          options_.wait_timeout_s, "learner 0 to write " + what);
+      QR_CHECK_MSG(checkpoint_done_->id == c.id, "checkpoint done for another checkpoint");
+      checkpoint_done_.reset();
+    }
+    ++checkpoints_;
+    return c.stop;
+  }
+
+  void WriteCheckpointFile(const CheckpointSignal& c) {
+    namespace fs = std::filesystem;
+    const auto t0 = Clock::now();
+    std::map<int, ActorSnapshot> actors;
+    std::map<int, ShardSnapshot> shards;
+    for (int a = 0; a < layout_.num_actors(); ++a) {
+      const int rank = layout_.ActorRank(a);
+      actors[rank] = DecodeActorSnapshot(parts_.Take(rank, PartKind::kActor));
+      // The actor's own count is exact; progress reports may lag it.
+      actor_frames_[a] = actors[rank].frames;
+    }
+    for (int s = 0; s < layout_.num_shards(); ++s) {
+      const int rank = layout_.ShardRank(s);
+      shards[rank] = DecodeShardSnapshot(parts_.Take(rank, PartKind::kShard));
+    }
+    parts_.Clear();
+    const TrainLoopOptions& t = options_.train;
+    fs::create_directories(CheckpointFolder(t.run_dir));
+    const std::string path = CheckpointPath(t.run_dir, updates_);
+    WriteDistributedCheckpoint(path, layout_, Bookkeeping(), agent_, actors, shards,
+                               t.checkpoint_compression);
+    PruneCheckpoints(CheckpointFolder(t.run_dir), t.checkpoint_keep);
+    last_checkpoint_path_ = path;
+    last_checkpoint_time_ = Clock::now();
+    long stored = 0;
+    for (const auto& [rank, s] : shards) stored += s.size;
+    spdlog::info(
+        "checkpoint {}{}: {} updates, {} frames, {} transitions in {} shard(s), {:.1f} MB in "
+        "{:.2f} s",
+        path, c.stop ? " (then stop)" : "", updates_, TotalFrames(), stored, shards.size(),
+        fs::file_size(path) / 1e6, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+
+  LearnerZeroState Bookkeeping() const {
+    LearnerZeroState s;
+    s.updates = updates_;
+    s.episodes = episodes_;
+    s.weight_version = version_;
+    s.published_updates = published_updates_;
+    s.seed = options_.train.seed;
+    s.actor_frames.assign(actor_frames_.begin(), actor_frames_.end());
+    s.next_log = next_log_;
+    s.next_eval = next_eval_;
+    s.last_log_frames = last_log_frames_;
+    s.last_log_updates = last_log_updates_;
+    s.last_episode_qos = last_episode_qos_;
+    s.last_eval_qos = last_eval_qos_;
+    s.elapsed_seconds = Elapsed();
+    s.episode_lag_sum = episode_lag_sum_;
+    s.actors_done = actors_done_;
+    s.shards_done = shards_done_;
+    s.actor_transitions = actor_transitions_;
+    s.shard_transitions = shard_transitions_;
+    s.actor_checksum = actor_checksum_;
+    s.shard_checksum = shard_checksum_;
+    s.max_rate_deviation = max_rate_deviation_;
+    s.last_losses = last_losses_;
+    s.train_csv = train_text_;
+    s.eval_csv = eval_text_;
+    s.config_text = options_.train.config_text;
+    return s;
+  }
+
+  // Resume: learner 0 takes its state from the checkpoint and sends every other rank its
+  // part; the other learners wait for theirs.
+  void Restore() {
+    if (index_ == 0) {
+      QR_CHECK_MSG(options_.resume != nullptr, "learner 0 resumes without a checkpoint");
+      const DistributedCheckpoint& c = *options_.resume;
+      ApplyAgentState(c.agent, c.path, &agent_);
+      const LearnerZeroState& s = c.learner;
+      QR_CHECK(static_cast<int>(s.actor_frames.size()) == layout_.num_actors());
+      updates_ = s.updates;
+      episodes_ = s.episodes;
+      version_ = s.weight_version;
+      published_updates_ = s.published_updates;
+      actor_frames_.assign(s.actor_frames.begin(), s.actor_frames.end());
+      next_log_ = s.next_log;
+      next_eval_ = s.next_eval;
+      last_log_frames_ = s.last_log_frames;
+      last_log_updates_ = s.last_log_updates;
+      last_episode_qos_ = s.last_episode_qos;
+      last_eval_qos_ = s.last_eval_qos;
+      elapsed_before_ = s.elapsed_seconds;
+      episode_lag_sum_ = s.episode_lag_sum;
+      actors_done_ = s.actors_done;
+      shards_done_ = s.shards_done;
+      actor_transitions_ = s.actor_transitions;
+      shard_transitions_ = s.shard_transitions;
+      actor_checksum_ = s.actor_checksum;
+      shard_checksum_ = s.shard_checksum;
+      max_rate_deviation_ = s.max_rate_deviation;
+      last_losses_ = s.last_losses;
+      train_text_ = s.train_csv;
+      eval_text_ = s.eval_csv;
+      last_log_frames_ = std::min(last_log_frames_, TotalFrames());
+      const std::vector<uint8_t> learner_part = EncodeLearnerPart(c.agent, updates_);
+      for (int l = 1; l < layout_.learners; ++l) SendPart(l, PartKind::kLearner, learner_part);
+      for (const auto& [rank, shard] : c.shards) {
+        if (rank == transport_->rank()) {
+          hosted_shard_->Restore(shard);
+        } else {
+          SendPart(rank, PartKind::kShard, EncodeShardSnapshot(shard));
+        }
+      }
+      for (const auto& [rank, actor] : c.actors) {
+        SendPart(rank, PartKind::kActor, EncodeActorSnapshot(actor));
+      }
+      spdlog::info(
+          "resumed from {}: {} updates, {} frames, {} episodes, weights v{}, {} transitions in "
+          "the replay",
+          c.path, updates_, TotalFrames(), episodes_, version_, StoredTransitions(c));
+      return;
+    }
+    std::vector<PartKind> wanted = {PartKind::kLearner};
+    if (hosted_shard_) wanted.push_back(PartKind::kShard);
+    auto parts = ReceiveResumeParts(transport_, wanted, options_.wait_timeout_s, &early_);
+    long updates = 0;
+    ApplyAgentState(DecodeLearnerPart(parts.at(PartKind::kLearner), &updates), "checkpoint part",
+                    &agent_);
+    updates_ = updates;
+    if (hosted_shard_) hosted_shard_->Restore(DecodeShardSnapshot(parts.at(PartKind::kShard)));
+  }
+
+  static long StoredTransitions(const DistributedCheckpoint& c) {
+    long n = 0;
+    for (const auto& [rank, s] : c.shards) n += s.size;
+    return n;
+  }
+
+  void SendPart(int rank, PartKind kind, const std::vector<uint8_t>& state) {
+    for (auto& chunk :
+         EncodeCheckpointPart(0, transport_->rank(), kind, state, options_.max_chunk_bytes)) {
+      transport_->Send(rank, std::move(chunk));
+    }
+  }
+
+  DistributedResult Stopped() {
+    DistributedResult result;
+    result.role = Role::kLearner;
+    result.checkpoints = checkpoints_;
+    result.parameter_checksum = ParameterChecksum(agent_);
+    TrainResult& t = result.train;
+    t.stopped = true;
+    t.frames = TotalFrames();
+    t.updates = updates_;
+    t.episodes = episodes_;
+    t.checkpoint_path = last_checkpoint_path_;
+    t.seconds = Elapsed();
+    t.last_eval_qos = last_eval_qos_;
+    WaitForSends();
+    return result;
   }
 
   // Learner 0's bookkeeping of actor, shard and learner reports.
@@ -338,9 +645,9 @@ class Learner {
         last_episode_qos_ = e.avg_qos;
         const long lag = static_cast<long>(version_ - e.policy_version);
         episode_lag_sum_ += lag;
-        if (train_csv_) {
-          train_csv_ << fmt::format("episode,{},{},{},{:.3f},,,{:.6f},,,,,,{}\n", TotalFrames(),
-                                    updates_, episodes_, Elapsed(), e.avg_qos, lag);
+        if (index_ == 0) {
+          AppendTrainRow(fmt::format("episode,{},{},{},{:.3f},,,{:.6f},,,,,,{}\n", TotalFrames(),
+                                     updates_, episodes_, Elapsed(), e.avg_qos, lag));
         }
         spdlog::info(
             "episode {} (actor {}) done: avg QoS {:.4f}, SLA attainment {:.3f}, drop rate {:.3f}, "
@@ -381,23 +688,39 @@ class Learner {
     for (long f : actor_frames_) sum += f;
     return sum;
   }
-  double Elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double Elapsed() const {
+    return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  }
 
+  // Fresh: headers and the first log/eval points. Resumed: the rows up to the checkpoint
+  // (rows written after it are dropped; the resumed run writes them again).
   void OpenMetrics() {
-    next_log_ = options_.train.log_every_frames;
-    next_eval_ = options_.train.eval_every_frames;
+    if (!options_.resuming) {
+      next_log_ = options_.train.log_every_frames;
+      next_eval_ = options_.train.eval_every_frames;
+      train_text_ =
+          "kind,frames,updates,episodes,wall_s,frames_per_s,updates_per_s,episode_qos,critic_loss,"
+          "actor_loss,alpha,entropy,q_mean,policy_lag\n";
+      eval_text_ =
+          "frames,updates,policy,episodes,avg_qos,avg_qos_ci95,sla_attainment,drop_rate,"
+          "latency_per_token_mean\n";
+    }
     if (!options_.write_metrics) return;
     namespace fs = std::filesystem;
     fs::create_directories(fs::path(options_.train.run_dir) / "metrics");
-    train_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "train.csv");
-    eval_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "eval.csv");
+    train_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "train.csv", std::ios::trunc);
+    eval_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "eval.csv", std::ios::trunc);
     if (!train_csv_ || !eval_csv_)
       throw UserError("cannot write metrics in run directory " + options_.train.run_dir);
-    train_csv_
-        << "kind,frames,updates,episodes,wall_s,frames_per_s,updates_per_s,episode_qos,critic_loss,"
-           "actor_loss,alpha,entropy,q_mean,policy_lag\n";
-    eval_csv_ << "frames,updates,policy,episodes,avg_qos,avg_qos_ci95,sla_attainment,drop_rate,"
-                 "latency_per_token_mean\n";
+    train_csv_ << train_text_;
+    eval_csv_ << eval_text_;
+    train_csv_.flush();
+    eval_csv_.flush();
+  }
+
+  void AppendTrainRow(const std::string& row) {
+    train_text_ += row;
+    if (train_csv_) train_csv_ << row;
   }
 
   void MaybeLog(bool force) {
@@ -413,13 +736,11 @@ class Learner {
         "critic {:.4f} | weights v{} | policy lag {:.2f}",
         frames, options_.train.total_frames, fps, ups, last_episode_qos_, last_losses_.alpha,
         last_losses_.critic, version_, lag);
-    if (train_csv_) {
-      train_csv_ << fmt::format(
-          "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}\n",
-          frames, updates_, episodes_, Elapsed(), fps, ups, last_episode_qos_, last_losses_.critic,
-          last_losses_.actor, last_losses_.alpha, last_losses_.entropy, last_losses_.q_mean, lag);
-      train_csv_.flush();
-    }
+    AppendTrainRow(fmt::format(
+        "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}\n",
+        frames, updates_, episodes_, Elapsed(), fps, ups, last_episode_qos_, last_losses_.critic,
+        last_losses_.actor, last_losses_.alpha, last_losses_.entropy, last_losses_.q_mean, lag));
+    if (train_csv_) train_csv_.flush();
     last_log_time_ = now;
     last_log_frames_ = frames;
     last_log_updates_ = updates_;
@@ -446,9 +767,12 @@ class Learner {
       lpt += m.latency_per_token_mean / episodes.size();
     }
     const MeanCi ci = MeanWithCi95(qos);
+    const std::string row =
+        fmt::format("{},{},sac,{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", TotalFrames(), updates_,
+                    episodes.size(), ci.mean, ci.ci95, sla, drop, lpt);
+    eval_text_ += row;
     if (eval_csv_) {
-      eval_csv_ << fmt::format("{},{},sac,{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", TotalFrames(),
-                               updates_, episodes.size(), ci.mean, ci.ci95, sla, drop, lpt);
+      eval_csv_ << row;
       eval_csv_.flush();
     }
     last_eval_qos_ = ci.mean;
@@ -544,6 +868,18 @@ class Learner {
   double max_rate_deviation_ = 0.0;
   std::map<int, uint64_t> learner_checksums_;
   std::ofstream train_csv_, eval_csv_;
+  std::string train_text_, eval_text_;  // what the CSVs hold (checkpoints carry it)
+
+  // Checkpoints.
+  std::optional<CheckpointSignal> planned_checkpoint_;  // follows the next update
+  std::optional<CheckpointSignal> checkpoint_done_;     // learners > 0: learner 0's verdict
+  PartAssembler parts_;        // learner 0: every rank's part; others: theirs on resume
+  std::deque<Message> early_;  // resume: messages that arrived before this rank's part
+  bool peer_stop_request_ = false, stop_decided_ = false, stop_forwarded_ = false;
+  int checkpoints_ = 0;
+  std::string last_checkpoint_path_;
+  Clock::time_point last_checkpoint_time_ = Clock::now();
+  double elapsed_before_ = 0.0;  // training wall time before the resume
 };
 
 DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& options,
@@ -552,19 +888,39 @@ DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& o
   const int index = layout.IndexOf(transport->rank());
   ShardServer server(layout, index, ShardOptions(plan, options, index),
                      LimiterOptions(plan, options), transport);
-  bool stop = false;
+  server.set_max_chunk_bytes(options.max_chunk_bytes);
+  std::deque<Message> early;
+  if (options.resuming) {
+    auto parts = ReceiveResumeParts(transport, {PartKind::kShard}, options.wait_timeout_s, &early);
+    server.Restore(DecodeShardSnapshot(parts.at(PartKind::kShard)));
+  }
+  bool stop = false, stopped_by_checkpoint = false, stop_forwarded = false;
+  const std::atomic<bool>* signal = options.train.stop_requested;
   WaitUntil(
       [&] {
         bool busy = false;
         Message message;
-        while (transport->Poll(&message)) {
+        while (!stopped_by_checkpoint && (!early.empty() || transport->Poll(&message))) {
+          if (!early.empty()) {
+            message = std::move(early.front());
+            early.pop_front();
+          }
           busy = true;
           if (server.Handle(&message)) continue;
-          QR_CHECK_MSG(KindOf(message.bytes) == MessageKind::kStop,
-                       std::string("shard got an unexpected ") + KindName(KindOf(message.bytes)) +
-                           " message");
+          const MessageKind kind = KindOf(message.bytes);
+          if (kind == MessageKind::kCheckpointDone) {
+            stopped_by_checkpoint = DecodeCheckpointSignal(kind, message.bytes).stop;
+            continue;
+          }
+          QR_CHECK_MSG(kind == MessageKind::kStop,
+                       std::string("shard got an unexpected ") + KindName(kind) + " message");
           stop = true;
         }
+        if (signal && signal->load() && !stop_forwarded) {
+          transport->Send(layout.LearnerRank(0), EncodeSignal(MessageKind::kStopRequest));
+          stop_forwarded = true;
+        }
+        if (stopped_by_checkpoint) return WaitStatus::kDone;
         busy = server.Serve() || busy;
         return stop && server.done_sent() ? WaitStatus::kDone
                : busy                     ? WaitStatus::kBusy
@@ -575,6 +931,7 @@ DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& o
             options.wait_timeout_s, "the last sends to complete");
   DistributedResult result;
   result.role = Role::kShard;
+  result.train.stopped = stopped_by_checkpoint;
   return result;
 }
 
@@ -612,7 +969,22 @@ DistributedResult RunDistributedRank(const RoleLayout& layout, const Distributed
             ActorFrameBudget(options.train.total_frames, layout.num_actors(), a.actor_index);
         a.warmup_frames =
             ActorFrameBudget(options.train.warmup_frames, layout.num_actors(), a.actor_index);
+        a.warmup_policy = options.train.warmup_policy;
+        a.warmup_epsilon = options.train.warmup_epsilon;
+        a.greedy = options.train.greedy;
         a.num_envs = options.train.num_envs;
+        a.stop_requested = options.train.stop_requested;
+        a.max_chunk_bytes = options.max_chunk_bytes;
+        ActorSnapshot snapshot;
+        if (options.resuming) {
+          std::deque<Message> early;
+          auto parts =
+              ReceiveResumeParts(transport, {PartKind::kActor}, options.wait_timeout_s, &early);
+          // Learner 0 sends the parts before anything else reaches an actor.
+          QR_CHECK_MSG(early.empty(), "an actor got messages before its checkpoint part");
+          snapshot = DecodeActorSnapshot(parts.at(PartKind::kActor));
+          a.resume = &snapshot;
+        }
         a.seed = options.train.seed;
         a.send_transitions = options.send_transitions;
         a.max_inflight_sends = options.max_inflight_sends;
@@ -626,6 +998,8 @@ DistributedResult RunDistributedRank(const RoleLayout& layout, const Distributed
         result.role = Role::kActor;
         result.versions_adopted = r.versions_adopted;
         result.actor_frames = r.frames;
+        result.checkpoints = r.checkpoints;
+        result.train.stopped = r.stopped;
         return result;
       }
     }

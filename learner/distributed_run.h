@@ -11,6 +11,27 @@
 // the single-process trainer; the shards' rate limiters keep samples/inserts at
 // updates_per_frame * batch_size whatever the number of actors.
 //
+// Checkpoints (issue 5): learner 0 decides at one update whether a checkpoint follows the
+// next one (every train.checkpoint_every_updates, every checkpoint_every_minutes, on a stop
+// request: its own SIGTERM/SIGINT or a StopRequest from any rank, or the stop_at_updates
+// test hook) and tells the other learners inside that update's gradient all-reduce (one
+// extra value), so every learner skips prefetching the next batch. After that update:
+//   1. every learner sends a CheckpointMarker to every shard (after its priority updates);
+//      learner 0 sends a CheckpointRequest to every actor;
+//   2. an actor, at its next wait or between decision rounds, snapshots itself (envs,
+//      RNG, counters, the transitions message it was filling), sends a marker to its shard
+//      and its snapshot to learner 0, and waits;
+//   3. a shard, once it has the markers of all its actors and all learners (so everything
+//      sent before them has arrived, and no sample request is open), snapshots storage,
+//      limiter, sequences, totals and its queue of not-yet-admitted transitions, and sends
+//      it to learner 0;
+//   4. learner 0 writes one HDF5 file (learner/distributed_checkpoint.h) with its own agent,
+//      counters and metrics and every part, commits it, prunes, and sends CheckpointDone:
+//      continue, or (stop) every rank ends and the job exits 0.
+// Nothing is sent twice or lost across a resume, so the stream check below still holds for
+// a resumed run. Resume: learner 0 reads the file and sends each rank its part before anyone
+// starts; resumed actors take learner 0's newly published weights before they act.
+//
 // Stop: learners finish their updates -> learner 0 tells shards to stop limiting inserts ->
 // actors finish their frame budgets and report totals -> shards report totals -> learner 0
 // checks that every transition arrived exactly once (counts and checksums) and that the
@@ -23,6 +44,7 @@
 
 #include "common/transport.h"
 #include "env/cluster_env.h"
+#include "learner/distributed_checkpoint.h"
 #include "learner/gradient_sync.h"
 #include "learner/sac.h"
 #include "learner/train_loop.h"
@@ -41,6 +63,11 @@ struct DistributedOptions {
   double wait_timeout_s = 600.0;   // idle deadline of every wait
   bool evaluate = true;            // learner 0: periodic and final held-out evaluation
   bool write_metrics = true;       // learner 0: metrics/*.csv in run_dir
+  // Resume: learner 0 holds the checkpoint read (and checked) before the job started; every
+  // rank knows whether to wait for its part.
+  std::shared_ptr<const DistributedCheckpoint> resume;
+  bool resuming = false;
+  size_t max_chunk_bytes = 64u << 20;  // checkpoint parts travel in chunks of at most this
 };
 
 struct DistributedResult {
@@ -59,6 +86,7 @@ struct DistributedResult {
   double mean_policy_lag = 0.0;           // learner 0: over episode reports
   std::vector<int64_t> versions_adopted;  // actors
   long actor_frames = 0;                  // actors
+  int checkpoints = 0;                    // checkpoints taken (learner 0: written)
 };
 
 // The per-shard numbers every rank derives the same way.

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "common/error.h"
-#include "env/random_action.h"
+#include "env/warmup_actions.h"
 #include "learner/agent_evaluation.h"
 #include "learner/checkpoint.h"
 #include "learner/checkpoint_files.h"
@@ -101,7 +101,8 @@ class Trainer {
         agent_(sac_config),
         replay_(options.replay_capacity),
         explore_rng_(options.seed * 0x2545F4914F6CDD1DULL + 17),
-        sample_rng_(options.seed * 0x2545F4914F6CDD1DULL + 23) {}
+        sample_rng_(options.seed * 0x2545F4914F6CDD1DULL + 23),
+        warmup_(options.warmup_policy, options.warmup_epsilon, options.greedy) {}
 
   TrainResult Run();
 
@@ -137,6 +138,7 @@ class Trainer {
   SacAgent agent_;
   UniformReplay replay_;
   Rng explore_rng_, sample_rng_;
+  WarmupActions warmup_;
   std::vector<std::unique_ptr<ClusterEnv>> envs_;
   // Counters, schedule and in-progress returns live here all the time; the parts a
   // checkpoint snapshots from elsewhere (env states, RNGs, CSV text) are filled when writing.
@@ -345,8 +347,7 @@ void Trainer::ActOneRound() {
   // Every env acts on one batched policy call.
   std::vector<int> actions(envs_.size());
   if (state_.frames < options_.warmup_frames) {
-    for (size_t i = 0; i < envs_.size(); ++i)
-      actions[i] = RandomValidAction(envs_[i]->observation(), explore_rng_);
+    for (size_t i = 0; i < envs_.size(); ++i) actions[i] = warmup_.Act(*envs_[i], explore_rng_);
   } else {
     batch_obs_.clear();
     for (const auto& env : envs_) batch_obs_.push_back(&env->observation());

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "env/cluster_env.h"
+#include "env/heuristics.h"
 #include "learner/sac.h"
 
 namespace qosroute {
@@ -24,6 +25,9 @@ namespace qosroute {
 struct TrainLoopOptions {
   long total_frames = 1000000;
   long warmup_frames = 25000;
+  std::string warmup_policy = "random";  // env/warmup_actions.h
+  double warmup_epsilon = 0.3;
+  GreedyQosOptions greedy;  // for the greedy-qos warm-up
   double updates_per_frame = 1.0;
   int batch_size = 256;
   int replay_capacity = 100000;

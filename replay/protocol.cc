@@ -1,5 +1,6 @@
 #include "replay/protocol.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.h"
@@ -39,7 +40,7 @@ std::string RoleLayout::Describe(int rank) const {
 MessageKind KindOf(const std::vector<uint8_t>& bytes) {
   QR_CHECK_MSG(!bytes.empty(), "empty message");
   QR_CHECK_MSG(bytes[0] >= static_cast<uint8_t>(MessageKind::kTransitions) &&
-                   bytes[0] <= static_cast<uint8_t>(MessageKind::kStop),
+                   bytes[0] <= static_cast<uint8_t>(kLastMessageKind),
                "message of unknown kind " + std::to_string(bytes[0]));
   return static_cast<MessageKind>(bytes[0]);
 }
@@ -58,7 +59,12 @@ const char* KindName(MessageKind kind) {
                                 "shard-done",
                                 "learner-done",
                                 "learners-finished",
-                                "stop"};
+                                "stop",
+                                "checkpoint-request",
+                                "checkpoint-marker",
+                                "checkpoint-part",
+                                "checkpoint-done",
+                                "stop-request"};
   return names[static_cast<int>(kind)];
 }
 
@@ -221,8 +227,104 @@ LearnerDone DecodeLearnerDone(const std::vector<uint8_t>& bytes) {
 }
 
 std::vector<uint8_t> EncodeSignal(MessageKind kind) {
-  QR_CHECK(kind == MessageKind::kLearnersFinished || kind == MessageKind::kStop);
+  QR_CHECK(kind == MessageKind::kLearnersFinished || kind == MessageKind::kStop ||
+           kind == MessageKind::kStopRequest);
   return Start(kind).Take();
+}
+
+namespace {
+
+bool IsCheckpointSignal(MessageKind kind) {
+  return kind == MessageKind::kCheckpointRequest || kind == MessageKind::kCheckpointMarker ||
+         kind == MessageKind::kCheckpointDone;
+}
+
+}  // namespace
+
+std::vector<uint8_t> EncodeCheckpointSignal(MessageKind kind, const CheckpointSignal& m) {
+  QR_CHECK(IsCheckpointSignal(kind));
+  ByteWriter w = Start(kind);
+  w.Put(m.id);
+  w.Put<uint8_t>(m.stop ? 1 : 0);
+  return w.Take();
+}
+
+CheckpointSignal DecodeCheckpointSignal(MessageKind kind, const std::vector<uint8_t>& bytes) {
+  QR_CHECK(IsCheckpointSignal(kind));
+  ByteReader r = Open(bytes, kind);
+  CheckpointSignal m;
+  m.id = r.Get<int64_t>();
+  m.stop = r.Get<uint8_t>() != 0;
+  return m;
+}
+
+std::vector<std::vector<uint8_t>> EncodeCheckpointPart(int64_t id, int rank, PartKind kind,
+                                                       const std::vector<uint8_t>& state,
+                                                       size_t max_chunk_bytes) {
+  QR_CHECK(max_chunk_bytes >= 1);
+  const size_t chunks = std::max<size_t>(1, (state.size() + max_chunk_bytes - 1) / max_chunk_bytes);
+  std::vector<std::vector<uint8_t>> out;
+  for (size_t c = 0; c < chunks; ++c) {
+    ByteWriter w = Start(MessageKind::kCheckpointPart);
+    w.Put(id);
+    w.Put<int32_t>(rank);
+    w.Put<uint8_t>(static_cast<uint8_t>(kind));
+    w.Put<int32_t>(static_cast<int32_t>(c));
+    w.Put<int32_t>(static_cast<int32_t>(chunks));
+    std::vector<uint8_t> bytes = w.Take();
+    const size_t begin = c * max_chunk_bytes;
+    const size_t end = std::min(state.size(), begin + max_chunk_bytes);
+    bytes.insert(bytes.end(), state.begin() + begin, state.begin() + end);
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
+CheckpointPartHeader DecodeCheckpointPart(const std::vector<uint8_t>& bytes,
+                                          std::vector<uint8_t>* payload) {
+  ByteReader r = Open(bytes, MessageKind::kCheckpointPart);
+  CheckpointPartHeader h;
+  h.id = r.Get<int64_t>();
+  h.rank = r.Get<int32_t>();
+  const uint8_t kind = r.Get<uint8_t>();
+  QR_CHECK_MSG(kind >= 1 && kind <= 3, "checkpoint part of unknown kind");
+  h.kind = static_cast<PartKind>(kind);
+  h.chunk = r.Get<int32_t>();
+  h.chunks = r.Get<int32_t>();
+  QR_CHECK_MSG(h.chunks >= 1 && h.chunk >= 0 && h.chunk < h.chunks, "bad checkpoint chunk index");
+  payload->assign(bytes.begin() + r.position(), bytes.end());
+  return h;
+}
+
+bool PartAssembler::Add(const std::vector<uint8_t>& bytes) {
+  std::vector<uint8_t> payload;
+  const CheckpointPartHeader h = DecodeCheckpointPart(bytes, &payload);
+  const auto key = std::make_pair(static_cast<int>(h.rank), h.kind);
+  QR_CHECK_MSG(!done_.count(key), "a checkpoint part arrived twice");
+  int32_t& next = next_chunk_[key];
+  QR_CHECK_MSG(h.chunk == next, "checkpoint chunks out of order");
+  ++next;
+  std::vector<uint8_t>& part = partial_[key];
+  part.insert(part.end(), payload.begin(), payload.end());
+  if (h.chunk + 1 < h.chunks) return false;
+  done_[key] = std::move(part);
+  partial_.erase(key);
+  next_chunk_.erase(key);
+  return true;
+}
+
+std::vector<uint8_t> PartAssembler::Take(int rank, PartKind kind) {
+  const auto it = done_.find({rank, kind});
+  QR_CHECK_MSG(it != done_.end(), "checkpoint part missing");
+  std::vector<uint8_t> part = std::move(it->second);
+  done_.erase(it);
+  return part;
+}
+
+void PartAssembler::Clear() {
+  partial_.clear();
+  done_.clear();
+  next_chunk_.clear();
 }
 
 }  // namespace qosroute

@@ -15,11 +15,21 @@
 //   learner 0 --LearnersFinished--> every shard (updates done: stop limiting inserts)
 //   learner 0 --Stop--> every other rank
 //
+// Checkpoints (learner 0 decides; learner/distributed_run.h has the whole sequence):
+//   learner 0 --CheckpointRequest(id, stop)--> every actor
+//   actor, every learner --CheckpointMarker(id)--> shards (after everything sent before it)
+//   actor, shard --CheckpointPart(id, chunk)--> learner 0 (its state, in chunks)
+//   learner 0 --CheckpointDone(id, stop)--> every other rank (continue, or end the job)
+//   any rank that caught SIGTERM/SIGINT --StopRequest--> learner 0
+//   on resume: learner 0 --CheckpointPart--> each rank (its state back)
+//
 // Every message starts with one MessageKind byte; fields follow in the order of the structs
 // below, little-endian (common/bytes.h). Transitions and sample replies carry records of
 // replay/transition_codec.h back to back.
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/bytes.h"
@@ -61,7 +71,13 @@ enum class MessageKind : uint8_t {
   kLearnerDone,
   kLearnersFinished,
   kStop,
+  kCheckpointRequest,
+  kCheckpointMarker,
+  kCheckpointPart,
+  kCheckpointDone,
+  kStopRequest,
 };
+constexpr MessageKind kLastMessageKind = MessageKind::kStopRequest;
 
 MessageKind KindOf(const std::vector<uint8_t>& bytes);
 const char* KindName(MessageKind kind);
@@ -145,6 +161,49 @@ std::vector<uint8_t> EncodeTotals(MessageKind kind,
 StreamTotals DecodeTotals(const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> EncodeLearnerDone(const LearnerDone& m);
 LearnerDone DecodeLearnerDone(const std::vector<uint8_t>& bytes);
-std::vector<uint8_t> EncodeSignal(MessageKind kind);  // kLearnersFinished / kStop
+std::vector<uint8_t> EncodeSignal(MessageKind kind);  // kLearnersFinished / kStop / kStopRequest
+
+// CheckpointRequest, CheckpointMarker and CheckpointDone: which checkpoint, and whether the
+// job ends after it.
+struct CheckpointSignal {
+  int64_t id = 0;  // the learners' update count when it was taken
+  bool stop = false;
+};
+std::vector<uint8_t> EncodeCheckpointSignal(MessageKind kind, const CheckpointSignal& m);
+CheckpointSignal DecodeCheckpointSignal(MessageKind kind, const std::vector<uint8_t>& bytes);
+
+// One rank's part of a checkpoint travels in chunks (a replay shard can exceed what one MPI
+// message may carry).
+enum class PartKind : uint8_t { kActor = 1, kShard = 2, kLearner = 3 };
+struct CheckpointPartHeader {
+  int64_t id = 0;
+  int32_t rank = 0;  // whose state this is
+  PartKind kind = PartKind::kActor;
+  int32_t chunk = 0;
+  int32_t chunks = 1;
+};
+// Chunks of at most `max_chunk_bytes` (tests make it small).
+std::vector<std::vector<uint8_t>> EncodeCheckpointPart(int64_t id, int rank, PartKind kind,
+                                                       const std::vector<uint8_t>& state,
+                                                       size_t max_chunk_bytes = 64u << 20);
+// Header of a chunk; *payload receives its bytes.
+CheckpointPartHeader DecodeCheckpointPart(const std::vector<uint8_t>& bytes,
+                                          std::vector<uint8_t>* payload);
+
+// Reassembles parts from their chunks (chunks of one part arrive in order: one sender).
+class PartAssembler {
+ public:
+  // Takes a chunk; returns true when it completed its part.
+  bool Add(const std::vector<uint8_t>& bytes);
+  // Complete parts by (rank, kind).
+  const std::map<std::pair<int, PartKind>, std::vector<uint8_t>>& parts() const { return done_; }
+  std::vector<uint8_t> Take(int rank, PartKind kind);
+  void Clear();
+  size_t complete() const { return done_.size(); }
+
+ private:
+  std::map<std::pair<int, PartKind>, std::vector<uint8_t>> partial_, done_;
+  std::map<std::pair<int, PartKind>, int32_t> next_chunk_;
+};
 
 }  // namespace qosroute

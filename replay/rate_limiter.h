@@ -35,6 +35,12 @@ class RateLimiter {
   void Inserted(long n) { inserts_ += n; }
   void Sampled(long k) { samples_ += k; }
   void Release() { released_ = true; }
+  // Puts back counters saved in a checkpoint.
+  void Restore(long inserts, long samples, bool released) {
+    inserts_ = inserts;
+    samples_ = samples;
+    released_ = released;
+  }
 
   long inserts() const { return inserts_; }
   long samples() const { return samples_; }

@@ -60,6 +60,41 @@ void ReplayShard::UpdatePriorities(const std::vector<uint64_t>& keys,
   }
 }
 
+void ReplayShard::SaveTo(ShardSnapshot* s) const {
+  s->capacity = options_.capacity;
+  s->record_size = record_size_;
+  s->size = size_;
+  s->next_serial = next_serial_;
+  s->records.assign(storage_.begin(), storage_.begin() + static_cast<size_t>(size_) * record_size_);
+  s->serials.assign(serial_.begin(), serial_.begin() + size_);
+  s->priorities.clear();
+  if (tree_) {
+    for (int i = 0; i < options_.capacity; ++i) s->priorities.push_back(tree_->Get(i));
+  }
+  s->max_priority = max_priority_;
+  s->rng = rng_.state();
+}
+
+void ReplayShard::RestoreFrom(const ShardSnapshot& s) {
+  QR_CHECK_MSG(s.capacity == options_.capacity, "checkpointed shard capacity " +
+                                                    std::to_string(s.capacity) + " differs from " +
+                                                    std::to_string(options_.capacity));
+  QR_CHECK_MSG(s.priorities.empty() == (tree_ == nullptr),
+               "checkpointed shard and this run disagree on prioritized replay");
+  record_size_ = s.record_size;
+  size_ = s.size;
+  next_serial_ = s.next_serial;
+  storage_.assign(static_cast<size_t>(options_.capacity) * record_size_, 0);
+  std::copy(s.records.begin(), s.records.end(), storage_.begin());
+  serial_.assign(options_.capacity, 0);
+  std::copy(s.serials.begin(), s.serials.end(), serial_.begin());
+  if (tree_) {
+    for (int i = 0; i < options_.capacity; ++i) tree_->Set(i, s.priorities[i]);
+  }
+  max_priority_ = s.max_priority;
+  rng_.set_state(s.rng);
+}
+
 ShardServer::ShardServer(const RoleLayout& layout, int shard_index,
                          const ReplayShardOptions& replay, const RateLimiterOptions& limiter,
                          Transport* transport)
@@ -95,8 +130,58 @@ bool ShardServer::Handle(Message* incoming) {
     case MessageKind::kLearnersFinished:
       limiter_.Release();
       return true;
+    case MessageKind::kCheckpointMarker: {
+      const CheckpointSignal marker =
+          DecodeCheckpointSignal(MessageKind::kCheckpointMarker, message.bytes);
+      const int expected = layout_.ActorsOfShard(shard_index_) + layout_.learners;
+      if (++markers_[marker.id] == expected) {
+        markers_.erase(marker.id);
+        const int rank = layout_.ShardRank(shard_index_);
+        for (auto& chunk :
+             EncodeCheckpointPart(marker.id, rank, PartKind::kShard,
+                                  EncodeShardSnapshot(Snapshot()), max_chunk_bytes_)) {
+          transport_->Send(layout_.LearnerRank(0), std::move(chunk));
+        }
+      }
+      return true;
+    }
     default:
       return false;
+  }
+}
+
+ShardSnapshot ShardServer::Snapshot() const {
+  QR_CHECK_MSG(pending_samples_.empty(), "checkpoint marker while sample requests are outstanding");
+  ShardSnapshot s;
+  s.shard = shard_index_;
+  replay_.SaveTo(&s);
+  s.limiter_inserts = limiter_.inserts();
+  s.limiter_samples = limiter_.samples();
+  s.limiter_released = limiter_.released();
+  s.next_sequence = next_sequence_;
+  s.actors_done.assign(actors_done_.begin(), actors_done_.end());
+  s.done_sent = done_sent_;
+  s.totals = totals_;
+  for (const Message& m : pending_inserts_) s.pending_inserts.push_back(m.bytes);
+  return s;
+}
+
+void ShardServer::Restore(const ShardSnapshot& s) {
+  QR_CHECK_MSG(s.shard == shard_index_, "checkpoint part of shard " + std::to_string(s.shard) +
+                                            " given to shard " + std::to_string(shard_index_));
+  QR_CHECK_MSG(s.next_sequence.size() == next_sequence_.size(),
+               "checkpointed shard knows a different number of actors");
+  replay_.RestoreFrom(s);
+  limiter_.Restore(s.limiter_inserts, s.limiter_samples, s.limiter_released);
+  next_sequence_ = s.next_sequence;
+  actors_done_ = std::set<int>(s.actors_done.begin(), s.actors_done.end());
+  done_sent_ = s.done_sent;
+  totals_ = s.totals;
+  pending_inserts_.clear();
+  for (const auto& bytes : s.pending_inserts) {
+    const TransitionsHeader h = ReadTransitionsHeader(bytes);
+    QR_CHECK(h.actor >= 0 && h.actor < layout_.num_actors());
+    pending_inserts_.push_back(Message{layout_.ActorRank(h.actor), bytes});
   }
 }
 

@@ -10,6 +10,7 @@
 // learner process (replay_shards = 0). Neither is thread-safe: one thread serves a shard.
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "common/rng.h"
 #include "common/transport.h"
 #include "replay/protocol.h"
+#include "replay/rank_snapshot.h"
 #include "replay/rate_limiter.h"
 #include "replay/sum_tree.h"
 
@@ -49,6 +51,11 @@ class ReplayShard {
   const SumTree* priorities() const { return tree_.get(); }  // null when uniform
   const uint8_t* record(int slot) const { return storage_.data() + slot * record_size_; }
 
+  // Storage, serials, priorities and RNG into / out of a checkpoint snapshot (the other
+  // fields of *snapshot are the server's). Restore checks capacity and sizes (QR_CHECK).
+  void SaveTo(ShardSnapshot* snapshot) const;
+  void RestoreFrom(const ShardSnapshot& snapshot);
+
  private:
   ReplayShardOptions options_;
   size_t record_size_ = 0;
@@ -77,6 +84,18 @@ class ShardServer {
 
   // Every actor of this shard has finished and the shard has reported its totals.
   bool done_sent() const { return done_sent_; }
+
+  // Checkpoints: Handle counts CheckpointMarkers; once every learner and every actor of this
+  // shard has sent checkpoint id's marker (each after everything it sent before), the shard
+  // takes its snapshot and sends it to learner 0 as a CheckpointPart. No sample request may
+  // be outstanding then (the learners stop requesting before they send their markers).
+  ShardSnapshot Snapshot() const;
+  // Continues from a checkpoint: storage, limiter, sequences, totals and the transitions that
+  // were waiting for the rate limiter. Acknowledgements of those still go to their actors,
+  // which ignore acknowledgements of messages sent before their own snapshot.
+  void Restore(const ShardSnapshot& snapshot);
+  // Test hook: the largest chunk of a checkpoint part (default 64 MiB).
+  void set_max_chunk_bytes(size_t bytes) { max_chunk_bytes_ = bytes; }
   const ReplayShard& replay() const { return replay_; }
   const RateLimiter& limiter() const { return limiter_; }
   const StreamTotals& totals() const { return totals_; }
@@ -97,6 +116,8 @@ class ShardServer {
   std::set<int> actors_done_;
   bool done_sent_ = false;
   StreamTotals totals_;
+  std::map<int64_t, int> markers_;  // checkpoint id -> markers received
+  size_t max_chunk_bytes_ = 64u << 20;
 };
 
 }  // namespace qosroute

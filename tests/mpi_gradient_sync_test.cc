@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "actors/actor_loop.h"
+#include "env/random_action.h"
 #include "env_test_util.h"
 #include "learner/distributed_weights.h"
 #include "learner/gradient_sync_mpi.h"
