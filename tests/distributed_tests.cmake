@@ -11,6 +11,7 @@ if(NOT QOSROUTE_WITH_TORCH)
   return()  # everything below needs the learner (LibTorch)
 endif()
 qosroute_add_test(distributed_inproc_test SOURCES distributed_inproc_test.cc LIBS qosroute_distributed TIMEOUT 120)
+qosroute_add_test(distributed_checkpoint_test SOURCES distributed_checkpoint_test.cc LIBS qosroute_distributed TIMEOUT 180)
 
 set(QOSROUTE_MPIEXEC ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG})
 set(QOSROUTE_MPIEXEC_FLAGS --allow-run-as-root --oversubscribe)
@@ -49,3 +50,17 @@ set_tests_properties(distributed_train_np3_rank_failure PROPERTIES
                      ENVIRONMENT QOSROUTE_INJECT_FAILURE_RANK=1
                      PASS_REGULAR_EXPRESSION "qosroute rank 1 \\(shard 0\\): fatal: injected failure"
                      TIMEOUT 60)
+
+# Checkpoints under mpiexec: stop at update 60 and resume (counters continue, every transition
+# exactly once across the stop), a SIGUSR1 to mpiexec, a bad --resume file.
+function(qosroute_add_mpi_resume_test name mode ranks)
+  add_test(NAME ${name}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/mpi_resume_test.sh ${mode} ${MPIEXEC_EXECUTABLE} ${ranks}
+                   $<TARGET_FILE:qosroute> ${QOSROUTE_DIST_CONFIG} ${CMAKE_CURRENT_BINARY_DIR}/dist_runs/${name} ${ARGN})
+  set_tests_properties(${name} PROPERTIES TIMEOUT 180 PROCESSORS ${ranks} PASS_REGULAR_EXPRESSION "PASS \\(${mode}\\)")
+endfunction()
+qosroute_add_mpi_resume_test(distributed_resume_np2_hosted_shard stop-resume 2)
+qosroute_add_mpi_resume_test(distributed_resume_np3_shard stop-resume 3 --set launch.replay_shards=1)
+qosroute_add_mpi_resume_test(distributed_resume_np4_two_learners stop-resume 4 --set launch.learners=2 --set launch.replay_shards=1)
+qosroute_add_mpi_resume_test(distributed_resume_np3_sigusr1 signal 3 --set launch.replay_shards=1 --set train.total_frames=200000)
+qosroute_add_mpi_resume_test(distributed_resume_np2_bad_file bad-file 2)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `qosroute train` under mpiexec, stopped and resumed (CTest: distributed_resume_*).
+#   mpi_resume_test.sh MODE MPIEXEC NP QOSROUTE CONFIG RUN_DIR [qosroute train args ...]
+# MODE stop-resume: stop at update 60 (test hook), check the checkpoint, resume with
+#                   --resume auto, and check that counters continue and every transition of
+#                   the whole run reached a shard exactly once.
+# MODE signal:      SIGUSR1 to mpiexec (which forwards it to every rank) during training:
+#                   exit 0 with a checkpoint that inspect reads.
+# MODE bad-file:    --resume with a file that is not HDF5: exit code 2 from every rank, one
+#                   error naming the file, and the run directory left as it was.
+set -u
+mode=$1 mpiexec=$2 np=$3 qr=$4 config=$5 run_dir=$6
+shift 6
+fail() {
+  echo "FAIL ($mode): $*"
+  exit 1
+}
+run() { "$mpiexec" -n "$np" --allow-run-as-root --oversubscribe "$@"; }
+rm -rf "$run_dir"
+mkdir -p "$(dirname "$run_dir")"
+train=("$qr" train --config "$config" --run-dir "$run_dir" --compare false)
+
+case $mode in
+  stop-resume)
+    out=$(QOSROUTE_TEST_STOP_AT_UPDATES=60 run -x QOSROUTE_TEST_STOP_AT_UPDATES "${train[@]}" "$@" 2>&1)
+    rc=$?
+    echo "$out" | tail -5
+    [ $rc = 0 ] || fail "stopped run exited $rc"
+    grep -q "stopped by signal .* 60 updates" <<<"$out" || fail "no stop message"
+    ckpt="$run_dir/checkpoints/ckpt_60.h5"
+    [ -f "$ckpt" ] || fail "no $ckpt"
+    "$qr" inspect "$ckpt" | grep -q "updates 60" || fail "inspect does not show 60 updates"
+    out=$(run "${train[@]}" "$@" --resume auto 2>&1)
+    rc=$?
+    echo "$out" | grep -E "resumed|stream check|trained"
+    [ $rc = 0 ] || fail "resumed run exited $rc"
+    grep -q "resumed from .*ckpt_60.h5: 60 updates" <<<"$out" || fail "did not resume at 60 updates"
+    grep -q "every transition exactly once" <<<"$out" || fail "stream check failed"
+    grep -q "trained 1200 frames, 125 updates" <<<"$out" || fail "totals differ from the plan"
+    grep -q "learners bitwise identical: yes" <<<"$out" || fail "learners differ"
+    ;;
+  signal)
+    log="$run_dir.log"
+    rm -f "$log"
+    # mpiexec itself must get the signal (it forwards SIGUSR1 to every rank).
+    "$mpiexec" -n "$np" --allow-run-as-root --oversubscribe "${train[@]}" "$@" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 600); do
+      grep -q "frames [0-9]*/" "$log" && break
+      sleep 0.1
+    done
+    grep -q "frames [0-9]*/" "$log" || fail "training did not start"
+    kill -USR1 "$pid"
+    wait "$pid"
+    rc=$?
+    tail -5 "$log"
+    [ $rc = 0 ] || fail "exit code $rc after SIGUSR1"
+    grep -q "stopped by signal 10" "$log" || fail "no stop message"
+    ckpt=$(ls "$run_dir"/checkpoints/ckpt_*.h5 | head -1)
+    [ -n "$ckpt" ] || fail "no checkpoint"
+    "$qr" inspect "$ckpt" >/dev/null || fail "inspect cannot read $ckpt"
+    ;;
+  bad-file)
+    mkdir -p "$run_dir"
+    echo "not a checkpoint" >"$run_dir/junk.h5"
+    before=$(ls -R "$run_dir")
+    out=$(run "${train[@]}" "$@" --resume "$run_dir/junk.h5" 2>&1)
+    rc=$?
+    echo "$out" | grep "error"
+    [ $rc != 0 ] || fail "a bad checkpoint did not fail the job"
+    [ "$(grep -c "error: checkpoint $run_dir/junk.h5" <<<"$out")" = 1 ] || fail "want one error naming the file"
+    [ "$(ls -R "$run_dir")" = "$before" ] || fail "the run directory changed"
+    ;;
+  *) fail "unknown mode" ;;
+esac
+echo "PASS ($mode)"
