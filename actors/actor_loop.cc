@@ -74,14 +74,8 @@ class Actor {
         for (int i = 0; i < active; ++i) actions[i] = warmup_.Act(*envs_[i], explore_rng_);
       } else {
         if (version_ < 0) {
-          WaitUntil(
-              [&] {
-                const bool busy = Pump();
-                return version_ >= 0 ? WaitStatus::kDone
-                       : busy        ? WaitStatus::kBusy
-                                     : WaitStatus::kIdle;
-              },
-              options_.wait_timeout_s, "learner 0's weights after the resume");
+          PumpUntil([&] { return Pump(); }, [&] { return version_ >= 0; }, options_.wait_timeout_s,
+                    "learner 0's weights after the resume");
         }
         batch.clear();
         for (int i = 0; i < active; ++i) batch.push_back(&envs_[i]->observation());
@@ -172,14 +166,9 @@ class Actor {
       transport_->Send(layout_.LearnerRank(0), std::move(chunk));
     }
     checkpoint_done_.reset();
-    WaitUntil(
-        [&] {
-          const bool busy = Pump();
-          return checkpoint_done_ ? WaitStatus::kDone
-                 : busy           ? WaitStatus::kBusy
-                                  : WaitStatus::kIdle;
-        },
-        options_.wait_timeout_s, "learner 0 to write checkpoint " + std::to_string(request.id));
+    PumpUntil([&] { return Pump(); }, [&] { return checkpoint_done_.has_value(); },
+              options_.wait_timeout_s,
+              "learner 0 to write checkpoint " + std::to_string(request.id));
     in_checkpoint_ = false;
     ++result_.checkpoints;
     QR_CHECK_MSG(checkpoint_done_->id == request.id, "checkpoint done for another checkpoint");

@@ -33,4 +33,14 @@ void WaitUntil(const std::function<WaitStatus()>& step, double idle_timeout_s,
   }
 }
 
+void PumpUntil(const std::function<bool()>& pump, const std::function<bool()>& done,
+               double idle_timeout_s, const std::string& what) {
+  WaitUntil(
+      [&] {
+        const bool busy = pump();
+        return done() ? WaitStatus::kDone : busy ? WaitStatus::kBusy : WaitStatus::kIdle;
+      },
+      idle_timeout_s, what);
+}
+
 }  // namespace qosroute

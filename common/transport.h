@@ -75,4 +75,9 @@ enum class WaitStatus {
 void WaitUntil(const std::function<WaitStatus()>& step, double idle_timeout_s,
                const std::string& what);
 
+// The common case: calls `pump` (handles messages; true if it did anything) until `done`
+// holds, with the same idle deadline.
+void PumpUntil(const std::function<bool()>& pump, const std::function<bool()>& done,
+               double idle_timeout_s, const std::string& what);
+
 }  // namespace qosroute

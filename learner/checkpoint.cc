@@ -326,17 +326,7 @@ void WriteCheckpoint(const std::string& path, const TrainerState& state, const S
 void ReadCheckpoint(const std::string& path, int num_envs, TrainerState* state, SacAgent* agent,
                     UniformReplay* replay) {
   const h5::Reader r(path, "checkpoint " + path);
-  const std::string format = r.StringAttribute("/", "format");
-  if (format != kCheckpointFormat) {
-    throw UserError("checkpoint " + path + " has format '" + format + "' where '" +
-                    kCheckpointFormat + "' is expected (a policy file? those hold weights only)");
-  }
-  const int64_t version = r.IntAttribute("/", "format_version");
-  if (version != kCheckpointFormatVersion) {
-    throw UserError("checkpoint " + path + " has format_version=" + std::to_string(version) +
-                    " but this build reads version " + std::to_string(kCheckpointFormatVersion));
-  }
-  const int64_t ranks = r.IntAttribute("/", "ranks");
+  const int64_t ranks = CheckCheckpointFormat(r);
   if (ranks != 1) {
     throw UserError("checkpoint " + path + " comes from a distributed run with " +
                     std::to_string(ranks) + " ranks; resume it under mpirun with the same layout");

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "learner/checkpoint.h"
 
 namespace qosroute {
 
@@ -13,6 +14,20 @@ h5::Dims DimsOf(const torch::Tensor& t) {
 
 std::vector<uint64_t> RngState(const std::array<uint64_t, 4>& s) {
   return {s.begin(), s.end()};
+}
+
+int64_t CheckCheckpointFormat(const h5::Reader& r) {
+  const std::string format = r.StringAttribute("/", "format");
+  if (format != kCheckpointFormat) {
+    throw UserError("checkpoint " + r.path() + " has format '" + format + "' where '" +
+                    kCheckpointFormat + "' is expected (a policy file? those hold weights only)");
+  }
+  const int64_t version = r.IntAttribute("/", "format_version");
+  if (version != kCheckpointFormatVersion) {
+    throw UserError("checkpoint " + r.path() + " has format_version=" + std::to_string(version) +
+                    " but this build reads version " + std::to_string(kCheckpointFormatVersion));
+  }
+  return r.IntAttribute("/", "ranks");
 }
 
 // ------------------------------------------------------------------------------ architecture

@@ -23,6 +23,9 @@ h5::Dims DimsOf(const torch::Tensor& t);
 std::vector<uint64_t> RngState(const std::array<uint64_t, 4>& s);
 std::array<uint64_t, 4> ReadRng(const h5::Reader& r, const std::string& name);
 
+// Checks @format and @format_version (UserError naming the file); returns @ranks.
+int64_t CheckCheckpointFormat(const h5::Reader& r);
+
 void WriteArchitecture(h5::Writer& w, const PolicyArchitecture& a);
 // Unlike a policy file, a checkpoint also pins the expert count and observation slots.
 // UserError naming the file and the first field that differs.

@@ -315,17 +315,7 @@ DistributedCheckpoint ReadDistributedCheckpoint(const std::string& path,
                                                 const DistributedCheckpointExpectations& e,
                                                 const SacAgent& agent) {
   const h5::Reader r(path, "checkpoint " + path);
-  const std::string format = r.StringAttribute("/", "format");
-  if (format != kCheckpointFormat) {
-    throw UserError("checkpoint " + path + " has format '" + format + "' where '" +
-                    kCheckpointFormat + "' is expected (a policy file? those hold weights only)");
-  }
-  const int64_t version = r.IntAttribute("/", "format_version");
-  if (version != kCheckpointFormatVersion) {
-    throw UserError("checkpoint " + path + " has format_version=" + std::to_string(version) +
-                    " but this build reads version " + std::to_string(kCheckpointFormatVersion));
-  }
-  const int64_t ranks = r.IntAttribute("/", "ranks");
+  const int64_t ranks = CheckCheckpointFormat(r);
   if (ranks <= 1) {  // single-process files have ranks = 1
     throw UserError("checkpoint " + path +
                     " comes from a single-process run; resume it without mpirun");

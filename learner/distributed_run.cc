@@ -446,27 +446,15 @@ class Learner {
                          EncodeCheckpointSignal(MessageKind::kCheckpointRequest, c));
       }
       const size_t expected = static_cast<size_t>(layout_.num_actors() + layout_.num_shards());
-      WaitUntil(
-          [&] {
-            const bool busy = Pump();
-            return parts_.complete() == expected ? WaitStatus::kDone
-                   : busy                        ? WaitStatus::kBusy
-                                                 : WaitStatus::kIdle;
-          },
-          options_.wait_timeout_s, "every actor's and shard's part of " + what);
+      PumpUntil([&] { return Pump(); }, [&] { return parts_.complete() == expected; },
+                options_.wait_timeout_s, "every actor's and shard's part of " + what);
       WriteCheckpointFile(c);
       for (int r = 1; r < layout_.world; ++r) {
         transport_->Send(r, EncodeCheckpointSignal(MessageKind::kCheckpointDone, c));
       }
     } else {
-      WaitUntil(
-          [&] {
-            const bool busy = Pump();
-            return checkpoint_done_ ? WaitStatus::kDone
-                   : busy           ? WaitStatus::kBusy
-                                    : WaitStatus::kIdle;
-          },
-          options_.wait_timeout_s, "learner 0 to write " + what);
+      PumpUntil([&] { return Pump(); }, [&] { return checkpoint_done_.has_value(); },
+                options_.wait_timeout_s, "learner 0 to write " + what);
       QR_CHECK_MSG(checkpoint_done_->id == c.id, "checkpoint done for another checkpoint");
       checkpoint_done_.reset();
     }
