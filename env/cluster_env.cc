@@ -23,6 +23,8 @@ uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
 }  // namespace
 
 void ValidateEnvConfig(const EnvConfig& c) {
+  if (!(c.shaping_gamma >= 0.0 && c.shaping_gamma <= 1.0))
+    throw UserError("env.shaping_gamma must lie in [0, 1]");
   if (c.experts.empty())
     throw UserError("cluster.experts is empty: the cluster needs at least one expert");
   for (size_t i = 0; i < c.experts.size(); ++i) {
@@ -176,9 +178,21 @@ double ClusterEnv::ImpactPenalty(int expert) const {
   return penalty;
 }
 
+double ClusterEnv::UncreditedPredictedScore() const {
+  const int n = static_cast<int>(experts_.size());
+  double sum = 0.0;
+  for (const ExpertServer& e : experts_) {
+    for (const ActiveRequest& r : e.running()) sum += r.pred_score;
+    for (const ActiveRequest& r : e.waiting()) sum += r.pred_score;
+  }
+  for (const Completion& c : pending_) sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert];
+  return sum;
+}
+
 StepResult ClusterEnv::DoStep(int action) {
   const int n = static_cast<int>(experts_.size());
   StepResult result;
+  const double potential_before = config_.potential_shaping ? UncreditedPredictedScore() : 0.0;
   if (action == n) {
     metrics_.AddDrop();
   } else {
@@ -209,7 +223,12 @@ StepResult ClusterEnv::DoStep(int action) {
     result.credited = CreditUpTo(0.0, true);
     done_ = true;
   }
-  result.reward = result.credited - result.penalty;
+  if (config_.potential_shaping) {
+    // Everything is credited at the end of an episode: Phi(terminal) = 0.
+    const double potential_after = done_ ? 0.0 : UncreditedPredictedScore();
+    result.shaping = config_.shaping_gamma * potential_after - potential_before;
+  }
+  result.reward = result.credited - result.penalty + result.shaping;
   result.done = done_;
   if (!done_) {
     UpdateArrivedView();

@@ -32,6 +32,16 @@ struct EnvConfig {
   // the ref's; costs a short simulation per expert per decision.
   bool lookahead_features = false;
   double lookahead_sharpness = 0.03;  // as GreedyQosOptions::sharpness
+  // Potential-based reward shaping (Ng, Harada and Russell 1999; ours, not the ref's): adds
+  // gamma * Phi(s') - Phi(s) to every reward, where Phi is the sum of the predicted scores of
+  // the requests routed but not yet credited. Routing a request to an expert then pays its
+  // predicted score there at once, and its completion pays only the surprise (score minus
+  // prediction, or minus the prediction when it misses the SLA), instead of the whole
+  // score several decisions later. Such shaping leaves the optimal policies unchanged;
+  // metrics never include it. shaping_gamma must be the learner's discount (the launcher
+  // sets it from sac.gamma).
+  bool potential_shaping = false;
+  double shaping_gamma = 0.99;
 };
 
 // Throws UserError naming the key when a value is out of range.
@@ -68,6 +78,8 @@ class ClusterEnv final : public Environment {
   // The impact penalty of routing the arrived request to `expert` (spec section 2; uses the
   // truth, so it is for the reward only).
   double ImpactPenalty(int expert) const;
+  // Phi of potential_shaping: predicted scores of the routed requests not yet credited.
+  double UncreditedPredictedScore() const;
 
   // Request accounting so far: every decided request is completed, dropped (by the router
   // or rejected by an engine) or still in flight.

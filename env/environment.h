@@ -9,9 +9,10 @@
 namespace qosroute {
 
 struct StepResult {
-  double reward = 0.0;    // credited QoS in this step minus the impact penalty
+  double reward = 0.0;    // credited - penalty + shaping
   double credited = 0.0;  // scores of requests that completed within the SLA in this step
   double penalty = 0.0;   // impact penalty charged for this decision
+  double shaping = 0.0;   // potential-based shaping term (EnvConfig::potential_shaping)
   bool done = false;
 };
 

@@ -223,6 +223,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
                "add greedy look-ahead estimates to expert features");
   keys.Add("env.lookahead_sharpness", &env.lookahead_sharpness,
            "sharpness of the look-ahead SLA probability");
+  keys.AddBool("env.potential_shaping", &env.potential_shaping,
+               "potential-based reward shaping with the predicted scores of queued requests");
   keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
   keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold,
            "greedy-qos drops below this value");
@@ -317,6 +319,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   resolve(&wl.source);
   resolve(&env.arrivals.trace_path);
   env.predictor.max_output_tokens = wl.max_output_tokens;
+  env.shaping_gamma = config.train.gamma;  // the shaping must use the learner's discount
 
   try {
     ValidateEnvConfig(env);
