@@ -79,6 +79,18 @@ TEST(Config, OutOfRangeValueNamesTheAllowedRange) {
   EXPECT_NE(e.find("sac.gamma must be in [0, 1]"), std::string::npos) << e;
 }
 
+TEST(Config, WarmupPolicyAndShapingKeys) {
+  const std::string e = ErrorOf("", {"train.warmup_policy=round-robin"});
+  EXPECT_NE(e.find("train.warmup_policy must be random or greedy-qos"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("", {"train.warmup_epsilon=2"}).find("train.warmup_epsilon"),
+            std::string::npos);
+  const RunConfig c = LoadRunConfig(
+      "", {"train.warmup_policy=greedy-qos", "env.potential_shaping=true", "sac.gamma=0.97"});
+  EXPECT_EQ(c.train.warmup_policy, "greedy-qos");
+  EXPECT_TRUE(c.env.potential_shaping);
+  EXPECT_DOUBLE_EQ(c.env.shaping_gamma, 0.97);  // the shaping uses the learner's discount
+}
+
 TEST(Config, ExpertWithoutRoomForTheKvCacheIsRejected) {
   const std::string e = ErrorOf("", {"expert.alpaca-native.weights_gb=30"});
   EXPECT_NE(e.find("expert.alpaca-native"), std::string::npos) << e;
