@@ -84,6 +84,7 @@ void ValidateArrivalConfig(const ArrivalConfig& config) {
   // Only the keys the chosen process reads are checked: the others are unused.
   if (config.process == "poisson") {
     RequirePositive("workload.rate", config.rate);
+    for (double r : config.episode_rates) RequirePositive("workload.episode_rates", r);
   } else if (config.process == "mmpp") {
     RequirePositive("workload.mmpp_rate_low", config.mmpp_rate_low);
     RequirePositive("workload.mmpp_rate_high", config.mmpp_rate_high);
@@ -97,12 +98,19 @@ void ValidateArrivalConfig(const ArrivalConfig& config) {
     throw UserError(fmt::format("workload.arrival must be one of poisson, mmpp, trace, got '{}'",
                                 config.process));
   }
+  if (config.process != "poisson" && !config.episode_rates.empty()) {
+    throw UserError("workload.episode_rates applies to workload.arrival = poisson only");
+  }
 }
 
 std::vector<double> GenerateArrivals(const ArrivalConfig& config, int count, Rng& rng) {
   ValidateArrivalConfig(config);
   if (count < 0) throw UserError(fmt::format("the number of arrivals must be >= 0, got {}", count));
-  if (config.process == "poisson") return Poisson(config.rate, count, rng);
+  if (config.process == "poisson") {
+    const std::vector<double>& rates = config.episode_rates;
+    const double rate = rates.empty() ? config.rate : rates[rng.Below(rates.size())];
+    return Poisson(rate, count, rng);
+  }
   if (config.process == "mmpp") return Mmpp(config, count, rng);
   return Trace(config.trace_path, count);
 }

@@ -10,6 +10,9 @@ namespace qosroute {
 struct ArrivalConfig {
   std::string process = "poisson";  // poisson | mmpp | trace
   double rate = 3.0;                // poisson: requests per second
+  // poisson: when not empty, every episode draws its rate uniformly from these instead (one
+  // policy trained over a range of loads); `rate` is then unused.
+  std::vector<double> episode_rates;
   // Two-state Markov-modulated Poisson process: a calm and a burst state.
   double mmpp_rate_low = 2.0;
   double mmpp_rate_high = 8.0;

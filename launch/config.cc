@@ -200,6 +200,10 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("workload.sampling", &env.sampling, "random | sequential");
   keys.Add("workload.arrival", &env.arrivals.process, "poisson | mmpp | trace");
   keys.Add("workload.rate", &env.arrivals.rate, "Poisson rate (requests/s)");
+  // Kept as text and parsed below (empty = every episode at workload.rate).
+  std::string episode_rates_text;
+  keys.Add("workload.episode_rates", &episode_rates_text,
+           "Poisson: comma-separated rates, one drawn per episode (training over loads)");
   keys.Add("workload.mmpp_rate_low", &env.arrivals.mmpp_rate_low, "MMPP calm rate");
   keys.Add("workload.mmpp_rate_high", &env.arrivals.mmpp_rate_high, "MMPP burst rate");
   keys.Add("workload.mmpp_mean_low_s", &env.arrivals.mmpp_mean_low_s, "MMPP mean calm sojourn (s)");
@@ -287,6 +291,19 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
     RethrowAsUserError(e, where);
   }
   t.mlp_hidden = ParseIntList(mlp_text, "sac.mlp_hidden");
+  env.arrivals.episode_rates.clear();
+  for (const std::string& item : SplitList(episode_rates_text)) {
+    try {
+      size_t used = 0;
+      env.arrivals.episode_rates.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw UserError(where +
+                      ": workload.episode_rates expects a comma-separated list of rates, "
+                      "got '" +
+                      episode_rates_text + "'");
+    }
+  }
 
   for (size_t i = 0; i < names.size(); ++i) {
     ExpertConfig& ec = env.experts[i];

@@ -69,6 +69,33 @@ TEST(PoissonArrivals, AreDeterministicPerSeed) {
   EXPECT_NE(x, GenerateArrivals(c, 100, d));
 }
 
+TEST(PoissonArrivals, EpisodeRatesDrawOneRatePerEpisode) {
+  ArrivalConfig c;
+  c.episode_rates = {2.0, 8.0};
+  int low = 0, high = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    Rng rng(seed);
+    const auto t = GenerateArrivals(c, 2000, rng);
+    const double rate = (t.size() - 1) / (t.back() - t.front());
+    // Each episode runs at one of the two rates (2000 arrivals: within ~10% of it).
+    if (std::fabs(rate - 2.0) < 0.2) {
+      ++low;
+    } else {
+      EXPECT_NEAR(rate, 8.0, 0.8) << "seed " << seed;
+      ++high;
+    }
+  }
+  EXPECT_GT(low, 8);
+  EXPECT_GT(high, 8);
+  Rng a(3), b(3);
+  EXPECT_EQ(GenerateArrivals(c, 100, a), GenerateArrivals(c, 100, b));
+  c.process = "mmpp";
+  EXPECT_THROW(ValidateArrivalConfig(c), UserError);
+  c.process = "poisson";
+  c.episode_rates = {2.0, -1.0};
+  EXPECT_THROW(ValidateArrivalConfig(c), UserError);
+}
+
 TEST(MmppArrivals, LongRunRateLiesBetweenLowAndHighNearTheStationaryMix) {
   ArrivalConfig c;
   c.process = "mmpp";  // defaults: 2 and 8 req/s, mean sojourns 60 s and 20 s
