@@ -336,7 +336,10 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   resolve(&wl.source);
   resolve(&env.arrivals.trace_path);
   env.predictor.max_output_tokens = wl.max_output_tokens;
-  env.shaping_gamma = config.train.gamma;  // the shaping must use the learner's discount
+  // The shaping must use the learner's discount. An out-of-range sac.gamma is reported under
+  // its own name below, so it is not copied here.
+  if (config.train.gamma >= 0.0 && config.train.gamma <= 1.0)
+    env.shaping_gamma = config.train.gamma;
 
   try {
     ValidateEnvConfig(env);
