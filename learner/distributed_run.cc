@@ -334,7 +334,8 @@ class Learner {
     for (int a = 0; a < layout_.num_actors(); ++a) {
       const int rank = layout_.ActorRank(a);
       // An actor still receiving an older version skips this one: it only wants the newest.
-      if (transport_->PendingSendsTo(rank) > 2) continue;
+      // A forced publish (after a resume, which actors wait for) always goes out.
+      if (!force && transport_->PendingSendsTo(rank) > 2) continue;
       transport_->Send(rank, message);
     }
   }
