@@ -90,10 +90,23 @@ SacConfig ReferenceConfig(int threads) {
   return config;
 }
 
-// Arg: torch intra-op threads.
-void BM_LearnerUpdate(benchmark::State& state) {
+// configs/quickstart.cfg's learner: dueling critics and the greedy-qos prior (which reads
+// expert feature 10 of every observation, so the look-ahead features are declared on).
+SacConfig RecipeConfig(int threads) {
+  SacConfig config = ReferenceConfig(threads);
+  config.dueling = true;
+  config.prior = "greedy-qos";
+  config.lookahead_features = true;
+  config.expert_score_prior = true;
+  config.alpha_lr = 0.0;
+  config.lr_final_fraction = 0.1;
+  config.lr_decay_updates = 6000;
+  return config;
+}
+
+void TimeUpdates(benchmark::State& state, const SacConfig& config) {
   constexpr int kBatch = 256;
-  SacAgent agent(ReferenceConfig(static_cast<int>(state.range(0))));
+  SacAgent agent(config);
   const std::vector<Observation> pool = Pool(1, 4096);
   Rng rng(2);
   // A few pre-built minibatches, so the loop times the update alone.
@@ -118,7 +131,17 @@ void BM_LearnerUpdate(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetLabel("items = updates; " + BlasCoreNote());
 }
+
+// Arg: torch intra-op threads.
+void BM_LearnerUpdate(benchmark::State& state) {
+  TimeUpdates(state, ReferenceConfig(static_cast<int>(state.range(0))));
+}
 BENCHMARK(BM_LearnerUpdate)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_LearnerUpdateRecipe(benchmark::State& state) {
+  TimeUpdates(state, RecipeConfig(static_cast<int>(state.range(0))));
+}
+BENCHMARK(BM_LearnerUpdateRecipe)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Batching 256 observations into tensors (what a learner does per update, twice).
 void BM_BatchObservations(benchmark::State& state) {

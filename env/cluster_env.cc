@@ -25,6 +25,9 @@ uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
 void ValidateEnvConfig(const EnvConfig& c) {
   if (!(c.shaping_gamma >= 0.0 && c.shaping_gamma <= 1.0))
     throw UserError("env.shaping_gamma must lie in [0, 1]");
+  if (c.shaping_potential != "predicted" && c.shaping_potential != "lookahead")
+    throw UserError("env.shaping_potential must be predicted or lookahead, got '" +
+                    c.shaping_potential + "'");
   if (c.experts.empty())
     throw UserError("cluster.experts is empty: the cluster needs at least one expert");
   for (size_t i = 0; i < c.experts.size(); ++i) {
@@ -81,6 +84,17 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
       }
       candidate_index_[r * n + e] = found;
     }
+  }
+  // The expert's mean response score over the workload: what a router knows of a model's
+  // average quality before any request (the spec's "mean BERTScore on mix-instruct").
+  std::vector<double> sums(n, 0.0);
+  for (size_t r = 0; r < workload_->records.size(); ++r) {
+    for (int e = 0; e < n; ++e) {
+      sums[e] += workload_->records[r].candidates[candidate_index_[r * n + e]].score;
+    }
+  }
+  for (int e = 0; e < n; ++e) {
+    expert_mean_score_.push_back(static_cast<float>(sums[e] / workload_->records.size()));
   }
   for (int e = 0; e < n; ++e) experts_.emplace_back(e, config_.experts[e]);
 }
@@ -189,10 +203,35 @@ double ClusterEnv::UncreditedPredictedScore() const {
   return sum;
 }
 
+double ClusterEnv::LookaheadPotential() const {
+  const int n = static_cast<int>(experts_.size());
+  double sum = 0.0;
+  for (int e = 0; e < n; ++e) {
+    const LookaheadResult queued = LookAhead(*this, e, /*with_arrived=*/false);
+    for (size_t i = 0; i < queued.queued_pred_score.size(); ++i) {
+      sum +=
+          queued.queued_pred_score[i] * MeetProbability(queued.queued_latency_per_token[i],
+                                                        config_.sla, config_.lookahead_sharpness);
+    }
+  }
+  // Finished on the engine's clock but not yet credited: whether they met the SLA is settled.
+  for (const Completion& c : pending_) {
+    if (!c.rejected && c.latency_per_token() < config_.sla) {
+      sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert];
+    }
+  }
+  return sum;
+}
+
+double ClusterEnv::ShapingPotential() const {
+  return config_.shaping_potential == "lookahead" ? LookaheadPotential()
+                                                  : UncreditedPredictedScore();
+}
+
 StepResult ClusterEnv::DoStep(int action) {
   const int n = static_cast<int>(experts_.size());
   StepResult result;
-  const double potential_before = config_.potential_shaping ? UncreditedPredictedScore() : 0.0;
+  const double potential_before = config_.potential_shaping ? ShapingPotential() : 0.0;
   if (action == n) {
     metrics_.AddDrop();
   } else {
@@ -225,7 +264,7 @@ StepResult ClusterEnv::DoStep(int action) {
   }
   if (config_.potential_shaping) {
     // Everything is credited at the end of an episode: Phi(terminal) = 0.
-    const double potential_after = done_ ? 0.0 : UncreditedPredictedScore();
+    const double potential_after = done_ ? 0.0 : ShapingPotential();
     result.shaping = config_.shaping_gamma * potential_after - potential_before;
   }
   result.reward = result.credited - result.penalty + result.shaping;
@@ -294,10 +333,20 @@ void ClusterEnv::BuildObservation() {
       ex[7] = std::min(kLatencyClip,
                        static_cast<float>(estimate.arrived_latency_per_token / config_.sla));
       ex[8] = static_cast<float>(estimate.harm);
+      // greedy-qos's value of this expert, from the same look-ahead.
+      ex[kGreedyValueFeature] =
+          config_.lookahead_value
+              ? static_cast<float>(arrived_.pred_score[e] *
+                                       MeetProbability(estimate.arrived_latency_per_token,
+                                                       config_.sla, config_.lookahead_sharpness) -
+                                   estimate.harm)
+              : 0.0f;
     } else {
       ex[7] = 0.0f;
       ex[8] = 0.0f;
+      ex[kGreedyValueFeature] = 0.0f;
     }
+    ex[9] = config_.expert_score_prior ? expert_mean_score_[e] : 0.0f;
 
     float* run = obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures;
     uint8_t* run_mask = obs.running_mask.data() + static_cast<size_t>(e) * slots_r;
@@ -316,6 +365,19 @@ void ClusterEnv::BuildObservation() {
     std::fill(wait + shown_w * kSlotFeatures, wait + slots_w * kSlotFeatures, 0.0f);
     std::fill(wait_mask, wait_mask + slots_w, 0);
     std::fill(wait_mask, wait_mask + shown_w, 1);
+  }
+  // Feature 11: each expert's value against the best one's, on the scale of the score
+  // differences between experts (0.05), so that the small margins that decide between
+  // experts of similar quality arrive at O(1).
+  float best_value = -std::numeric_limits<float>::infinity();
+  for (int e = 0; e < n; ++e)
+    best_value = std::max(best_value, obs.expert[e * kExpertFeatures + kGreedyValueFeature]);
+  for (int e = 0; e < n; ++e) {
+    float* ex = obs.expert.data() + static_cast<size_t>(e) * kExpertFeatures;
+    ex[11] = config_.lookahead_features && config_.lookahead_value
+                 ? std::max(-kValueMarginClip,
+                            (ex[kGreedyValueFeature] - best_value) / kValueMarginScale)
+                 : 0.0f;
   }
   std::fill(obs.action_mask.begin(), obs.action_mask.end(), 1);
   obs.action_mask[n] = config_.allow_drop ? 1 : 0;

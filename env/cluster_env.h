@@ -32,6 +32,16 @@ struct EnvConfig {
   // the ref's; costs a short simulation per expert per decision.
   bool lookahead_features = false;
   double lookahead_sharpness = 0.03;  // as GreedyQosOptions::sharpness
+  // With lookahead_features, also expert features 10 and 11: greedy-qos's value of each
+  // expert and its margin to the best one (observation.h). The value is a function of
+  // features 4, 7 and 8, but a steep one (the SLA probability's sigmoid), and the margins that
+  // decide between experts of similar quality are ~0.01; given directly, both are easy to read.
+  bool lookahead_value = true;
+  // Expert feature 9 (observation.h): the expert's mean response score over the workload.
+  // Ours, not the ref's. With it a policy can learn how far to trust the predictor: given a
+  // noisy predicted score, the expected true score lies between the prediction and the
+  // expert's mean, and the learned router can weigh the two where greedy-qos cannot.
+  bool expert_score_prior = false;
   // Potential-based reward shaping (Ng, Harada and Russell 1999; ours, not the ref's): adds
   // gamma * Phi(s') - Phi(s) to every reward, where Phi is the sum of the predicted scores of
   // the requests routed but not yet credited. Routing a request to an expert then pays its
@@ -42,6 +52,17 @@ struct EnvConfig {
   // sets it from sac.gamma).
   bool potential_shaping = false;
   double shaping_gamma = 0.99;
+  // Phi of potential_shaping:
+  //  predicted  the sum above: every routed request is expected to meet the SLA;
+  //  lookahead  each queued request's predicted score x its probability of meeting the SLA
+  //             under greedy-qos's look-ahead (predicted lengths, no later arrivals), plus the
+  //             predicted scores of finished, not yet credited requests that met it. Routing
+  //             then pays at once about what greedy-qos values the choice at: the new
+  //             request's expected score minus what it costs the requests queued before it,
+  //             so harm to others is charged at the decision instead of when they finish
+  //             late. Still a potential, so the optimal policies are unchanged; the learner
+  //             is left to learn where the look-ahead is wrong.
+  std::string shaping_potential = "predicted";
 };
 
 // Throws UserError naming the key when a value is out of range.
@@ -78,8 +99,12 @@ class ClusterEnv final : public Environment {
   // The impact penalty of routing the arrived request to `expert` (spec section 2; uses the
   // truth, so it is for the reward only).
   double ImpactPenalty(int expert) const;
-  // Phi of potential_shaping: predicted scores of the routed requests not yet credited.
+  // Phi of potential_shaping (EnvConfig::shaping_potential) in the current state.
+  double ShapingPotential() const;
+  // The "predicted" potential: predicted scores of the routed requests not yet credited.
   double UncreditedPredictedScore() const;
+  // The "lookahead" potential.
+  double LookaheadPotential() const;
 
   // Request accounting so far: every decided request is completed, dropped (by the router
   // or rejected by an engine) or still in flight.
@@ -116,6 +141,7 @@ class ClusterEnv final : public Environment {
   std::vector<int> pred_output_;
   std::vector<float> pred_score_;
   double upper_bound_sum_ = 0.0;
+  std::vector<float> expert_mean_score_;  // per expert, over the workload (feature 9)
 
   std::vector<ExpertServer> experts_;
   std::vector<Completion> pending_;  // completed, not yet credited (finish after `now`)

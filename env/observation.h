@@ -37,7 +37,16 @@ constexpr int kRequestFeatures = 3;
 //    env.lookahead_features is off)
 //  8 look-ahead estimate of the harm: predicted scores of queued requests that routing here
 //    would push past the SLA (soft, as greedy-qos weighs it; 0 when off)
-constexpr int kExpertFeatures = 9;
+//  9 the expert's mean response score over the workload (0 when env.expert_score_prior is
+//    off): a static prior for reading feature 4, whose predictor is noisy
+// 10 greedy-qos's value of routing here: feature 4 x P(meets the SLA | feature 7) - feature 8
+//    (0 when env.lookahead_features is off)
+// 11 (feature 10 - the largest feature 10 over the experts) / 0.05, clipped to -10: 0 for
+//    greedy-qos's choice, negative for the others (0 when off)
+constexpr int kExpertFeatures = 12;
+constexpr int kGreedyValueFeature = 10;  // read by the learner's greedy-qos prior
+constexpr float kValueMarginScale = 0.05f;
+constexpr float kValueMarginClip = 10.0f;
 
 // Running or waiting request slot (spec: prompt tokens, predicted score, predicted output
 // tokens, KV fraction held, output tokens so far, current latency per token):

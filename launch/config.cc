@@ -227,8 +227,14 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
                "add greedy look-ahead estimates to expert features");
   keys.Add("env.lookahead_sharpness", &env.lookahead_sharpness,
            "sharpness of the look-ahead SLA probability");
+  keys.AddBool("env.lookahead_value", &env.lookahead_value,
+               "with lookahead_features: greedy-qos value and margin per expert (10, 11)");
+  keys.AddBool("env.expert_score_prior", &env.expert_score_prior,
+               "expert feature 9: the expert's mean score over the workload");
   keys.AddBool("env.potential_shaping", &env.potential_shaping,
                "potential-based reward shaping with the predicted scores of queued requests");
+  keys.Add("env.shaping_potential", &env.shaping_potential,
+           "potential of the shaping: predicted | lookahead");
   keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
   keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold,
            "greedy-qos drops below this value");
@@ -255,11 +261,21 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("sac.tau", &t.tau, "Polyak coefficient");
   keys.Add("sac.actor_lr", &t.actor_lr, "actor learning rate");
   keys.Add("sac.critic_lr", &t.critic_lr, "critic learning rate");
-  keys.Add("sac.alpha_lr", &t.alpha_lr, "temperature learning rate");
+  keys.Add("sac.alpha_lr", &t.alpha_lr, "temperature learning rate (0 = fixed at alpha_init)");
   keys.Add("sac.alpha_init", &t.alpha_init, "initial temperature");
   keys.Add("sac.target_entropy_ratio", &t.target_entropy_ratio, "target entropy / log|A|");
   std::string mlp_text;
   keys.AddIntList("sac.mlp_hidden", &t.mlp_hidden, &mlp_text, "hidden sizes of the SAC heads");
+  keys.AddBool("sac.dueling", &t.dueling, "dueling critics: Q = V(s) + A(s, a) - mean A");
+  keys.Add("sac.twin_reduction", &t.twin_reduction,
+           "twin critics combined by min (clipped double Q) or mean");
+  keys.Add("sac.prior", &t.prior, "prior policy of KL-regularised SAC: none | greedy-qos");
+  keys.Add("sac.prior_temperature", &t.prior_temperature,
+           "greedy-qos prior: softmax temperature over greedy-qos's values");
+  keys.Add("sac.prior_kl_target", &t.prior_kl_target,
+           "with a prior: the temperature keeps KL(pi || prior) at this many nats");
+  keys.Add("sac.lr_final_fraction", &t.lr_final_fraction,
+           "actor/critic rates fall linearly to this fraction by the last update");
   keys.Add("han.hidden", &t.hidden, "HAN hidden size");
   keys.Add("han.heads", &t.heads, "HAN attention heads");
   keys.Add("han.layers", &t.layers, "HAN layers");
@@ -373,6 +389,22 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   RequireRange(where, "sac.alpha_lr", t.alpha_lr, 0, 10);
   RequireRange(where, "sac.alpha_init", t.alpha_init, 1e-8, 1e6);
   RequireRange(where, "sac.target_entropy_ratio", t.target_entropy_ratio, 0, 1);
+  RequireRange(where, "sac.lr_final_fraction", t.lr_final_fraction, 1e-6, 1);
+  if (t.prior != "none" && t.prior != "greedy-qos") {
+    throw UserError(where + ": sac.prior must be none or greedy-qos, not '" + t.prior + "'");
+  }
+  if (t.prior == "greedy-qos" && !(env.lookahead_features && env.lookahead_value)) {
+    throw UserError(where +
+                    ": sac.prior = greedy-qos needs env.lookahead_features = true and "
+                    "env.lookahead_value = true (it reads greedy-qos's value from the "
+                    "observation)");
+  }
+  RequireRange(where, "sac.prior_temperature", t.prior_temperature, 1e-6, 1e6);
+  RequireRange(where, "sac.prior_kl_target", t.prior_kl_target, 0, 10);
+  if (t.twin_reduction != "min" && t.twin_reduction != "mean") {
+    throw UserError(where + ": sac.twin_reduction must be min or mean, not '" + t.twin_reduction +
+                    "'");
+  }
   RequireRange(where, "han.hidden", t.hidden, 1, 4096);
   RequireRange(where, "han.heads", t.heads, 1, 64);
   RequireRange(where, "han.layers", t.layers, 1, 16);

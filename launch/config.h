@@ -50,6 +50,15 @@ struct TrainConfig {
   double alpha_init = 1.0;
   double target_entropy_ratio = 0.5;
   std::vector<int> mlp_hidden = {64, 64};
+  bool dueling = false;  // dueling critic heads (learner/sac.h)
+  // Actor and critic rates fall linearly to this fraction of themselves over the run's
+  // updates (learner/sac.h); 1 = constant.
+  double lr_final_fraction = 1.0;
+  std::string twin_reduction = "min";  // min | mean (learner/sac.h)
+  // KL-regularised SAC towards a prior policy (learner/sac.h): none | greedy-qos.
+  std::string prior = "none";
+  double prior_temperature = 0.01;
+  double prior_kl_target = 0.05;
   // HAN.
   int hidden = 64;
   int heads = 4;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 
 #include "common/error.h"
 
@@ -19,20 +20,41 @@ MeanCi Summarise(const std::vector<EpisodeMetrics>& episodes,
   return MeanWithCi95(values);
 }
 
+// The paired difference of average QoS against greedy-qos on the same seeds (episode i of
+// every policy ran seed i), or nothing when greedy-qos is absent, is this policy, or ran
+// other seeds. Pairing removes the seed-to-seed spread that both policies share, so it tells
+// apart policies whose unpaired intervals overlap.
+std::optional<MeanCi> PairedVsGreedy(const PolicyResult& r,
+                                     const std::vector<PolicyResult>& results) {
+  for (const PolicyResult& g : results) {
+    if (g.policy != kPairedReference || &g == &r) continue;
+    if (g.episodes.size() != r.episodes.size() || r.policy == kPairedReference) return {};
+    std::vector<double> differences;
+    for (size_t i = 0; i < r.episodes.size(); ++i) {
+      if (r.episodes[i].upper_bound != g.episodes[i].upper_bound) return {};  // other seeds
+      differences.push_back(r.episodes[i].avg_qos - g.episodes[i].avg_qos);
+    }
+    return MeanWithCi95(differences);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
-  std::string out = fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8}\n",
-                                "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att",
-                                "lpt mean s", "lpt p95 s", "KV use", "drop", "preempt");
+  std::string out =
+      fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8} {:>18}\n",
+                  "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att", "lpt mean s",
+                  "lpt p95 s", "KV use", "drop", "preempt", "vs greedy (paired)");
   double upper = 0.0;
   for (const PolicyResult& r : results) {
     const MeanCi qos = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_qos; });
     const MeanCi ub = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.upper_bound; });
     upper = ub.mean;
+    const std::optional<MeanCi> paired = PairedVsGreedy(r, results);
     out += fmt::format(
         "{:<22} {:>8.4f} ±{:<7.4f} {:>7.1f}% {:>8.4f} {:>8.3f} {:>9.4f} {:>9.4f} {:>7.3f} {:>7.3f} "
-        "{:>8.1f}\n",
+        "{:>8.1f} {:>18}\n",
         r.policy, qos.mean, qos.ci95, ub.mean > 0 ? 100.0 * qos.mean / ub.mean : 0.0,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_score; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.sla_attainment; }).mean,
@@ -41,9 +63,10 @@ std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_p95; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.kv_utilization; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.drop_rate; }).mean,
-        Summarise(r.episodes, [](const EpisodeMetrics& m) {
-          return static_cast<double>(m.preemptions);
-        }).mean);
+        Summarise(r.episodes,
+                  [](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); })
+            .mean,
+        paired ? fmt::format("{:+.4f} ±{:.4f}", paired->mean, paired->ci95) : std::string("-"));
   }
   out += fmt::format("{:<22} {:>8.4f}  (every request served by its best expert within the SLA)\n",
                      "upper-bound", upper);
@@ -54,15 +77,17 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
   std::string out =
       "policy,episodes,avg_qos,avg_qos_ci95,avg_score,sla_attainment,latency_per_token_mean,"
       "latency_per_token_p50,latency_per_token_p95,latency_per_token_p99,kv_utilization,"
-      "throughput_tokens_per_s,drop_rate,preemptions,upper_bound\n";
+      "throughput_tokens_per_s,drop_rate,preemptions,upper_bound,paired_vs_greedy_qos,"
+      "paired_vs_greedy_qos_ci95\n";
   for (const PolicyResult& r : results) {
     auto mean = [&](const std::function<double(const EpisodeMetrics&)>& get) {
       return Summarise(r.episodes, get).mean;
     };
     const MeanCi qos = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_qos; });
+    const std::optional<MeanCi> paired = PairedVsGreedy(r, results);
     out += fmt::format(
         "{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f},{:.6f},{:.2f},"
-        "{:.6f}\n",
+        "{:.6f},{}\n",
         r.policy, r.episodes.size(), qos.mean, qos.ci95,
         mean([](const EpisodeMetrics& m) { return m.avg_score; }),
         mean([](const EpisodeMetrics& m) { return m.sla_attainment; }),
@@ -74,7 +99,8 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
         mean([](const EpisodeMetrics& m) { return m.throughput_tokens_per_s; }),
         mean([](const EpisodeMetrics& m) { return m.drop_rate; }),
         mean([](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); }),
-        mean([](const EpisodeMetrics& m) { return m.upper_bound; }));
+        mean([](const EpisodeMetrics& m) { return m.upper_bound; }),
+        paired ? fmt::format("{:.6f},{:.6f}", paired->mean, paired->ci95) : std::string(","));
   }
   return out;
 }

@@ -1,6 +1,8 @@
 // The 'sac' policy name in `simulate`: a trained policy file evaluated on the config's seeds.
 #include "launch/sac_policy_hook.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 
 #include "env/evaluation.h"
@@ -13,7 +15,21 @@ std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
                                                   std::shared_ptr<const Workload> workload,
                                                   const std::string& policy_file) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
-  return EvaluateAgent(*agent, config.env, workload, config.eval.seed_base, config.eval.seeds);
+  // The policy sees the optional features it was trained with, whatever the config says;
+  // they change observations only, never the simulation or the metrics.
+  EnvConfig env = config.env;
+  env.lookahead_features = agent->config().lookahead_features;
+  env.lookahead_value = agent->config().lookahead_value;
+  env.expert_score_prior = agent->config().expert_score_prior;
+  if (env.lookahead_features != config.env.lookahead_features ||
+      env.lookahead_value != config.env.lookahead_value ||
+      env.expert_score_prior != config.env.expert_score_prior) {
+    spdlog::info(
+        "{} was trained with lookahead_features={} lookahead_value={} expert_score_prior={}; "
+        "its observations use those",
+        policy_file, env.lookahead_features, env.lookahead_value, env.expert_score_prior);
+  }
+  return EvaluateAgent(*agent, env, workload, config.eval.seed_base, config.eval.seeds);
 }
 
 std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,

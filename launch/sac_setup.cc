@@ -1,5 +1,6 @@
 #include "launch/sac_setup.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "common/error.h"
@@ -19,12 +20,25 @@ SacConfig MakeSacConfig(const RunConfig& config) {
   s.target_entropy_ratio = t.target_entropy_ratio;
   s.mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
   s.flat_mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
+  s.dueling = t.dueling;
+  s.lr_final_fraction = t.lr_final_fraction;
+  s.twin_reduction = t.twin_reduction;
+  s.prior = t.prior;
+  s.prior_temperature = t.prior_temperature;
+  s.prior_drop_value = config.greedy.drop_threshold;
+  s.prior_kl_target = t.prior_kl_target;
+  // The run's planned updates: every frame after the warm-up owes updates_per_frame of them.
+  s.lr_decay_updates = static_cast<int64_t>(
+      static_cast<double>(std::max(0L, t.total_frames - t.warmup_frames)) * t.updates_per_frame);
   s.encoder = t.encoder;
   s.han.hidden(t.hidden).heads(t.heads).layers(t.layers);
   s.flat_hidden = t.hidden;
   s.num_experts = static_cast<int64_t>(config.env.experts.size());
   s.max_running = config.env.max_running_slots;
   s.max_waiting = config.env.max_waiting_slots;
+  s.lookahead_features = config.env.lookahead_features;
+  s.lookahead_value = config.env.lookahead_value;
+  s.expert_score_prior = config.env.expert_score_prior;
   s.seed = t.seed;
   s.torch_threads = t.threads;
   return s;

@@ -32,7 +32,8 @@
 namespace qosroute {
 
 constexpr char kCheckpointFormat[] = "qosroute-checkpoint";
-constexpr int64_t kCheckpointFormatVersion = 1;
+// 2: expert features 9-11 (mean score, greedy-qos value and margin) and the dueling attribute.
+constexpr int64_t kCheckpointFormatVersion = 2;
 
 // Everything of a training run that lives outside the agent and the replay.
 struct TrainerState {

@@ -1,5 +1,7 @@
 #include "learner/checkpoint_agent.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 
@@ -41,6 +43,7 @@ void WriteArchitecture(h5::Writer& w, const PolicyArchitecture& a) {
   w.Attribute(g, "layers", a.layers);
   w.Attribute(g, "semantic_hidden", a.semantic_hidden);
   w.Attribute(g, "mlp_hidden", a.mlp_hidden);
+  w.Attribute(g, "dueling", a.dueling);
   w.Attribute(g, "flat_mlp_hidden", a.flat_mlp_hidden);
   w.Attribute(g, "request_features", a.request_features);
   w.Attribute(g, "expert_features", a.expert_features);
@@ -48,6 +51,12 @@ void WriteArchitecture(h5::Writer& w, const PolicyArchitecture& a) {
   w.Attribute(g, "num_experts", a.num_experts);
   w.Attribute(g, "max_running", a.max_running);
   w.Attribute(g, "max_waiting", a.max_waiting);
+  w.Attribute(g, "lookahead_features", a.lookahead_features);
+  w.Attribute(g, "lookahead_value", a.lookahead_value);
+  w.Attribute(g, "expert_score_prior", a.expert_score_prior);
+  w.Attribute(g, "prior", a.prior);
+  w.Attribute(g, "prior_temperature", a.prior_temperature);
+  w.Attribute(g, "prior_drop_value", a.prior_drop_value);
 }
 
 namespace {
@@ -86,6 +95,21 @@ void CheckArchitecture(const h5::Reader& r, const PolicyArchitecture& wanted) {
   check("max_waiting", num("max_waiting"), std::to_string(wanted.max_waiting), config);
   check("hidden", num("hidden"), std::to_string(wanted.hidden), config);
   check("mlp_hidden", Join(r.IntsAttribute(g, "mlp_hidden")), Join(wanted.mlp_hidden), config);
+  check("dueling", num("dueling"), std::to_string(wanted.dueling), config);
+  // The replay's observations carry the features of the run that wrote them.
+  check("lookahead_features", num("lookahead_features"), std::to_string(wanted.lookahead_features),
+        config);
+  check("lookahead_value", num("lookahead_value"), std::to_string(wanted.lookahead_value), config);
+  check("expert_score_prior", num("expert_score_prior"), std::to_string(wanted.expert_score_prior),
+        config);
+  check("prior", r.StringAttribute(g, "prior"), wanted.prior, config);
+  if (wanted.prior != "none") {
+    auto real = [&](const char* name) { return fmt::format("{}", r.DoubleAttribute(g, name)); };
+    check("prior_temperature", real("prior_temperature"),
+          fmt::format("{}", wanted.prior_temperature), config);
+    check("prior_drop_value", real("prior_drop_value"), fmt::format("{}", wanted.prior_drop_value),
+          config);
+  }
   if (wanted.encoder == "han") {
     check("heads", num("heads"), std::to_string(wanted.heads), config);
     check("layers", num("layers"), std::to_string(wanted.layers), config);

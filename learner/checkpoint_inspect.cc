@@ -17,6 +17,10 @@ namespace {
 // header; checkpoint_test checks they agree with checkpoint.h.
 constexpr char kFormat[] = "qosroute-checkpoint";
 
+const char* OnOff(int64_t flag) {
+  return flag != 0 ? "on" : "off";
+}
+
 struct PartSize {
   int datasets = 0;
   uint64_t values = 0;
@@ -74,12 +78,16 @@ std::string DescribeCheckpoint(const std::string& path, bool include_config) {
   };
   out += fmt::format(
       "architecture: {} encoder, hidden {}, heads {}, layers {}, semantic hidden {}, mlp_hidden "
-      "{}, {} experts, "
-      "{} running and {} waiting slots\n",
+      "{}{}, {} experts, "
+      "{} running and {} waiting slots; optional expert features: lookahead {}, lookahead value "
+      "{}, expert score prior {}; prior policy {}\n",
       r.StringAttribute(a, "encoder"), r.IntAttribute(a, "hidden"), r.IntAttribute(a, "heads"),
       r.IntAttribute(a, "layers"), r.IntAttribute(a, "semantic_hidden"), list("mlp_hidden"),
+      r.IntAttribute(a, "dueling") != 0 ? ", dueling critics" : "",
       r.IntAttribute(a, "num_experts"), r.IntAttribute(a, "max_running"),
-      r.IntAttribute(a, "max_waiting"));
+      r.IntAttribute(a, "max_waiting"), OnOff(r.IntAttribute(a, "lookahead_features")),
+      OnOff(r.IntAttribute(a, "lookahead_value")), OnOff(r.IntAttribute(a, "expert_score_prior")),
+      r.StringAttribute(a, "prior"));
   out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
                      r.IntAttribute("/agent", "num_updates"));
   const bool distributed = r.IntAttribute("/", "ranks") > 1;

@@ -90,8 +90,10 @@ std::vector<float> TdErrors(SacAgent& agent, const GraphBatch& obs, const torch:
   const auto q_taken = q.gather(1, actions.to(device).unsqueeze(1)).squeeze(1);
   const auto probs = agent.ActionProbs(next_obs);
   const auto [tq1, tq2] = agent.TargetQValues(next_obs);
-  const auto log_probs = torch::log(probs.clamp_min(1e-12));
-  const auto v = (probs * (torch::min(tq1, tq2) - agent.alpha() * log_probs))
+  torch::Tensor log_probs = torch::log(probs.clamp_min(1e-12));
+  const torch::Tensor prior = agent.PriorLogProbs(next_obs.to(device));
+  if (prior.defined()) log_probs = log_probs - prior;  // the KL bonus of a prior policy
+  const auto v = (probs * (agent.CombineTwins(tq1, tq2) - agent.alpha() * log_probs))
                      .masked_fill(probs <= 0, 0.0)
                      .sum(1);
   const auto y = rewards.to(device) + agent.config().gamma * (1 - dones.to(device)) * v;
@@ -721,9 +723,10 @@ class Learner {
     const double ups = (updates_ - last_log_updates_) / dt;
     const double lag = lag_count_ > 0 ? lag_sum_ / lag_count_ : 0.0;
     spdlog::info(
-        "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {:.4f} | alpha {:.4f} | "
+        "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {} | alpha {:.4f} | "
         "critic {:.4f} | weights v{} | policy lag {:.2f}",
-        frames, options_.train.total_frames, fps, ups, last_episode_qos_, last_losses_.alpha,
+        frames, options_.train.total_frames, fps, ups,
+        episodes_ > 0 ? fmt::format("{:.4f}", last_episode_qos_) : "n/a", last_losses_.alpha,
         last_losses_.critic, version_, lag);
     AppendTrainRow(fmt::format(
         "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}\n",

@@ -1,5 +1,6 @@
 #include "learner/policy_io.h"
 
+#include <fmt/format.h>
 #include <hdf5.h>
 
 #include <cstdio>
@@ -14,7 +15,9 @@ namespace qosroute {
 namespace {
 
 constexpr char kFormat[] = "qosroute-policy";
-constexpr int64_t kFormatVersion = 1;
+// 2: expert features 9-11 (the expert's mean score, greedy-qos value and margin), the
+// dueling attribute, the optional-feature attributes and the prior policy.
+constexpr int64_t kFormatVersion = 2;
 constexpr char kParameterGroup[] = "parameters";
 
 using H5Id = h5::Id;
@@ -51,6 +54,13 @@ class AttributeWriter {
     Check(
         attr.ok() && (values.empty() || H5Awrite(attr.get(), H5T_NATIVE_INT64, values.data()) >= 0),
         name);
+  }
+
+  void Double(const char* name, double value) {
+    H5Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    H5Id attr(H5Acreate2(location_, name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose);
+    Check(attr.ok() && H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) >= 0, name);
   }
 
   void String(const char* name, const std::string& value) {
@@ -94,6 +104,17 @@ class AttributeReader {
                       std::to_string(values.size()) + " values where one is expected");
     }
     return values[0];
+  }
+
+  double Double(const char* name) const {
+    H5Id attr = Open(name);
+    H5Id space(H5Aget_space(attr.get()), H5Sclose);
+    double value = 0.0;
+    if (H5Sget_simple_extent_npoints(space.get()) != 1 ||
+        H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) {
+      throw UserError("policy " + path_ + " has an unreadable attribute '" + name + "'");
+    }
+    return value;
   }
 
   std::string String(const char* name) const {
@@ -185,6 +206,16 @@ std::string FirstDifference(const PolicyArchitecture& file, const PolicyArchitec
   check("encoder", file.encoder, wanted.encoder, config);
   check("hidden", str(file.hidden), str(wanted.hidden), config);
   check("mlp_hidden", ToString(file.mlp_hidden), ToString(wanted.mlp_hidden), config);
+  check("dueling", str(file.dueling), str(wanted.dueling), config);
+  check("lookahead_features", str(file.lookahead_features), str(wanted.lookahead_features), config);
+  check("lookahead_value", str(file.lookahead_value), str(wanted.lookahead_value), config);
+  check("expert_score_prior", str(file.expert_score_prior), str(wanted.expert_score_prior), config);
+  check("prior", file.prior, wanted.prior, config);
+  if (wanted.prior != "none") {
+    auto num = [](double v) { return fmt::format("{}", v); };
+    check("prior_temperature", num(file.prior_temperature), num(wanted.prior_temperature), config);
+    check("prior_drop_value", num(file.prior_drop_value), num(wanted.prior_drop_value), config);
+  }
   if (wanted.encoder == "han") {
     check("heads", str(file.heads), str(wanted.heads), config);
     check("layers", str(file.layers), str(wanted.layers), config);
@@ -231,6 +262,7 @@ PolicyArchitecture ReadArchitecture(hid_t file, const std::string& path) {
   a.layers = attrs.Int("layers");
   a.semantic_hidden = attrs.Int("semantic_hidden");
   a.mlp_hidden = attrs.Ints("mlp_hidden");
+  a.dueling = attrs.Int("dueling");
   a.flat_mlp_hidden = attrs.Ints("flat_mlp_hidden");
   a.request_features = attrs.Int("request_features");
   a.expert_features = attrs.Int("expert_features");
@@ -238,6 +270,12 @@ PolicyArchitecture ReadArchitecture(hid_t file, const std::string& path) {
   a.num_experts = attrs.Int("num_experts");
   a.max_running = attrs.Int("max_running");
   a.max_waiting = attrs.Int("max_waiting");
+  a.lookahead_features = attrs.Int("lookahead_features");
+  a.lookahead_value = attrs.Int("lookahead_value");
+  a.expert_score_prior = attrs.Int("expert_score_prior");
+  a.prior = attrs.String("prior");
+  a.prior_temperature = attrs.Double("prior_temperature");
+  a.prior_drop_value = attrs.Double("prior_drop_value");
   return a;
 }
 
@@ -251,6 +289,7 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   a.layers = config.han.layers();
   a.semantic_hidden = config.han.semantic_hidden();
   a.mlp_hidden = config.mlp_hidden;
+  a.dueling = config.dueling ? 1 : 0;
   a.flat_mlp_hidden = config.flat_mlp_hidden;
   a.request_features = kRequestFeatures;
   a.expert_features = kExpertFeatures;
@@ -258,6 +297,12 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   a.num_experts = config.num_experts;
   a.max_running = config.max_running;
   a.max_waiting = config.max_waiting;
+  a.lookahead_features = config.lookahead_features ? 1 : 0;
+  a.lookahead_value = config.lookahead_value ? 1 : 0;
+  a.expert_score_prior = config.expert_score_prior ? 1 : 0;
+  a.prior = config.prior;
+  a.prior_temperature = config.prior_temperature;
+  a.prior_drop_value = config.prior_drop_value;
   return a;
 }
 
@@ -266,6 +311,13 @@ void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string
   SacConfig candidate = *config;
   candidate.encoder = architecture.encoder;
   candidate.mlp_hidden = architecture.mlp_hidden;
+  candidate.dueling = architecture.dueling != 0;
+  candidate.lookahead_features = architecture.lookahead_features != 0;
+  candidate.lookahead_value = architecture.lookahead_value != 0;
+  candidate.expert_score_prior = architecture.expert_score_prior != 0;
+  candidate.prior = architecture.prior;
+  candidate.prior_temperature = architecture.prior_temperature;
+  candidate.prior_drop_value = architecture.prior_drop_value;
   if (architecture.encoder == "han") {
     candidate.han.hidden(architecture.hidden)
         .heads(architecture.heads)
@@ -302,6 +354,7 @@ void SavePolicy(const std::string& path, const SacAgent& agent) {
     attrs.Int("layers", a.layers);
     attrs.Int("semantic_hidden", a.semantic_hidden);
     attrs.Ints("mlp_hidden", a.mlp_hidden);
+    attrs.Int("dueling", a.dueling);
     attrs.Ints("flat_mlp_hidden", a.flat_mlp_hidden);
     attrs.Int("request_features", a.request_features);
     attrs.Int("expert_features", a.expert_features);
@@ -309,6 +362,12 @@ void SavePolicy(const std::string& path, const SacAgent& agent) {
     attrs.Int("num_experts", a.num_experts);
     attrs.Int("max_running", a.max_running);
     attrs.Int("max_waiting", a.max_waiting);
+    attrs.Int("lookahead_features", a.lookahead_features);
+    attrs.Int("lookahead_value", a.lookahead_value);
+    attrs.Int("expert_score_prior", a.expert_score_prior);
+    attrs.String("prior", a.prior);
+    attrs.Double("prior_temperature", a.prior_temperature);
+    attrs.Double("prior_drop_value", a.prior_drop_value);
 
     H5Id group(H5Gcreate2(file.get(), kParameterGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                H5Gclose);

@@ -28,6 +28,7 @@ struct PolicyArchitecture {
   int64_t layers = 0;
   int64_t semantic_hidden = 0;
   std::vector<int64_t> mlp_hidden;
+  int64_t dueling = 0;  // 1 = dueling critic heads
   std::vector<int64_t> flat_mlp_hidden;
   int64_t request_features = 0;
   int64_t expert_features = 0;
@@ -35,13 +36,22 @@ struct PolicyArchitecture {
   int64_t num_experts = 0;
   int64_t max_running = 0;
   int64_t max_waiting = 0;
+  // The optional expert features the policy was trained with (1 = on).
+  int64_t lookahead_features = 0;
+  int64_t lookahead_value = 0;
+  int64_t expert_score_prior = 0;
+  // The prior policy added to the actor's logits (SacConfig::prior) and its parameters.
+  std::string prior = "none";
+  double prior_temperature = 0.0;
+  double prior_drop_value = 0.0;
 };
 
 // The architecture an agent built from `config` has (feature counts from this build).
 PolicyArchitecture ArchitectureOf(const SacConfig& config);
 
 // Sets the architecture fields of *config to `architecture`, so that an evaluator can build
-// the agent a file needs. Throws UserError if the file's feature layout is not this build's.
+// the agent a file needs, including the optional observation features it was trained with.
+// Throws UserError if the file's feature layout is not this build's.
 void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string& path,
                        SacConfig* config);
 

@@ -39,13 +39,30 @@ void CheckConfig(const SacConfig& c) {
   auto fail = [](const std::string& what) { throw UserError("SAC config: " + what); };
   if (!(c.gamma >= 0.0 && c.gamma <= 1.0)) fail("gamma must lie in [0, 1]");
   if (!(c.tau > 0.0 && c.tau <= 1.0)) fail("tau must lie in (0, 1]");
-  if (!(c.actor_lr > 0.0 && c.critic_lr > 0.0 && c.alpha_lr > 0.0)) {
-    fail("learning rates must be positive");
-  }
+  if (!(c.actor_lr > 0.0 && c.critic_lr > 0.0)) fail("learning rates must be positive");
+  // alpha_lr = 0 keeps the temperature at alpha_init.
+  if (!(c.alpha_lr >= 0.0)) fail("alpha_lr must be >= 0");
   if (!(c.alpha_init > 0.0)) fail("alpha_init must be positive");
   if (!(c.target_entropy_ratio >= 0.0 && c.target_entropy_ratio <= 1.0)) {
     fail("target_entropy_ratio must lie in [0, 1]");
   }
+  if (!(c.lr_final_fraction > 0.0 && c.lr_final_fraction <= 1.0)) {
+    fail("lr_final_fraction must lie in (0, 1]");
+  }
+  if (c.lr_decay_updates < 0) fail("lr_decay_updates must be >= 0");
+  if (c.twin_reduction != "min" && c.twin_reduction != "mean") {
+    fail("twin_reduction must be min or mean, not '" + c.twin_reduction + "'");
+  }
+  if (c.prior != "none" && c.prior != "greedy-qos") {
+    fail("prior must be none or greedy-qos, not '" + c.prior + "'");
+  }
+  if (c.prior == "greedy-qos" && !(c.lookahead_features && c.lookahead_value)) {
+    fail(
+        "prior greedy-qos reads greedy-qos's value from the observations, which need "
+        "env.lookahead_features = true and env.lookahead_value = true");
+  }
+  if (!(c.prior_temperature > 0.0)) fail("prior_temperature must be positive");
+  if (!(c.prior_kl_target >= 0.0)) fail("prior_kl_target must be >= 0");
   if (c.mlp_hidden.empty()) fail("mlp_hidden needs at least one layer");
   for (int64_t units : c.mlp_hidden) {
     if (units < 1) fail("mlp_hidden sizes must be positive");
@@ -101,7 +118,8 @@ std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
   throw UserError("SAC config: encoder '" + config.encoder + "' is neither han nor flat");
 }
 
-ActionHeadImpl::ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden)
+ActionHeadImpl::ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden,
+                               bool dueling)
     : expert_mlp_(MakeMlp(hidden.at(0), hidden, /*skip_first=*/true)),
       drop_mlp_(MakeMlp(embedding_dim, hidden)) {
   // Initialised as one Linear(2H, h) would be: bound 1 / sqrt(2H) for both halves.
@@ -119,25 +137,33 @@ ActionHeadImpl::ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>
   }
   register_module("expert_mlp", expert_mlp_);
   register_module("drop_mlp", drop_mlp_);
+  if (dueling) value_mlp_ = register_module("value_mlp", MakeMlp(embedding_dim, hidden));
 }
 
-torch::Tensor ActionHeadImpl::forward(const NodeEmbeddings& embeddings) {
+torch::Tensor ActionHeadImpl::forward(const NodeEmbeddings& embeddings,
+                                      const torch::Tensor& valid) {
   const torch::Tensor first = expert_from_request_(embeddings.request).unsqueeze(1) +
                               expert_from_expert_(embeddings.experts);          // [B, N, h]
   const torch::Tensor expert_scores = expert_mlp_->forward(first).squeeze(-1);  // [B, N]
   const torch::Tensor drop_score = drop_mlp_->forward(embeddings.request);      // [B, 1]
-  return torch::cat({expert_scores, drop_score}, 1);
+  const torch::Tensor scores = torch::cat({expert_scores, drop_score}, 1);
+  if (value_mlp_.is_empty()) return scores;
+  QR_CHECK_MSG(valid.defined(), "a dueling head needs the valid-action mask");
+  const torch::Tensor weight = valid.to(scores.scalar_type());
+  const torch::Tensor mean_advantage =
+      (scores * weight).sum(1, /*keepdim=*/true) / weight.sum(1, /*keepdim=*/true);
+  return value_mlp_->forward(embeddings.request) + scores - mean_advantage;
 }
 
 SacNetworksImpl::SacNetworksImpl(const SacConfig& config) {
   const int64_t h = config.encoder_hidden();
   encoder = register_module("encoder", MakeEncoder(config));
   actor = register_module("actor", ActionHead(h, config.mlp_hidden));
-  q1 = register_module("q1", ActionHead(h, config.mlp_hidden));
-  q2 = register_module("q2", ActionHead(h, config.mlp_hidden));
+  q1 = register_module("q1", ActionHead(h, config.mlp_hidden, config.dueling));
+  q2 = register_module("q2", ActionHead(h, config.mlp_hidden, config.dueling));
   target_encoder = register_module("target_encoder", MakeEncoder(config));
-  target_q1 = register_module("target_q1", ActionHead(h, config.mlp_hidden));
-  target_q2 = register_module("target_q2", ActionHead(h, config.mlp_hidden));
+  target_q1 = register_module("target_q1", ActionHead(h, config.mlp_hidden, config.dueling));
+  target_q2 = register_module("target_q2", ActionHead(h, config.mlp_hidden, config.dueling));
   log_alpha = register_parameter(
       "log_alpha", torch::scalar_tensor(std::log(config.alpha_init), torch::kFloat32));
 
@@ -199,9 +225,23 @@ SacAgent::SacAgent(const SacConfig& config)
       std::vector<torch::Tensor>{networks_->log_alpha}, torch::optim::AdamOptions(config.alpha_lr));
 }
 
-torch::Tensor SacAgent::MaskedLogits(const NodeEmbeddings& embeddings, const torch::Tensor& mask) {
-  return networks_->actor(embeddings)
-      .masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+torch::Tensor SacAgent::PriorLogProbs(const GraphBatch& batch) const {
+  if (config_.prior == "none") return {};
+  const torch::Tensor valid = batch.action_mask;
+  const torch::Tensor values = batch.expert.select(2, kGreedyValueFeature);  // [B, N]
+  const torch::Tensor drop =
+      torch::full({values.size(0), 1}, config_.prior_drop_value, values.options());
+  const torch::Tensor logits =
+      (torch::cat({values, drop}, 1) / config_.prior_temperature)
+          .masked_fill(valid.logical_not(), -std::numeric_limits<float>::infinity());
+  return torch::log_softmax(logits, 1).masked_fill(valid.logical_not(), 0.0f);
+}
+
+torch::Tensor SacAgent::PolicyLogits(const NodeEmbeddings& embeddings, const GraphBatch& batch) {
+  torch::Tensor logits = networks_->actor(embeddings);
+  if (config_.prior != "none") logits = logits + PriorLogProbs(batch);
+  return logits.masked_fill(batch.action_mask.logical_not(),
+                            -std::numeric_limits<float>::infinity());
 }
 
 SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Tensor& actions,
@@ -215,21 +255,24 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
   const torch::Tensor alpha = networks_->log_alpha.detach().exp();
 
   const NodeEmbeddings embeddings = networks_->encoder->forward(obs);
-  const torch::Tensor q1 = networks_->q1(embeddings);
-  const torch::Tensor q2 = networks_->q2(embeddings);
+  const torch::Tensor q1 = networks_->q1(embeddings, obs.action_mask);
+  const torch::Tensor q2 = networks_->q2(embeddings, obs.action_mask);
 
   torch::Tensor target;
   {
     torch::NoGradGuard no_grad;
     const torch::Tensor next_mask = next_obs.action_mask;
     const torch::Tensor next_log_probs =
-        torch::log_softmax(MaskedLogits(networks_->encoder->forward(next_obs), next_mask), 1);
+        torch::log_softmax(PolicyLogits(networks_->encoder->forward(next_obs), next_obs), 1);
+    // The bonus is -alpha log pi, or -alpha (log pi - log pi0) with a prior.
+    torch::Tensor next_log_ratio = next_log_probs;
+    if (config_.prior != "none") next_log_ratio = next_log_probs - PriorLogProbs(next_obs);
     const NodeEmbeddings target_embeddings = networks_->target_encoder->forward(next_obs);
-    const torch::Tensor next_q = torch::min(networks_->target_q1(target_embeddings),
-                                            networks_->target_q2(target_embeddings));
+    const torch::Tensor next_q = CombineTwins(networks_->target_q1(target_embeddings, next_mask),
+                                              networks_->target_q2(target_embeddings, next_mask));
     // Masked actions have pi = 0 and log pi = -inf; zero their soft Q so 0 * inf is not NaN.
     const torch::Tensor soft_q =
-        (next_q - alpha * next_log_probs).masked_fill(next_mask.logical_not(), 0.0f);
+        (next_q - alpha * next_log_ratio).masked_fill(next_mask.logical_not(), 0.0f);
     const torch::Tensor next_value = (next_log_probs.exp() * soft_q).sum(1);
     target = reward + config_.gamma * (1.0f - done) * next_value;
   }
@@ -240,17 +283,23 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
 
   // Actor on detached embeddings: the encoder learns from the critic loss only.
   const torch::Tensor mask = obs.action_mask;
-  const torch::Tensor log_probs = torch::log_softmax(MaskedLogits(embeddings.detach(), mask), 1);
+  const torch::Tensor log_probs = torch::log_softmax(PolicyLogits(embeddings.detach(), obs), 1);
   const torch::Tensor probs = log_probs.exp();
   // -inf replaced before any product, so that neither value nor gradient sees 0 * inf.
   const torch::Tensor safe_log_probs = log_probs.masked_fill(mask.logical_not(), 0.0f);
-  const torch::Tensor q_min = torch::min(q1, q2).detach();
-  losses.actor = (probs * (alpha * safe_log_probs - q_min)).sum(1).mean();
-
+  const torch::Tensor q_min = CombineTwins(q1, q2).detach();
   const torch::Tensor entropy = -(probs * safe_log_probs).sum(1).detach();  // [B]
-  const torch::Tensor target_entropy =
-      config_.target_entropy_ratio * mask.sum(1).to(torch::kFloat32).log();
-  losses.alpha_loss = (networks_->log_alpha * (entropy - target_entropy)).mean();
+  if (config_.prior == "none") {
+    losses.actor = (probs * (alpha * safe_log_probs - q_min)).sum(1).mean();
+    const torch::Tensor target_entropy =
+        config_.target_entropy_ratio * mask.sum(1).to(torch::kFloat32).log();
+    losses.alpha_loss = (networks_->log_alpha * (entropy - target_entropy)).mean();
+  } else {
+    const torch::Tensor log_ratio = safe_log_probs - PriorLogProbs(obs);  // 0 where masked
+    losses.actor = (probs * (alpha * log_ratio - q_min)).sum(1).mean();
+    const torch::Tensor kl = (probs * log_ratio).sum(1).detach();  // KL(pi || pi0), [B]
+    losses.alpha_loss = (networks_->log_alpha * (config_.prior_kl_target - kl)).mean();
+  }
 
   losses.alpha = alpha;
   losses.entropy = entropy.mean();
@@ -284,7 +333,22 @@ SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor&
   return out;
 }
 
+void SacAgent::ScheduleLearningRates() {
+  if (config_.lr_decay_updates <= 0 || config_.lr_final_fraction == 1.0) return;
+  const double progress = std::min(
+      1.0, static_cast<double>(num_updates_) / static_cast<double>(config_.lr_decay_updates));
+  const double scale = 1.0 - (1.0 - config_.lr_final_fraction) * progress;
+  const std::pair<torch::optim::Adam*, double> rates[] = {
+      {critic_optimizer_.get(), config_.critic_lr}, {actor_optimizer_.get(), config_.actor_lr}};
+  for (const auto& [optimizer, lr] : rates) {
+    for (auto& group : optimizer->param_groups()) {
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr * scale);
+    }
+  }
+}
+
 void SacAgent::ApplyGradients() {
+  ScheduleLearningRates();
   critic_optimizer_->step();
   actor_optimizer_->step();
   alpha_optimizer_->step();
@@ -310,7 +374,7 @@ void SacAgent::PolyakUpdate() {
 torch::Tensor SacAgent::ActionProbs(const GraphBatch& batch_in) {
   torch::NoGradGuard no_grad;
   const GraphBatch batch = batch_in.to(device_);
-  return torch::softmax(MaskedLogits(networks_->encoder->forward(batch), batch.action_mask), 1);
+  return torch::softmax(PolicyLogits(networks_->encoder->forward(batch), batch), 1);
 }
 
 std::vector<int> SacAgent::Act(const GraphBatch& batch, bool greedy, Rng* rng) {
@@ -346,14 +410,20 @@ std::vector<int> SacAgent::Act(const GraphBatch& batch, bool greedy, Rng* rng) {
 
 std::pair<torch::Tensor, torch::Tensor> SacAgent::QValues(const GraphBatch& batch_in) {
   torch::NoGradGuard no_grad;
-  const NodeEmbeddings e = networks_->encoder->forward(batch_in.to(device_));
-  return {networks_->q1(e), networks_->q2(e)};
+  const GraphBatch batch = batch_in.to(device_);
+  const NodeEmbeddings e = networks_->encoder->forward(batch);
+  return {networks_->q1(e, batch.action_mask), networks_->q2(e, batch.action_mask)};
 }
 
 std::pair<torch::Tensor, torch::Tensor> SacAgent::TargetQValues(const GraphBatch& batch_in) {
   torch::NoGradGuard no_grad;
-  const NodeEmbeddings e = networks_->target_encoder->forward(batch_in.to(device_));
-  return {networks_->target_q1(e), networks_->target_q2(e)};
+  const GraphBatch batch = batch_in.to(device_);
+  const NodeEmbeddings e = networks_->target_encoder->forward(batch);
+  return {networks_->target_q1(e, batch.action_mask), networks_->target_q2(e, batch.action_mask)};
+}
+
+torch::Tensor SacAgent::CombineTwins(const torch::Tensor& q1, const torch::Tensor& q2) const {
+  return config_.twin_reduction == "mean" ? 0.5f * (q1 + q2) : torch::min(q1, q2);
 }
 
 double SacAgent::alpha() const {

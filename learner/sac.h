@@ -21,6 +21,9 @@
 //   critic  = mean (Q1(s, a) - y)^2 + mean (Q2(s, a) - y)^2
 //   actor   = mean_s sum_a pi(a|s) [alpha log pi(a|s) - min(Q1, Q2)(s, a)]   (Q, alpha fixed)
 //   alpha   = mean_s log_alpha * (H(s) - H_target(s)),  H_target(s) = ratio * log(#valid(s))
+// With a prior pi0 (SacConfig::prior) every log pi above becomes log pi - log pi0, and
+//   alpha   = mean_s log_alpha * (KL_target - KL(pi || pi0)(s)).
+// (min is config.twin_reduction: min or mean.)
 // All three come from one forward pass at the pre-update parameters and one backward.
 //
 // Determinism: parameters are initialised from config.seed (torch's global generator is
@@ -48,10 +51,49 @@ struct SacConfig {
   double tau = 0.005;
   double actor_lr = 3e-5;
   double critic_lr = 3e-5;
-  double alpha_lr = 3e-4;
+  double alpha_lr = 3e-4;  // 0: the temperature stays at alpha_init
   double alpha_init = 1.0;
   double target_entropy_ratio = 0.5;        // target entropy = ratio * log(#valid actions)
   std::vector<int64_t> mlp_hidden{64, 64};  // every actor / critic head, ReLU
+  // Dueling critics (Wang et al. 2016): Q(s, a) = V(s) + A(s, a) - mean over valid a' of
+  // A(s, a'), with V an MLP on the request embedding (which has attended to every expert).
+  // Only differences of Q between actions reach the policy; with gamma = 0.99 Q is ~100x
+  // larger than those differences (0.01-0.05 of response score between experts), and in a
+  // dueling head whatever error the critic makes in the state's value cancels exactly
+  // between actions instead of blurring them. Ours; the reference has no dueling head.
+  bool dueling = false;
+  // Learning-rate schedule of the actor and critics: linear from the configured rates down to
+  // lr_final_fraction of them over the first lr_decay_updates updates, then constant (1.0 or
+  // lr_decay_updates = 0: constant, the reference's). A function of the update count only, so
+  // a resumed run follows the same schedule. Ours: late in training the policy's remaining
+  // errors are choices between experts whose values differ by ~0.01, finer than the jitter
+  // Adam's steps put into a critic at the early rate.
+  double lr_final_fraction = 1.0;
+  int64_t lr_decay_updates = 0;
+  // How the twin critics are combined in the bootstrap target and the actor loss: "min" (the
+  // clipped double-Q of SAC) or "mean". The minimum is pessimistic in proportion to how much
+  // the two critics disagree, so it also makes the policy averse to the actions whose outcome
+  // is most uncertain; "mean" keeps the twins' variance reduction without that bias.
+  std::string twin_reduction = "min";
+  // A prior policy the learned one is regularised towards (KL-regularised SAC), ours:
+  //   "none"        plain SAC: the entropy bonus -alpha log pi, alpha tuned to
+  //                 target_entropy_ratio;
+  //   "greedy-qos"  pi0(a|s) = softmax over the valid actions of u(a) / prior_temperature,
+  //                 u(expert e) = greedy-qos's value of e (observation feature 10),
+  //                 u(drop) = prior_drop_value (greedy-qos's drop threshold), so pi0 is
+  //                 greedy-qos made soft. The bonus becomes -alpha (log pi - log pi0), the
+  //                 policy's logits are the actor's output plus log pi0 (at initialisation
+  //                 the policy is pi0), and alpha is tuned so that KL(pi || pi0) averages
+  //                 prior_kl_target nats. The optimal policy is pi0 exp(Q / alpha): it
+  //                 leaves greedy-qos only where the critic's advantage exceeds alpha times
+  //                 the prior's log-odds. Why: at light load the counterfactual value of
+  //                 one routing decision has a spread of ~0.35 while the choices at stake
+  //                 differ by ~0.01 (docs/RESULTS.md), so a critic trained on 10^4-10^5
+  //                 transitions cannot rank them, and plain SAC drifts below greedy-qos.
+  std::string prior = "none";
+  double prior_temperature = 0.01;
+  double prior_drop_value = 0.4;
+  double prior_kl_target = 0.05;
 
   std::string encoder = "han";  // "han" or "flat"
   HanEncoderOptions han;
@@ -64,6 +106,11 @@ struct SacConfig {
   int64_t num_experts = 3;
   int64_t max_running = 10;
   int64_t max_waiting = 10;
+  // Which optional expert features the observations carry (env/cluster_env.h); a policy is
+  // evaluated with the features it was trained on.
+  bool lookahead_features = false;
+  bool lookahead_value = true;
+  bool expert_score_prior = false;
 
   uint64_t seed = 0;
   // Intra-op threads for torch (global to the process). 0 leaves torch's setting alone. One
@@ -93,14 +140,18 @@ std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config);
 // expert e's score is an MLP on concat[request, expert e], the drop score an MLP on the
 // request. The expert MLP's first layer is kept as its two halves, W [r; x] = W_r r + W_x x,
 // so the request half is computed once per graph instead of once per expert.
+//
+// A dueling head (critics with SacConfig::dueling) reads those scores as advantages A and
+// returns V(request) + A - mean of A over the valid actions (`valid`, bool [B, N + 1]).
 class ActionHeadImpl : public torch::nn::Module {
  public:
-  ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden);
-  torch::Tensor forward(const NodeEmbeddings& embeddings);
+  ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden, bool dueling = false);
+  torch::Tensor forward(const NodeEmbeddings& embeddings, const torch::Tensor& valid = {});
 
  private:
   torch::nn::Linear expert_from_request_{nullptr}, expert_from_expert_{nullptr};
   torch::nn::Sequential expert_mlp_, drop_mlp_;  // expert_mlp_: the layers after the first
+  torch::nn::Sequential value_mlp_{nullptr};     // dueling heads only
 };
 TORCH_MODULE(ActionHead);
 
@@ -171,6 +222,11 @@ class SacAgent {
   std::pair<torch::Tensor, torch::Tensor> QValues(const GraphBatch& batch);
   std::pair<torch::Tensor, torch::Tensor> TargetQValues(const GraphBatch& batch);
   double alpha() const;
+  // The twin critics' values combined by config.twin_reduction.
+  torch::Tensor CombineTwins(const torch::Tensor& q1, const torch::Tensor& q2) const;
+  // log pi0 [B, N + 1] of config.prior (masked actions 0, never -inf, so products stay finite),
+  // or an undefined tensor without a prior. The batch must be on the agent's device.
+  torch::Tensor PriorLogProbs(const GraphBatch& batch) const;
 
   const SacConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
@@ -194,9 +250,11 @@ class SacAgent {
   torch::optim::Adam& alpha_optimizer() { return *alpha_optimizer_; }
 
  private:
-  // Logits with masked actions at -inf.
-  torch::Tensor MaskedLogits(const NodeEmbeddings& embeddings, const torch::Tensor& mask);
+  // The policy's logits (the actor's output, plus log pi0 with a prior), masked actions at -inf.
+  torch::Tensor PolicyLogits(const NodeEmbeddings& embeddings, const GraphBatch& batch);
   void PolyakUpdate();
+  // Sets the actor's and critics' rates for the next step from the schedule above.
+  void ScheduleLearningRates();
 
   SacConfig config_;
   torch::Device device_;

@@ -305,9 +305,11 @@ void Trainer::LogIfDue() {
   const double eta = (options_.total_frames - state_.frames) / std::max(fps, 1e-9);
   const SacLosses& losses = state_.last_losses;
   spdlog::info(
-      "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {:.4f} | alpha {:.4f} | "
+      "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {} | alpha {:.4f} | "
       "entropy {:.3f} | critic {:.4f} | ETA {}",
-      state_.frames, options_.total_frames, fps, ups, state_.last_episode_qos, losses.alpha,
+      state_.frames, options_.total_frames, fps, ups,
+      // Long episodes over many envs may not finish before the first log rounds.
+      state_.episodes > 0 ? fmt::format("{:.4f}", state_.last_episode_qos) : "n/a", losses.alpha,
       losses.entropy, losses.critic, FormatDuration(eta));
   train_csv_.Append(fmt::format(
       "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},0\n",

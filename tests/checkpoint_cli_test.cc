@@ -402,6 +402,55 @@ TEST_F(CheckpointCli, BadCheckpointFilesExitTwoAndLeaveTheRunDirectoryAlone) {
   ExpectCliRejects(dir, "auto", newest);
 }
 
+TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeatures) {
+  // The recipe of configs/quickstart.cfg in miniature: look-ahead features and potential,
+  // expert score prior, dueling critics, the greedy-qos prior, a decaying learning rate.
+  const std::vector<std::string> recipe = {
+      "--set", "env.lookahead_features=true",    "--set", "env.expert_score_prior=true",
+      "--set", "env.potential_shaping=true",     "--set", "env.shaping_potential=lookahead",
+      "--set", "env.impact_penalty=false",       "--set", "sac.dueling=true",
+      "--set", "sac.prior=greedy-qos",           "--set", "sac.lr_final_fraction=0.1",
+      "--set", "train.warmup_policy=greedy-qos", "--set", "checkpoint.every_updates=150"};
+  const std::string dir = FreshDir("cli_recipe");
+  std::vector<std::string> args = TrainArgs(dir, recipe);
+  args.insert(args.end(), {"--set", "train.total_frames=300"});
+  const Finished first = RunQosroute(args, "cli_recipe.log");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  // Continue the same run to 400 frames from its checkpoint.
+  args = TrainArgs(dir, recipe);
+  args.insert(args.end(), {"--resume", "auto"});
+  const Finished resumed = RunQosroute(args, "cli_recipe_resume.log");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming from"), std::string::npos) << resumed.output;
+  const Finished described =
+      RunQosroute({"inspect", NewestCheckpoint(dir)}, "cli_recipe_inspect.log");
+  EXPECT_NE(described.output.find("dueling critics"), std::string::npos) << described.output;
+  EXPECT_NE(described.output.find("prior policy greedy-qos"), std::string::npos)
+      << described.output;
+
+  // Evaluated with a config that has none of the optional features, the policy still sees
+  // the ones it was trained with, and the table compares it with greedy-qos seed by seed.
+  const Finished evaluated = RunQosroute(
+      {"evaluate", "--policy", dir + "/policy.h5", "--config", ConfigPath(), "--seeds", "2"},
+      "cli_recipe_evaluate.log");
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("was trained with lookahead_features=true lookahead_value=true "
+                                  "expert_score_prior=true"),
+            std::string::npos)
+      << evaluated.output;
+  EXPECT_NE(evaluated.output.find("vs greedy (paired)"), std::string::npos) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("\nsac "), std::string::npos) << evaluated.output;
+
+  // A config that contradicts the recipe's needs is one sentence naming the key.
+  args = TrainArgs(FreshDir("cli_recipe_bad"),
+                   {"--set", "sac.prior=greedy-qos", "--set", "env.lookahead_features=false"});
+  const Finished bad = RunQosroute(args, "cli_recipe_bad.log");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("sac.prior = greedy-qos needs env.lookahead_features = true"),
+            std::string::npos)
+      << bad.output;
+}
+
 TEST_F(CheckpointCli, InspectPrintsASummaryAndRejectsBadFiles) {
   const Finished good = RunQosroute({"inspect", NewestCheckpoint(*straight_)}, "cli_inspect.log");
   EXPECT_EQ(good.exit_code, 0) << good.output;

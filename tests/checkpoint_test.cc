@@ -481,7 +481,9 @@ TEST_F(CheckpointExactResume, ResumingAnOlderCheckpointMovesTheAbandonedFutureAs
 
 TEST_F(CheckpointExactResume, InspectSummarisesCountersPartsAndConfig) {
   const std::string text = DescribeCheckpoint(*straight_checkpoint_);
-  EXPECT_NE(text.find(std::string("format ") + kCheckpointFormat + " version 1"), std::string::npos)
+  EXPECT_NE(text.find(std::string("format ") + kCheckpointFormat + " version " +
+                      std::to_string(kCheckpointFormatVersion)),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("frames 400, updates 300"), std::string::npos) << text;
   EXPECT_NE(text.find("/ranks/0/replay"), std::string::npos) << text;
@@ -595,7 +597,8 @@ TEST_F(BadCheckpoint, WrongFormatVersion) {
     H5Aclose(attr);
     H5Fclose(file);
   }
-  ExpectRejected(path, "format_version=99 but this build reads version 1");
+  ExpectRejected(path, "format_version=99 but this build reads version " +
+                           std::to_string(kCheckpointFormatVersion));
 }
 
 TEST_F(BadCheckpoint, MissingDataset) {

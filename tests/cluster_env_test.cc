@@ -184,6 +184,84 @@ TEST(ClusterEnv, ObservationShowsQueuesAndPredictionsOnly) {
   EXPECT_EQ(obs.action_mask.back(), 1);
 }
 
+TEST(ClusterEnv, ExpertScorePriorIsTheExpertsMeanScoreOverTheWorkload) {
+  auto workload = SyntheticTestWorkload();
+  EnvConfig config = PaperLikeConfig(3.0, 50);
+  std::vector<double> means(config.experts.size(), 0.0);
+  for (const WorkloadRecord& r : workload->records) {
+    for (size_t e = 0; e < config.experts.size(); ++e) {
+      means[e] += r.Find(config.experts[e].name)->score / workload->records.size();
+    }
+  }
+  ClusterEnv off(config, workload);
+  config.expert_score_prior = true;
+  ClusterEnv on(config, workload);
+  off.Reset(4);
+  on.Reset(4);
+  for (int step = 0; step < 20; ++step) {
+    for (size_t e = 0; e < config.experts.size(); ++e) {
+      const size_t at = e * kExpertFeatures + 9;
+      EXPECT_NEAR(on.observation().expert[at], means[e], 1e-6) << "expert " << e;
+      EXPECT_EQ(off.observation().expert[at], 0.0f);
+      // Every other feature is the same with and without the prior.
+      for (int f = 0; f < 9; ++f) {
+        EXPECT_EQ(on.observation().expert[e * kExpertFeatures + f],
+                  off.observation().expert[e * kExpertFeatures + f]);
+      }
+    }
+    on.Step(step % 3);
+    off.Step(step % 3);
+  }
+  // The experts differ in mean quality, so the feature tells them apart.
+  EXPECT_GT(means[0], means[2] + 0.02);
+}
+
+TEST(ClusterEnv, LookaheadValueFeaturesAreGreedyQosValuesAndMargins) {
+  auto workload = SyntheticTestWorkload();
+  EnvConfig config = PaperLikeConfig(8.0, 400);  // loaded: latency and harm matter
+  config.lookahead_features = true;
+  ClusterEnv env(config, workload);
+  EnvConfig without_value = config;
+  without_value.lookahead_value = false;
+  ClusterEnv plain(without_value, workload);
+  env.Reset(6);
+  plain.Reset(6);
+  auto greedy = MakeHeuristic("greedy-qos");
+  const int n = static_cast<int>(config.experts.size());
+  int checked_drops = 0;
+  for (int step = 0; step < 300; ++step) {
+    const Observation& obs = env.observation();
+    float best = -1e9f;
+    int best_expert = -1;
+    for (int e = 0; e < n; ++e) {
+      const double value = testing_util::GreedyRoutingValue(env, e, config);
+      const float* ex = obs.expert.data() + e * kExpertFeatures;
+      EXPECT_NEAR(ex[10], value, 1e-5);
+      if (ex[10] > best) {
+        best = ex[10];
+        best_expert = e;
+      }
+      EXPECT_EQ(plain.observation().expert[e * kExpertFeatures + 10], 0.0f);
+      EXPECT_EQ(plain.observation().expert[e * kExpertFeatures + 11], 0.0f);
+    }
+    for (int e = 0; e < n; ++e) {
+      const float* ex = obs.expert.data() + e * kExpertFeatures;
+      EXPECT_NEAR(ex[11], std::max(-10.0f, (ex[10] - best) / 0.05f), 1e-4);
+      EXPECT_LE(ex[11], 0.0f);
+    }
+    // Greedy-qos routes to the expert with margin 0 unless it drops.
+    const int action = greedy->Act(env);
+    if (action < n) {
+      EXPECT_EQ(action, best_expert) << "step " << step;
+    } else {
+      ++checked_drops;
+    }
+    env.Step(action);
+    plain.Step(action);
+  }
+  EXPECT_GT(checked_drops, 0) << "the loaded scenario should make greedy-qos drop some requests";
+}
+
 TEST(ClusterEnv, RejectsAWorkloadMissingAnExpertsModel) {
   auto workload = UniformWorkload(10, {"alpaca-native"}, 5, 0.8);
   try {

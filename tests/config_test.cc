@@ -91,6 +91,32 @@ TEST(Config, WarmupPolicyAndShapingKeys) {
   EXPECT_DOUBLE_EQ(c.env.shaping_gamma, 0.97);  // the shaping uses the learner's discount
 }
 
+TEST(Config, LearnedRouterRecipeKeys) {
+  const RunConfig defaults = LoadRunConfig("", {});
+  EXPECT_FALSE(defaults.train.dueling);
+  EXPECT_DOUBLE_EQ(defaults.train.lr_final_fraction, 1.0);
+  EXPECT_EQ(defaults.env.shaping_potential, "predicted");
+  EXPECT_FALSE(defaults.env.expert_score_prior);
+  EXPECT_TRUE(defaults.env.lookahead_value);
+  const RunConfig c = LoadRunConfig(
+      "", {"sac.dueling=true", "sac.lr_final_fraction=0.1", "env.shaping_potential=lookahead",
+           "env.expert_score_prior=true", "env.lookahead_value=false"});
+  EXPECT_TRUE(c.train.dueling);
+  EXPECT_DOUBLE_EQ(c.train.lr_final_fraction, 0.1);
+  EXPECT_EQ(c.env.shaping_potential, "lookahead");
+  EXPECT_TRUE(c.env.expert_score_prior);
+  EXPECT_FALSE(c.env.lookahead_value);
+
+  const std::string path =
+      WriteTempFile("bad_potential.cfg", "[env]\nshaping_potential = oracle\n");
+  const std::string e = ErrorOf(path);
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("env.shaping_potential must be predicted or lookahead"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("", {"sac.lr_final_fraction=0"}).find("sac.lr_final_fraction"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("", {"sac.dueling=maybe"}).find("sac.dueling"), std::string::npos);
+}
+
 TEST(Config, ExpertWithoutRoomForTheKvCacheIsRejected) {
   const std::string e = ErrorOf("", {"expert.alpaca-native.weights_gb=30"});
   EXPECT_NE(e.find("expert.alpaca-native"), std::string::npos) << e;

@@ -8,9 +8,20 @@
 #include <string>
 
 #include "env/cluster_env.h"
+#include "env/heuristics.h"
 #include "env/workload.h"
 
 namespace qosroute::testing_util {
+
+// The greedy-qos value of routing the arrived request to `expert`, recomputed here from
+// the look-ahead estimate: predicted score x P(meet SLA) - harm to requests already queued.
+inline double GreedyRoutingValue(const ClusterEnv& env, int expert, const EnvConfig& config) {
+  const LookaheadEstimate estimate = EstimateRouting(env, expert, config.lookahead_sharpness);
+  return env.arrived().pred_score[expert] * MeetProbability(estimate.arrived_latency_per_token,
+                                                            config.sla,
+                                                            config.lookahead_sharpness) -
+         estimate.harm;
+}
 
 inline std::string WriteTempFile(const std::string& name, const std::string& text) {
   // The pid keeps files of tests that CTest runs in parallel (one process each) apart.

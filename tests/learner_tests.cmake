@@ -1,5 +1,6 @@
 # The learner (LibTorch) and the toy environment it is tested on.
 qosroute_add_test(han_encoder_test SOURCES han_encoder_test.cc LIBS qosroute_learner)
 qosroute_add_test(sac_test SOURCES sac_test.cc LIBS qosroute_learner TIMEOUT 300)
+qosroute_add_test(sac_options_test SOURCES sac_options_test.cc LIBS qosroute_learner)
 # Needs no torch; it lives here because it tests the environment the learner tests train on.
 qosroute_add_test(toy_env_test SOURCES toy_env_test.cc LIBS qosroute_env)

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/error.h"
@@ -19,79 +20,21 @@
 #include "env/toy_env.h"
 #include "learner/graph_batch.h"
 #include "learner/policy_io.h"
+#include "sac_test_util.h"
 
 namespace qosroute {
 namespace {
+
+using sac_test_util::Batch;
+using sac_test_util::RandomObservation;
+using sac_test_util::RandomTransitions;
+using sac_test_util::SmallConfig;
+using sac_test_util::Transitions;
 
 class SacTest : public ::testing::Test {
  protected:
   void SetUp() override { torch::set_num_threads(1); }
 };
-
-Observation RandomObservation(Rng& rng, int n, int r, int w, bool allow_drop) {
-  Observation o;
-  o.Resize(n, r, w);
-  for (float& v : o.request) v = static_cast<float>(rng.Uniform());
-  for (float& v : o.expert) v = static_cast<float>(rng.Uniform());
-  for (float& v : o.running) v = static_cast<float>(rng.Normal());
-  for (float& v : o.waiting) v = static_cast<float>(rng.Normal());
-  for (auto& m : o.running_mask) m = rng.Uniform() < 0.6 ? 1 : 0;
-  for (auto& m : o.waiting_mask) m = rng.Uniform() < 0.4 ? 1 : 0;
-  o.action_mask[n] = allow_drop ? 1 : 0;
-  return o;
-}
-
-// A replay-like minibatch with valid random actions, rewards in [0, 1] and some terminals.
-struct Transitions {
-  std::vector<Observation> obs, next_obs;
-  GraphBatch obs_batch, next_batch;
-  torch::Tensor actions, rewards, dones;
-};
-
-GraphBatch Batch(const std::vector<Observation>& observations) {
-  std::vector<const Observation*> ptrs;
-  for (const auto& o : observations) ptrs.push_back(&o);
-  return BatchObservations(ptrs);
-}
-
-Transitions RandomTransitions(uint64_t seed, int count, int n, int r, int w) {
-  Rng rng(seed);
-  Transitions t;
-  std::vector<int64_t> actions;
-  std::vector<float> rewards, dones;
-  for (int i = 0; i < count; ++i) {
-    t.obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 3 != 0));
-    t.next_obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 4 != 0));
-    const Observation& o = t.obs.back();
-    int a;
-    do {
-      a = static_cast<int>(rng.Below(o.num_actions()));
-    } while (!o.action_mask[a]);
-    actions.push_back(a);
-    rewards.push_back(static_cast<float>(rng.Uniform()));
-    dones.push_back(i % 5 == 4 ? 1.0f : 0.0f);
-  }
-  t.obs_batch = Batch(t.obs);
-  t.next_batch = Batch(t.next_obs);
-  t.actions = torch::tensor(actions, torch::kInt64);
-  t.rewards = torch::tensor(rewards);
-  t.dones = torch::tensor(dones);
-  return t;
-}
-
-SacConfig SmallConfig(const std::string& encoder) {
-  SacConfig c;
-  c.encoder = encoder;
-  c.han.hidden(32).heads(4).layers(2).semantic_hidden(16);
-  c.flat_hidden = 32;
-  c.flat_mlp_hidden = {32, 32};
-  c.mlp_hidden = {32, 32};
-  c.num_experts = 3;
-  c.max_running = 4;
-  c.max_waiting = 3;
-  c.seed = 11;
-  return c;
-}
 
 bool HasNonZeroGrad(const torch::Tensor& p) {
   return p.grad().defined() && p.grad().abs().sum().item<double>() > 0.0;
@@ -110,7 +53,11 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 class SacGradients : public SacTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(SacGradients, EachLossReachesExactlyItsOwnParameters) {
-  SacAgent agent(SmallConfig(GetParam()));
+  // "han+dueling": the HAN with dueling critics (their value MLPs belong to the critics).
+  const bool dueling = GetParam() == "han+dueling";
+  SacConfig config = SmallConfig(dueling ? "han" : GetParam());
+  config.dueling = dueling;
+  SacAgent agent(config);
   const Transitions t = RandomTransitions(1, 32, 3, 4, 3);
   const auto params = agent.NamedParameters();
   auto clear = [&] {
@@ -151,7 +98,12 @@ TEST_P(SacGradients, EachLossReachesExactlyItsOwnParameters) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Encoders, SacGradients, ::testing::Values("han", "flat"));
+INSTANTIATE_TEST_SUITE_P(Encoders, SacGradients, ::testing::Values("han", "flat", "han+dueling"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) c = c == '+' ? '_' : c;
+                           return name;
+                         });
 
 TEST_F(SacTest, TargetsMoveExactlyByThePolyakRule) {
   SacConfig config = SmallConfig("han");
@@ -189,8 +141,41 @@ TEST_F(SacTest, TargetsMoveExactlyByThePolyakRule) {
                             now.at("target_q1.expert_from_expert.weight")));
 }
 
-TEST_F(SacTest, LossesEqualHandComputedValues) {
+// Every twin reduction, with plain and dueling critics, with and without the greedy-qos prior.
+class SacHandComputed : public SacTest,
+                        public ::testing::WithParamInterface<std::tuple<std::string, bool, bool>> {
+};
+
+TEST_P(SacHandComputed, LossesEqualHandComputedValues) {
   SacConfig config = SmallConfig("han");
+  const std::string twins = std::get<0>(GetParam());
+  config.twin_reduction = twins;
+  config.dueling = std::get<1>(GetParam());
+  const bool prior = std::get<2>(GetParam());
+  if (prior) {
+    config.prior = "greedy-qos";
+    config.lookahead_features = true;
+    config.lookahead_value = true;
+    config.prior_temperature = 0.2;
+    config.prior_drop_value = 0.45;
+    config.prior_kl_target = 0.3;
+  }
+  // log pi0 by hand: softmax over the valid actions of (feature 10, drop value) / temperature.
+  auto log_prior = [&](const Observation& o, int a) {
+    if (!prior) return 0.0;
+    auto u = [&](int k) {
+      return k < o.num_experts ? static_cast<double>(o.expert[k * kExpertFeatures + 10])
+                               : config.prior_drop_value;
+    };
+    double norm = 0.0;
+    for (int k = 0; k < o.num_actions(); ++k) {
+      if (o.action_mask[k]) norm += std::exp(u(k) / config.prior_temperature);
+    }
+    return u(a) / config.prior_temperature - std::log(norm);
+  };
+  auto combine = [&twins](double a, double b) {
+    return twins == "mean" ? 0.5 * (a + b) : std::min(a, b);
+  };
   config.alpha_init = 0.37;
   config.gamma = 0.9;
   config.target_entropy_ratio = 0.6;
@@ -217,7 +202,8 @@ TEST_F(SacTest, LossesEqualHandComputedValues) {
     for (int a = 0; a < a_count; ++a) {
       if (!t.next_obs[i].action_mask[a]) continue;
       const double pa = at(p_next, i, a);
-      next_value += pa * (std::min(at(tq1, i, a), at(tq2, i, a)) - alpha * std::log(pa));
+      next_value += pa * (combine(at(tq1, i, a), at(tq2, i, a)) -
+                          alpha * (std::log(pa) - log_prior(t.next_obs[i], a)));
     }
     const double y =
         t.rewards[i].item<double>() + config.gamma * (1.0 - t.dones[i].item<double>()) * next_value;
@@ -225,7 +211,7 @@ TEST_F(SacTest, LossesEqualHandComputedValues) {
     critic1 += std::pow(at(q1, i, taken) - y, 2) / b;
     critic2 += std::pow(at(q2, i, taken) - y, 2) / b;
 
-    double entropy = 0.0, actor_i = 0.0;
+    double entropy = 0.0, actor_i = 0.0, kl = 0.0;
     int valid = 0;
     for (int a = 0; a < a_count; ++a) {
       if (!t.obs[i].action_mask[a]) {
@@ -235,11 +221,16 @@ TEST_F(SacTest, LossesEqualHandComputedValues) {
       ++valid;
       const double pa = at(p, i, a);
       entropy -= pa * std::log(pa);
-      actor_i += pa * (alpha * std::log(pa) - std::min(at(q1, i, a), at(q2, i, a)));
+      const double log_ratio = std::log(pa) - log_prior(t.obs[i], a);
+      kl += pa * log_ratio;
+      actor_i += pa * (alpha * log_ratio - combine(at(q1, i, a), at(q2, i, a)));
     }
     actor += actor_i / b;
     entropy_sum += entropy;
-    alpha_loss += std::log(alpha) * (entropy - config.target_entropy_ratio * std::log(valid)) / b;
+    alpha_loss += std::log(alpha) *
+                  (prior ? config.prior_kl_target - kl
+                         : entropy - config.target_entropy_ratio * std::log(valid)) /
+                  b;
   }
 
   const SacLossTensors losses =
@@ -256,6 +247,10 @@ TEST_F(SacTest, LossesEqualHandComputedValues) {
   EXPECT_NEAR(reported.critic, critic1 + critic2, near(critic1 + critic2));
   EXPECT_NEAR(reported.actor, actor, near(actor));
 }
+
+INSTANTIATE_TEST_SUITE_P(Twins, SacHandComputed,
+                         ::testing::Combine(::testing::Values("min", "mean"), ::testing::Bool(),
+                                            ::testing::Bool()));
 
 TEST_F(SacTest, TemperatureRisesWhenEntropyIsBelowTarget) {
   SacConfig config = SmallConfig("han");
@@ -305,6 +300,9 @@ TEST_F(SacTest, BadConfigsAreUserErrors) {
   SacConfig heads = SmallConfig("han");
   heads.han.heads(5);
   EXPECT_THROW(build(heads), UserError);
+  SacConfig twins = SmallConfig("han");
+  twins.twin_reduction = "max";
+  EXPECT_THROW(build(twins), UserError);
 }
 
 TEST_F(SacTest, ConstructionLeavesTorchsGlobalGeneratorAlone) {

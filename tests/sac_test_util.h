@@ -1,0 +1,81 @@
+#pragma once
+// Shared by the SAC test suites: random observations and minibatches, and a small agent
+// configuration that keeps every test fast.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "common/rng.h"
+#include "env/observation.h"
+#include "learner/graph_batch.h"
+#include "learner/sac.h"
+
+namespace qosroute::sac_test_util {
+
+inline Observation RandomObservation(Rng& rng, int n, int r, int w, bool allow_drop) {
+  Observation o;
+  o.Resize(n, r, w);
+  for (float& v : o.request) v = static_cast<float>(rng.Uniform());
+  for (float& v : o.expert) v = static_cast<float>(rng.Uniform());
+  for (float& v : o.running) v = static_cast<float>(rng.Normal());
+  for (float& v : o.waiting) v = static_cast<float>(rng.Normal());
+  for (auto& m : o.running_mask) m = rng.Uniform() < 0.6 ? 1 : 0;
+  for (auto& m : o.waiting_mask) m = rng.Uniform() < 0.4 ? 1 : 0;
+  o.action_mask[n] = allow_drop ? 1 : 0;
+  return o;
+}
+
+// A replay-like minibatch with valid random actions, rewards in [0, 1] and some terminals.
+struct Transitions {
+  std::vector<Observation> obs, next_obs;
+  GraphBatch obs_batch, next_batch;
+  torch::Tensor actions, rewards, dones;
+};
+
+inline GraphBatch Batch(const std::vector<Observation>& observations) {
+  std::vector<const Observation*> ptrs;
+  for (const auto& o : observations) ptrs.push_back(&o);
+  return BatchObservations(ptrs);
+}
+
+inline Transitions RandomTransitions(uint64_t seed, int count, int n, int r, int w) {
+  Rng rng(seed);
+  Transitions t;
+  std::vector<int64_t> actions;
+  std::vector<float> rewards, dones;
+  for (int i = 0; i < count; ++i) {
+    t.obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 3 != 0));
+    t.next_obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 4 != 0));
+    const Observation& o = t.obs.back();
+    int a;
+    do {
+      a = static_cast<int>(rng.Below(o.num_actions()));
+    } while (!o.action_mask[a]);
+    actions.push_back(a);
+    rewards.push_back(static_cast<float>(rng.Uniform()));
+    dones.push_back(i % 5 == 4 ? 1.0f : 0.0f);
+  }
+  t.obs_batch = Batch(t.obs);
+  t.next_batch = Batch(t.next_obs);
+  t.actions = torch::tensor(actions, torch::kInt64);
+  t.rewards = torch::tensor(rewards);
+  t.dones = torch::tensor(dones);
+  return t;
+}
+
+inline SacConfig SmallConfig(const std::string& encoder) {
+  SacConfig c;
+  c.encoder = encoder;
+  c.han.hidden(32).heads(4).layers(2).semantic_hidden(16);
+  c.flat_hidden = 32;
+  c.flat_mlp_hidden = {32, 32};
+  c.mlp_hidden = {32, 32};
+  c.num_experts = 3;
+  c.max_running = 4;
+  c.max_waiting = 3;
+  c.seed = 11;
+  return c;
+}
+
+}  // namespace qosroute::sac_test_util
