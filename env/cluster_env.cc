@@ -158,14 +158,21 @@ void ClusterEnv::AdvanceAllTo(double time) {
   for (ExpertServer& e : experts_) e.AdvanceTo(time, &pending_);
 }
 
-double ClusterEnv::CreditUpTo(double time, bool everything) {
+double ClusterEnv::CreditWeight(int routed_at, int decision) const {
+  if (!config_.undiscounted_credit || config_.shaping_gamma <= 0.0) return 1.0;
+  return std::pow(config_.shaping_gamma, -static_cast<double>(decision - routed_at));
+}
+
+double ClusterEnv::CreditUpTo(double time, bool everything, int decision) {
   double credited = 0.0;
   size_t kept = 0;
   for (size_t i = 0; i < pending_.size(); ++i) {
     const Completion& c = pending_[i];
     if (everything || c.finish <= time) {
       metrics_.AddCompletion(c, config_.sla);
-      if (!c.rejected && c.latency_per_token() < config_.sla) credited += c.score;
+      if (!c.rejected && c.latency_per_token() < config_.sla) {
+        credited += c.score * CreditWeight(c.id, decision);
+      }
     } else {
       pending_[kept++] = c;
     }
@@ -196,10 +203,12 @@ double ClusterEnv::UncreditedPredictedScore() const {
   const int n = static_cast<int>(experts_.size());
   double sum = 0.0;
   for (const ExpertServer& e : experts_) {
-    for (const ActiveRequest& r : e.running()) sum += r.pred_score;
-    for (const ActiveRequest& r : e.waiting()) sum += r.pred_score;
+    for (const ActiveRequest& r : e.running()) sum += r.pred_score * CreditWeight(r.id, step_);
+    for (const ActiveRequest& r : e.waiting()) sum += r.pred_score * CreditWeight(r.id, step_);
   }
-  for (const Completion& c : pending_) sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert];
+  for (const Completion& c : pending_) {
+    sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert] * CreditWeight(c.id, step_);
+  }
   return sum;
 }
 
@@ -208,16 +217,22 @@ double ClusterEnv::LookaheadPotential() const {
   double sum = 0.0;
   for (int e = 0; e < n; ++e) {
     const LookaheadResult queued = LookAhead(*this, e, /*with_arrived=*/false);
-    for (size_t i = 0; i < queued.queued_pred_score.size(); ++i) {
-      sum +=
-          queued.queued_pred_score[i] * MeetProbability(queued.queued_latency_per_token[i],
-                                                        config_.sla, config_.lookahead_sharpness);
-    }
+    // The look-ahead lists the running then the waiting queue, in queue order.
+    size_t i = 0;
+    auto add = [&](const ActiveRequest& r) {
+      sum += queued.queued_pred_score[i] *
+             MeetProbability(queued.queued_latency_per_token[i], config_.sla,
+                             config_.lookahead_sharpness) *
+             CreditWeight(r.id, step_);
+      ++i;
+    };
+    for (const ActiveRequest& r : experts_[e].running()) add(r);
+    for (const ActiveRequest& r : experts_[e].waiting()) add(r);
   }
   // Finished on the engine's clock but not yet credited: whether they met the SLA is settled.
   for (const Completion& c : pending_) {
     if (!c.rejected && c.latency_per_token() < config_.sla) {
-      sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert];
+      sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert] * CreditWeight(c.id, step_);
     }
   }
   return sum;
@@ -251,7 +266,8 @@ StepResult ClusterEnv::DoStep(int action) {
   if (step_ < static_cast<int>(arrivals_.size())) {
     now_ = arrivals_[step_];
     AdvanceAllTo(now_);
-    result.credited = CreditUpTo(now_, false);
+    // The decision just taken is step_ - 1.
+    result.credited = CreditUpTo(now_, false, step_ - 1);
   } else {
     // The last decision also collects everything that completes while the cluster drains.
     end_time_ = now_;
@@ -259,7 +275,7 @@ StepResult ClusterEnv::DoStep(int action) {
       e.Drain(&pending_);
       end_time_ = std::max(end_time_, e.clock());
     }
-    result.credited = CreditUpTo(0.0, true);
+    result.credited = CreditUpTo(0.0, true, step_ - 1);
     done_ = true;
   }
   if (config_.potential_shaping) {

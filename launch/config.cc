@@ -235,6 +235,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
                "potential-based reward shaping with the predicted scores of queued requests");
   keys.Add("env.shaping_potential", &env.shaping_potential,
            "potential of the shaping: predicted | lookahead");
+  keys.AddBool("env.undiscounted_credit", &env.undiscounted_credit,
+               "divide each credited score by gamma^(decisions since its routing)");
   keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
   keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold,
            "greedy-qos drops below this value");

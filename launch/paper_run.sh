@@ -19,6 +19,7 @@ recipe=(
   --set env.expert_score_prior=true
   --set env.potential_shaping=true
   --set env.shaping_potential=lookahead
+  --set env.undiscounted_credit=true
   --set train.total_frames=100000
   --set train.warmup_frames=4000
   --set train.warmup_policy=greedy-qos

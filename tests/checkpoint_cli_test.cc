@@ -404,13 +404,15 @@ TEST_F(CheckpointCli, BadCheckpointFilesExitTwoAndLeaveTheRunDirectoryAlone) {
 
 TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeatures) {
   // The recipe of configs/quickstart.cfg in miniature: look-ahead features and potential,
-  // expert score prior, dueling critics, the greedy-qos prior, a decaying learning rate.
+  // expert score prior, undiscounted credit, dueling critics, the greedy-qos prior, a
+  // decaying learning rate.
   const std::vector<std::string> recipe = {
       "--set", "env.lookahead_features=true",    "--set", "env.expert_score_prior=true",
       "--set", "env.potential_shaping=true",     "--set", "env.shaping_potential=lookahead",
       "--set", "env.impact_penalty=false",       "--set", "sac.dueling=true",
       "--set", "sac.prior=greedy-qos",           "--set", "sac.lr_final_fraction=0.1",
-      "--set", "train.warmup_policy=greedy-qos", "--set", "checkpoint.every_updates=150"};
+      "--set", "train.warmup_policy=greedy-qos", "--set", "checkpoint.every_updates=150",
+      "--set", "env.undiscounted_credit=true"};
   const std::string dir = FreshDir("cli_recipe");
   std::vector<std::string> args = TrainArgs(dir, recipe);
   args.insert(args.end(), {"--set", "train.total_frames=300"});

@@ -98,14 +98,18 @@ TEST(Config, LearnedRouterRecipeKeys) {
   EXPECT_EQ(defaults.env.shaping_potential, "predicted");
   EXPECT_FALSE(defaults.env.expert_score_prior);
   EXPECT_TRUE(defaults.env.lookahead_value);
+  EXPECT_FALSE(defaults.env.undiscounted_credit);
   const RunConfig c = LoadRunConfig(
       "", {"sac.dueling=true", "sac.lr_final_fraction=0.1", "env.shaping_potential=lookahead",
-           "env.expert_score_prior=true", "env.lookahead_value=false"});
+           "env.expert_score_prior=true", "env.lookahead_value=false",
+           "env.undiscounted_credit=true", "sac.gamma=0.95"});
   EXPECT_TRUE(c.train.dueling);
   EXPECT_DOUBLE_EQ(c.train.lr_final_fraction, 0.1);
   EXPECT_EQ(c.env.shaping_potential, "lookahead");
   EXPECT_TRUE(c.env.expert_score_prior);
   EXPECT_FALSE(c.env.lookahead_value);
+  EXPECT_TRUE(c.env.undiscounted_credit);
+  EXPECT_DOUBLE_EQ(c.env.shaping_gamma, 0.95);  // the credit weights use the learner's gamma
 
   const std::string path =
       WriteTempFile("bad_potential.cfg", "[env]\nshaping_potential = oracle\n");

@@ -3,5 +3,6 @@ qosroute_add_test(cluster_env_test SOURCES cluster_env_test.cc LIBS qosroute_env
 qosroute_add_test(heuristics_test SOURCES heuristics_test.cc LIBS qosroute_env)
 qosroute_add_test(warmup_actions_test SOURCES warmup_actions_test.cc LIBS qosroute_env)
 qosroute_add_test(reward_shaping_test SOURCES reward_shaping_test.cc LIBS qosroute_env)
+qosroute_add_test(undiscounted_credit_test SOURCES undiscounted_credit_test.cc LIBS qosroute_env)
 qosroute_add_test(environment_conformance_test SOURCES environment_conformance_test.cc LIBS qosroute_env)
 qosroute_add_test(replay_test SOURCES replay_test.cc LIBS qosroute_replay)
