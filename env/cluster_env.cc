@@ -100,6 +100,7 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
 }
 
 void ClusterEnv::SetUpEpisode(uint64_t seed) {
+  current_potential_.reset();
   const int n = static_cast<int>(config_.experts.size());
   const int count = config_.requests_per_episode;
   Rng arrival_rng(StreamSeed(seed, 1));
@@ -246,7 +247,11 @@ double ClusterEnv::ShapingPotential() const {
 StepResult ClusterEnv::DoStep(int action) {
   const int n = static_cast<int>(experts_.size());
   StepResult result;
-  const double potential_before = config_.potential_shaping ? ShapingPotential() : 0.0;
+  double potential_before = 0.0;
+  if (config_.potential_shaping) {
+    if (!current_potential_) current_potential_ = ShapingPotential();
+    potential_before = *current_potential_;
+  }
   if (action == n) {
     metrics_.AddDrop();
   } else {
@@ -281,6 +286,7 @@ StepResult ClusterEnv::DoStep(int action) {
   if (config_.potential_shaping) {
     // Everything is credited at the end of an episode: Phi(terminal) = 0.
     const double potential_after = done_ ? 0.0 : ShapingPotential();
+    current_potential_ = potential_after;
     result.shaping = config_.shaping_gamma * potential_after - potential_before;
   }
   result.reward = result.credited - result.penalty + result.shaping;
@@ -439,6 +445,7 @@ std::vector<uint8_t> ClusterEnv::SaveState() const {
 }
 
 void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
+  current_potential_.reset();
   ByteReader in(bytes);
   if (in.Get<uint32_t>() != kStateMagic)
     throw UserError("state snapshot is not a cluster environment state");

@@ -3,6 +3,7 @@
 // an expert or drop it), the reward of spec section 2 (credited QoS minus the impact
 // penalty), the graph observation, metrics, and a complete byte snapshot of its state.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -165,6 +166,10 @@ class ClusterEnv final : public Environment {
   int step_ = 0;
   double now_ = 0.0;
   bool done_ = true;
+  // Phi of the current state, kept from the previous step's Phi(s') so that each step runs
+  // the potential (one look-ahead per expert) once, not twice. Cleared whenever the state is
+  // replaced (new episode, LoadState).
+  std::optional<double> current_potential_;
   double end_time_ = 0.0;
 
   ArrivedRequestView arrived_;
