@@ -1,5 +1,6 @@
 #include "launch/config.h"
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <filesystem>
@@ -60,6 +61,30 @@ std::vector<std::string> SplitList(const std::string& text) {
     const auto b = item.find_first_not_of(" \t");
     const auto e = item.find_last_not_of(" \t");
     if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::string NumberText(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+// A comma-separated list of numbers; UserError "<where>: <key> expects a comma-separated list
+// of <what>, got '<text>'" when an item is not a number.
+std::vector<double> ParseDoubleList(const std::string& where, const std::string& key,
+                                    const std::string& what, const std::string& text) {
+  std::vector<double> out;
+  for (const std::string& item : SplitList(text)) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw UserError(where + ": " + key + " expects a comma-separated list of " + what +
+                      ", got '" + text + "'");
+    }
   }
   return out;
 }
@@ -276,11 +301,28 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
            "greedy-qos prior: softmax temperature over greedy-qos's values");
   keys.Add("sac.prior_kl_target", &t.prior_kl_target,
            "with a prior: the temperature keeps KL(pi || prior) at this many nats");
+  keys.Add("sac.deviation_margin", &t.deviation_margin,
+           "greedy actions with a prior: leave greedy-qos's choice only when preferred by more "
+           "than this many nats (-1 = the policy file's)");
   keys.Add("sac.lr_final_fraction", &t.lr_final_fraction,
            "actor/critic rates fall linearly to this fraction by the last update");
   keys.Add("han.hidden", &t.hidden, "HAN hidden size");
   keys.Add("han.heads", &t.heads, "HAN attention heads");
   keys.Add("han.layers", &t.layers, "HAN layers");
+  SelectConfig& sel = config.select;
+  // Kept as text and parsed below, like workload.episode_rates.
+  std::string select_rates_text;
+  keys.Add("select.rates", &select_rates_text,
+           "model selection: comma-separated validation rates (empty = off)");
+  std::string select_margins_text = "0";
+  keys.Add("select.margins", &select_margins_text,
+           "model selection: comma-separated deviation margins (nats) tried per snapshot");
+  keys.Add("select.seeds", &sel.seeds, "model selection: validation episodes per rate");
+  keys.Add("select.seed_base", &sel.seed_base, "model selection: first validation seed");
+  keys.Add("select.requests_per_episode", &sel.requests_per_episode,
+           "model selection: requests per validation episode (0 = workload's)");
+  keys.Add("select.tolerance", &sel.tolerance,
+           "model selection: a snapshot may trail greedy-qos by this much at a rate");
   keys.Add("log.level", &config.log_level, "trace | debug | info | warn | error");
   CheckpointConfig& c = config.checkpoint;
   keys.Add("checkpoint.every_updates", &c.every_updates, "checkpoint every N updates (0 = off)");
@@ -309,19 +351,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
     RethrowAsUserError(e, where);
   }
   t.mlp_hidden = ParseIntList(mlp_text, "sac.mlp_hidden");
-  env.arrivals.episode_rates.clear();
-  for (const std::string& item : SplitList(episode_rates_text)) {
-    try {
-      size_t used = 0;
-      env.arrivals.episode_rates.push_back(std::stod(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UserError(where +
-                      ": workload.episode_rates expects a comma-separated list of rates, "
-                      "got '" +
-                      episode_rates_text + "'");
-    }
-  }
+  env.arrivals.episode_rates =
+      ParseDoubleList(where, "workload.episode_rates", "rates", episode_rates_text);
 
   for (size_t i = 0; i < names.size(); ++i) {
     ExpertConfig& ec = env.experts[i];
@@ -403,9 +434,52 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   }
   RequireRange(where, "sac.prior_temperature", t.prior_temperature, 1e-6, 1e6);
   RequireRange(where, "sac.prior_kl_target", t.prior_kl_target, 0, 10);
+  if (t.deviation_margin != -1.0)
+    RequireRange(where, "sac.deviation_margin", t.deviation_margin, 0, 1e3);
   if (t.twin_reduction != "min" && t.twin_reduction != "mean") {
     throw UserError(where + ": sac.twin_reduction must be min or mean, not '" + t.twin_reduction +
                     "'");
+  }
+  sel.rates = ParseDoubleList(where, "select.rates", "rates", select_rates_text);
+  for (double rate : sel.rates) {
+    if (!(rate > 0.0 && rate <= 1e6)) {
+      throw UserError(where + ": select.rates must hold rates in (0, 1e6] requests/s, got " +
+                      NumberText(rate));
+    }
+  }
+  sel.margins = ParseDoubleList(where, "select.margins", "margins", select_margins_text);
+  for (double margin : sel.margins) {
+    if (!(margin >= 0.0 && margin <= 1e3)) {
+      throw UserError(where + ": select.margins must hold margins in [0, 1000] nats, got " +
+                      NumberText(margin));
+    }
+  }
+  if (sel.margins.empty()) throw UserError(where + ": select.margins needs at least one margin");
+  if (t.prior == "none" && sel.margins != std::vector<double>{0.0}) {
+    throw UserError(where +
+                    ": select.margins other than 0 need sac.prior = greedy-qos (a margin keeps "
+                    "the prior's choice)");
+  }
+  RequireRange(where, "select.seeds", sel.seeds, 1, 1e6);
+  RequireRange(where, "select.requests_per_episode", sel.requests_per_episode, 0, 1e8);
+  RequireRange(where, "select.tolerance", sel.tolerance, 0, 1);
+  if (!sel.rates.empty()) {
+    const uint64_t end = sel.seed_base + static_cast<uint64_t>(sel.seeds);
+    // Both `evaluate` and the trainer's periodic evaluation use seeds from eval.seed_base.
+    const int eval_seeds = std::max(config.eval.seeds, t.eval_seeds);
+    const uint64_t eval_end = config.eval.seed_base + static_cast<uint64_t>(eval_seeds);
+    if (sel.seed_base < eval_end && config.eval.seed_base < end) {
+      throw UserError(where + ": select.seed_base " + std::to_string(sel.seed_base) + " + " +
+                      std::to_string(sel.seeds) +
+                      " validation seeds overlap the evaluation seeds (eval.seed_base " +
+                      std::to_string(config.eval.seed_base) + " + " + std::to_string(eval_seeds) +
+                      "); validation must not see them");
+    }
+    if (end > (uint64_t{1} << 32)) {
+      throw UserError(where +
+                      ": select.seed_base + select.seeds must stay below 2^32 (training "
+                      "episodes use the seeds above)");
+    }
   }
   RequireRange(where, "han.hidden", t.hidden, 1, 4096);
   RequireRange(where, "han.heads", t.heads, 1, 64);

@@ -59,11 +59,26 @@ struct TrainConfig {
   std::string prior = "none";
   double prior_temperature = 0.01;
   double prior_kl_target = 0.05;
+  // Deployment (learner/sac.h): -1 = the policy file's own (0 while training); >= 0 overrides.
+  double deviation_margin = -1.0;
   // HAN.
   int hidden = 64;
   int heads = 4;
   int layers = 2;
   int threads = 0;  // torch intra-op threads, 0 = one per core
+};
+
+// Model selection during `qosroute train` (learner/policy_selection.h): at every periodic
+// evaluation the policy is validated against greedy-qos at these rates and the best snapshot
+// is kept as policy_selected.h5. Single-process training only.
+struct SelectConfig {
+  std::vector<double> rates;     // empty = off
+  int seeds = 5;                 // validation episodes per rate
+  uint64_t seed_base = 3000000;  // disjoint from eval seeds and below 2^32 (training seeds)
+  int requests_per_episode = 0;  // 0 = workload.requests_per_episode
+  double tolerance = 0.0005;     // admissible: paired gain >= -tolerance at every rate
+  // Deviation margins (nats) every snapshot is tried with; needs sac.prior unless just 0.
+  std::vector<double> margins = {0.0};
 };
 
 // Distributed training under mpirun/srun (docs/DISTRIBUTED.md): role layout and tuning.
@@ -96,6 +111,7 @@ struct RunConfig {
   GreedyQosOptions greedy;
   EvalConfig eval;
   TrainConfig train;
+  SelectConfig select;
   CheckpointConfig checkpoint;
   LaunchConfig launch;
   std::string log_level = "info";

@@ -187,7 +187,8 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
         t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
         t.updates / std::max(t.seconds, 1e-9), t.policy_path);
     if (compare) {
-      CompareTrainedPolicy(config, workload, "sac-" + config.train.encoder, t.policy_path, run_dir);
+      CompareTrainedPolicy(config, workload, {{"sac-" + config.train.encoder, t.policy_path}},
+                           run_dir);
     }
     std::printf("run directory: %s\n", run_dir.c_str());
   }

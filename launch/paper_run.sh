@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The longer SAC+HAN run of docs/RESULTS.md: configs/paper.cfg's cluster, workload and predictor
 # with the learned router's recipe of configs/quickstart.cfg, over a mix of loads (one policy
-# for every rate), 100,000 frames = 24,000 updates (about 35 minutes on 2 cores).
+# for every rate), 100,000 frames = 24,000 updates (about 35 minutes on 2 cores), with the
+# quickstart's model selection (policy_selected.h5 beside the final policy.h5).
 #   launch/paper_run.sh RUN_DIR [--set section.key=value ...]
 #   EPISODE_RATES= launch/paper_run.sh RUN_DIR --set workload.rate=6   # one load instead
 # Extra arguments go to `qosroute train` last (a key may be given once: see EPISODE_RATES).
@@ -37,6 +38,11 @@ recipe=(
   --set sac.prior_temperature=0.01
   --set sac.alpha_init=0.01
   --set sac.alpha_lr=0
+  # Model selection on validation episodes, as in configs/quickstart.cfg (docs/LEARNER.md).
+  --set select.rates=2,4,8
+  --set select.margins=0,2,4,8,16
+  --set select.seeds=5
+  --set select.tolerance=0.0003
 )
 episode_rates=${EPISODE_RATES-2,3,4,6,8}
 if [[ -n "$episode_rates" ]]; then recipe+=(--set workload.episode_rates="$episode_rates"); fi

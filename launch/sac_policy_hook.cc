@@ -45,10 +45,11 @@ std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,
 }
 
 void CompareTrainedPolicy(const RunConfig& config, std::shared_ptr<const Workload> workload,
-                          const std::string& policy_name, const std::string& policy_file,
+                          const std::vector<NamedPolicyFile>& policies,
                           const std::string& run_dir) {
   std::vector<PolicyResult> results = EvaluateHeuristics(config, workload);
-  results.push_back({policy_name, EvaluateLearnedPolicy(config, workload, policy_file)});
+  for (const NamedPolicyFile& p : policies)
+    results.push_back({p.name, EvaluateLearnedPolicy(config, workload, p.file)});
   const std::string table = FormatComparisonTable(results);
   std::printf("\n%s", table.c_str());
   WriteText(run_dir + "/metrics/comparison.csv", FormatComparisonCsv(results));

@@ -20,10 +20,15 @@ std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
 std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,
                                              std::shared_ptr<const Workload> workload);
 
-// After training: every heuristic plus the trained policy on the same held-out seeds; prints
-// the table and writes metrics/comparison.{csv,txt} in the run directory.
+// A trained policy to compare: the name its row gets and its policy file.
+struct NamedPolicyFile {
+  std::string name;
+  std::string file;
+};
+
+// After training: every heuristic plus the trained policies on the same held-out seeds;
+// prints the table and writes metrics/comparison.{csv,txt} in the run directory.
 void CompareTrainedPolicy(const RunConfig& config, std::shared_ptr<const Workload> workload,
-                          const std::string& policy_name, const std::string& policy_file,
-                          const std::string& run_dir);
+                          const std::vector<NamedPolicyFile>& policies, const std::string& run_dir);
 
 }  // namespace qosroute

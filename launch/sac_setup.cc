@@ -27,6 +27,7 @@ SacConfig MakeSacConfig(const RunConfig& config) {
   s.prior_temperature = t.prior_temperature;
   s.prior_drop_value = config.greedy.drop_threshold;
   s.prior_kl_target = t.prior_kl_target;
+  s.deviation_margin = std::max(0.0, t.deviation_margin);
   // The run's planned updates: every frame after the warm-up owes updates_per_frame of them.
   s.lr_decay_updates = static_cast<int64_t>(
       static_cast<double>(std::max(0L, t.total_frames - t.warmup_frames)) * t.updates_per_frame);
@@ -58,6 +59,13 @@ TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string
   o.eval_every_frames = t.eval_every_frames;
   o.eval_seeds = t.eval_seeds;
   o.eval_seed_base = config.eval.seed_base;
+  o.selection.rates = config.select.rates;
+  o.selection.seeds = config.select.seeds;
+  o.selection.seed_base = config.select.seed_base;
+  o.selection.requests_per_episode = config.select.requests_per_episode;
+  o.selection.tolerance = config.select.tolerance;
+  o.selection.margins = config.select.margins;
+  o.selection.threads = config.eval.threads;
   o.log_every_frames = t.log_every_frames;
   o.num_envs = t.num_envs;
   o.seed = t.seed;
@@ -73,6 +81,9 @@ std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
                                                  const std::string& policy_file) {
   SacConfig s = MakeSacConfig(config);
   ApplyArchitecture(ReadPolicyArchitecture(policy_file), policy_file, &s);
+  // The margin the policy was selected with, unless the config sets one.
+  if (config.train.deviation_margin < 0)
+    s.deviation_margin = ReadPolicyDeviationMargin(policy_file);
   auto agent = std::make_unique<SacAgent>(s);
   LoadPolicy(policy_file, agent.get());
   return agent;

@@ -69,6 +69,12 @@ int RunTrainCommand(const Args& args) {
   // Under mpirun/srun (or with a [launch] layout that asks for roles) the distributed trainer
   // runs instead; -np 1 keeps the single-process trainer below.
   if (WantsDistributedTraining(config.launch, LaunchedWorldSize())) {
+    if (!config.select.rates.empty()) {
+      throw UserError(
+          "select.rates: model selection runs in single-process training only; leave it empty "
+          "under mpirun (or with a [launch] layout) and compare the run's policy with "
+          "qosroute evaluate");
+    }
     return RunDistributedTrain(config, run_dir, compare, resume);
   }
   std::filesystem::create_directories(run_dir);
@@ -106,10 +112,20 @@ int RunTrainCommand(const Args& args) {
       result.frames, result.updates, result.episodes, result.seconds,
       result.updates / result.seconds, result.policy_path);
 
-  if (compare) {
-    CompareTrainedPolicy(config, workload, "sac-" + config.train.encoder, result.policy_path,
-                         run_dir);
+  std::vector<NamedPolicyFile> compared;
+  const std::string name = "sac-" + config.train.encoder;
+  if (!result.selected_policy_path.empty()) {
+    spdlog::info(
+        "selected policy: the snapshot at {} updates with deviation margin {:g} (validation "
+        "gain over greedy-qos: mean {:+.4f}, worst rate {:+.4f}): {}",
+        result.selected_updates, result.selected_margin, result.selected_mean_gain,
+        result.selected_min_gain, result.selected_policy_path);
+    compared.push_back({name + "-selected", result.selected_policy_path});
+    compared.push_back({name + "-final", result.policy_path});
+  } else {
+    compared.push_back({name, result.policy_path});
   }
+  if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);
   std::printf("run directory: %s\n", run_dir.c_str());
   return 0;
 }

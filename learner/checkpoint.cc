@@ -225,6 +225,17 @@ void WriteTrainerState(h5::Writer& w, const TrainerState& s) {
   w.Text("/metrics/train_csv", s.train_csv);
   w.Text("/metrics/eval_csv", s.eval_csv);
 
+  if (!s.select_csv.empty()) {
+    w.Text("/metrics/select_csv", s.select_csv);
+    w.Group("/selection");
+    w.Attribute("/selection", "updates", static_cast<int64_t>(s.selected_updates));
+    w.Attribute("/selection", "frames", static_cast<int64_t>(s.selected_frames));
+    w.Attribute("/selection", "mean_gain", s.selected_mean_gain);
+    w.Attribute("/selection", "min_gain", s.selected_min_gain);
+    w.Attribute("/selection", "margin", s.selected_margin);
+    if (s.selected_updates >= 0) w.Write("/selection/policy_file", s.selected_policy);
+  }
+
   w.Group(kRank);
   w.Attribute(kRank, "role", std::string("actor+learner+replay"));
   const std::string rank = kRank;
@@ -265,6 +276,22 @@ TrainerState ReadTrainerState(const h5::Reader& r, int num_envs) {
   s.train_csv = r.Text("/metrics/train_csv");
   s.eval_csv = r.Text("/metrics/eval_csv");
   s.config_text = r.Text("/config");
+  if (r.Has("/selection")) {
+    s.select_csv = r.Text("/metrics/select_csv");
+    s.selected_updates = r.IntAttribute("/selection", "updates");
+    s.selected_frames = r.IntAttribute("/selection", "frames");
+    s.selected_mean_gain = r.DoubleAttribute("/selection", "mean_gain");
+    s.selected_min_gain = r.DoubleAttribute("/selection", "min_gain");
+    s.selected_margin = r.DoubleAttribute("/selection", "margin");
+    if (s.selected_updates >= 0) {
+      h5::Dims dims;
+      s.selected_policy = r.ReadAnyShape<uint8_t>("/selection/policy_file", &dims);
+      if (dims.size() != 1 || s.selected_policy.empty()) {
+        throw UserError("checkpoint " + r.path() +
+                        " has /selection/policy_file that is not a non-empty byte string");
+      }
+    }
+  }
 
   const std::string rank = kRank;
   s.explore_rng = ReadRng(r, rank + "/rng/explore");

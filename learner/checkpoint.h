@@ -12,6 +12,9 @@
 //   /agent/sample_rng      uint64[4]             @num_updates on /agent
 //   /loop                  @next_log_frames ... (schedule and last logged values)
 //   /metrics/train_csv, /metrics/eval_csv        the CSVs up to this checkpoint
+//   /selection             @updates @frames @margin @mean_gain @min_gain, policy_file uint8[n] (the
+//                          selected policy's HDF5 file), /metrics/select_csv; absent in
+//                          checkpoints of runs without model selection
 //   /ranks/0               one group per rank; today one rank holds every role
 //     rng/explore, rng/replay_sample             uint64[4]
 //     actor/env_<i>        ClusterEnv::SaveState bytes;  actor/episode_returns float64[E]
@@ -63,6 +66,17 @@ struct TrainerState {
 
   std::string train_csv, eval_csv;  // metrics files up to here, header included
   std::string config_text;          // the resolved config
+
+  // Model selection (learner/policy_selection.h): the snapshot chosen so far (updates -1:
+  // none yet), its score, its policy file's bytes (filled only while writing a checkpoint,
+  // and on reading one) and metrics/select.csv so far ("" when selection is off).
+  long selected_updates = -1;
+  long selected_frames = 0;
+  double selected_mean_gain = 0.0;
+  double selected_min_gain = 0.0;
+  double selected_margin = 0.0;
+  std::vector<uint8_t> selected_policy;
+  std::string select_csv;
 };
 
 // Writes the checkpoint to `path` + ".tmp" and renames it to `path` once complete and

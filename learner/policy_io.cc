@@ -106,6 +106,8 @@ class AttributeReader {
     return values[0];
   }
 
+  bool Has(const char* name) const { return H5Aexists(location_, name) > 0; }
+
   double Double(const char* name) const {
     H5Id attr = Open(name);
     H5Id space(H5Aget_space(attr.get()), H5Sclose);
@@ -368,6 +370,8 @@ void SavePolicy(const std::string& path, const SacAgent& agent) {
     attrs.String("prior", a.prior);
     attrs.Double("prior_temperature", a.prior_temperature);
     attrs.Double("prior_drop_value", a.prior_drop_value);
+    // Deployment, not architecture: never compared, only applied by evaluators.
+    attrs.Double("deviation_margin", agent.config().deviation_margin);
 
     H5Id group(H5Gcreate2(file.get(), kParameterGroup, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                H5Gclose);
@@ -385,6 +389,18 @@ void SavePolicy(const std::string& path, const SacAgent& agent) {
 PolicyArchitecture ReadPolicyArchitecture(const std::string& path) {
   const H5Id file = OpenPolicy(path);
   return ReadArchitecture(file.get(), path);
+}
+
+double ReadPolicyDeviationMargin(const std::string& path) {
+  const H5Id file = OpenPolicy(path);
+  const AttributeReader attrs(file.get(), path);
+  if (!attrs.Has("deviation_margin")) return 0.0;
+  const double margin = attrs.Double("deviation_margin");
+  if (!(margin >= 0.0 && margin <= 1e3)) {
+    throw UserError("policy " + path + " has deviation_margin " + std::to_string(margin) +
+                    " outside [0, 1000]");
+  }
+  return margin;
 }
 
 void LoadPolicy(const std::string& path, SacAgent* agent) {

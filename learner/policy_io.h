@@ -5,7 +5,7 @@
 //   /                 attributes: format = "qosroute-policy", format_version, encoder,
 //                     hidden, heads, layers, semantic_hidden, mlp_hidden[], flat_mlp_hidden[],
 //                     request_features, expert_features, slot_features,
-//                     num_experts, max_running, max_waiting
+//                     num_experts, max_running, max_waiting, ..., deviation_margin
 //   /parameters/<name>  float32 dataset of the parameter's shape, <name> as in
 //                       SacAgent::NamedParameters() (e.g. "encoder.layers.0.expert_proj.weight")
 //
@@ -59,6 +59,11 @@ void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string
 void SavePolicy(const std::string& path, const SacAgent& agent);
 
 PolicyArchitecture ReadPolicyArchitecture(const std::string& path);
+
+// The deviation margin (SacConfig::deviation_margin) the file was saved with: attribute
+// @deviation_margin, 0 when absent (files written before it existed). Deployment, not
+// architecture: loading never compares it.
+double ReadPolicyDeviationMargin(const std::string& path);
 
 // Copies every parameter from `path` into *agent after checking that the architectures agree.
 void LoadPolicy(const std::string& path, SacAgent* agent);

@@ -379,6 +379,16 @@ torch::Tensor SacAgent::ActionProbs(const GraphBatch& batch_in) {
 
 std::vector<int> SacAgent::Act(const GraphBatch& batch, bool greedy, Rng* rng) {
   const torch::Tensor probs = ActionProbs(batch).to(torch::kCPU).contiguous();
+  // With a deviation margin, the prior's mode per graph (greedy-qos's choice).
+  std::vector<int64_t> prior_mode;
+  if (greedy && config_.deviation_margin > 0.0 && config_.prior != "none") {
+    torch::NoGradGuard no_grad;
+    const GraphBatch on_device = batch.to(device_);
+    const torch::Tensor prior_logits = PriorLogProbs(on_device).masked_fill(
+        on_device.action_mask.logical_not(), -std::numeric_limits<float>::infinity());
+    const torch::Tensor mode = prior_logits.argmax(1).to(torch::kCPU).contiguous();
+    prior_mode.assign(mode.data_ptr<int64_t>(), mode.data_ptr<int64_t>() + mode.numel());
+  }
   const int64_t b = probs.size(0);
   const int64_t a = probs.size(1);
   const float* p = probs.data_ptr<float>();
@@ -390,6 +400,14 @@ std::vector<int> SacAgent::Act(const GraphBatch& batch, bool greedy, Rng* rng) {
     if (greedy) {
       for (int64_t j = 0; j < a; ++j) {
         if (row[j] > 0.0f && (chosen < 0 || row[j] > row[chosen])) chosen = static_cast<int>(j);
+      }
+      if (!prior_mode.empty() && chosen >= 0) {
+        const int g = static_cast<int>(prior_mode[static_cast<size_t>(i)]);
+        // A prior's mode the policy gives no probability at all is left (log ratio infinite).
+        if (g != chosen && row[g] > 0.0f &&
+            std::log(static_cast<double>(row[chosen]) / row[g]) <= config_.deviation_margin) {
+          chosen = g;
+        }
       }
     } else {
       // Inverse CDF; the last action with non-zero probability catches rounding at the top.

@@ -94,6 +94,12 @@ struct SacConfig {
   double prior_temperature = 0.01;
   double prior_drop_value = 0.4;
   double prior_kl_target = 0.05;
+  // Deployment only (greedy actions with a prior): keep the prior's own choice (greedy-qos's
+  // action, the mode of pi0) unless the policy prefers its argmax a* over it by more than
+  // this many nats, log pi(a*) - log pi(g) > deviation_margin. 0 = plain argmax. Why: at
+  // light load the critic's errors exceed the true advantages, and small preferences are
+  // mostly noise; loaded-cluster deviations (drops, spreading load) carry large ones.
+  double deviation_margin = 0.0;
 
   std::string encoder = "han";  // "han" or "flat"
   HanEncoderOptions han;
@@ -229,6 +235,8 @@ class SacAgent {
   torch::Tensor PriorLogProbs(const GraphBatch& batch) const;
 
   const SacConfig& config() const { return config_; }
+  // Deployment knob only (SacConfig::deviation_margin): changes greedy actions, nothing else.
+  void set_deviation_margin(double margin) { config_.deviation_margin = margin; }
   torch::Device device() const { return device_; }
 
   // Checkpointing. Parameters are the live tensors (online, target, log_alpha), named as in

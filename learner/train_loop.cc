@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "common/error.h"
 #include "env/warmup_actions.h"
@@ -66,6 +67,24 @@ SampledBatch Gather(const UniformReplay& replay, const std::vector<int>& indices
   return batch;
 }
 
+std::vector<uint8_t> ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError("cannot read " + path);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Written to a temporary name and renamed, so that a crash never leaves half a file.
+void WriteFileBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw UserError("cannot write " + temporary);
+  }
+  fs::rename(temporary, path);
+}
+
 // A metrics CSV that also keeps its text, so that a checkpoint can carry the rows written so
 // far and a resumed run can put exactly those back (rows written after the checkpoint are
 // dropped; the resumed run writes them again).
@@ -102,7 +121,8 @@ class Trainer {
         replay_(options.replay_capacity),
         explore_rng_(options.seed * 0x2545F4914F6CDD1DULL + 17),
         sample_rng_(options.seed * 0x2545F4914F6CDD1DULL + 23),
-        warmup_(options.warmup_policy, options.warmup_epsilon, options.greedy) {}
+        warmup_(options.warmup_policy, options.warmup_epsilon, options.greedy),
+        selector_(env_config_, workload_, options.greedy, options.selection) {}
 
   TrainResult Run();
 
@@ -113,6 +133,8 @@ class Trainer {
   bool PayOwedUpdates();
   void LogIfDue();
   void Evaluate();
+  // Scores the current policy on the validation episodes and keeps it if it is the best.
+  void Select();
   void ActOneRound();
   void CheckpointIfDue();
   void Checkpoint(const char* why);
@@ -139,12 +161,13 @@ class Trainer {
   UniformReplay replay_;
   Rng explore_rng_, sample_rng_;
   WarmupActions warmup_;
+  PolicySelector selector_;
   std::vector<std::unique_ptr<ClusterEnv>> envs_;
   // Counters, schedule and in-progress returns live here all the time; the parts a
   // checkpoint snapshots from elsewhere (env states, RNGs, CSV text) are filled when writing.
   TrainerState state_;
-  MetricsFile train_csv_, eval_csv_;
-  std::string policy_path_;
+  MetricsFile train_csv_, eval_csv_, select_csv_;
+  std::string policy_path_, selected_path_;
   std::string last_checkpoint_;
 
   Clock::time_point start_ = Clock::now();
@@ -195,6 +218,13 @@ TrainResult Trainer::Run() {
   result.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   result.last_eval_qos = state_.last_eval_qos;
   result.policy_path = policy_path_;
+  if (selector_.enabled() && state_.selected_updates >= 0) {
+    result.selected_policy_path = selected_path_;
+    result.selected_updates = state_.selected_updates;
+    result.selected_mean_gain = state_.selected_mean_gain;
+    result.selected_margin = state_.selected_margin;
+    result.selected_min_gain = state_.selected_min_gain;
+  }
   result.stopped = stopped;
   result.checkpoint_path = last_checkpoint_;
   return result;
@@ -204,6 +234,7 @@ void Trainer::Start() {
   QR_CHECK(!options_.run_dir.empty());
   const fs::path run_dir(options_.run_dir);
   policy_path_ = (run_dir / "policy.h5").string();
+  selected_path_ = (run_dir / "policy_selected.h5").string();
   for (int i = 0; i < options_.num_envs; ++i)
     envs_.push_back(std::make_unique<ClusterEnv>(env_config_, workload_));
   if (options_.resume_from.empty()) {
@@ -226,6 +257,15 @@ void Trainer::Start() {
   } else {
     Resume();
   }
+  // A run that turns selection on (or a checkpoint from before selection existed) starts its
+  // select.csv here; one that turns it off drops what a checkpoint carried.
+  if (!selector_.enabled()) {
+    state_.select_csv.clear();
+    state_.selected_updates = -1;
+    state_.selected_policy.clear();
+  } else if (state_.select_csv.empty()) {
+    state_.select_csv = PolicySelector::CsvHeader();
+  }
   // Only now, with any checkpoint fully read and checked, does the run directory change.
   fs::create_directories(run_dir / "metrics");
   if (!options_.config_text.empty()) {
@@ -235,8 +275,15 @@ void Trainer::Start() {
   }
   train_csv_.Open(run_dir / "metrics" / "train.csv", state_.train_csv);
   eval_csv_.Open(run_dir / "metrics" / "eval.csv", state_.eval_csv);
+  if (selector_.enabled()) {
+    select_csv_.Open(run_dir / "metrics" / "select.csv", state_.select_csv);
+    // A resumed run puts the selected snapshot back, wherever its run directory now is.
+    if (!state_.selected_policy.empty()) WriteFileBytes(selected_path_, state_.selected_policy);
+  }
   state_.train_csv.clear();
   state_.eval_csv.clear();
+  state_.select_csv.clear();
+  state_.selected_policy.clear();
   start_ = last_log_time_ = Clock::now();
   ScheduleNextCheckpoint();
 }
@@ -342,7 +389,45 @@ void Trainer::Evaluate() {
   spdlog::info("eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes",
                state_.frames, state_.updates, ci.mean, ci.ci95, episodes.size());
   SavePolicy(policy_path_, agent_);
+  if (selector_.enabled()) Select();
   if (on_eval_) on_eval_(state_.frames, state_.updates, episodes);
+}
+
+void Trainer::Select() {
+  const std::vector<SelectionScore> scores = selector_.Score(agent_, state_.frames, state_.updates);
+  const double tolerance = selector_.options().tolerance;
+  const size_t best = PolicySelector::Best(scores, tolerance);
+  const SelectionScore& score = scores[best];
+  SelectionScore incumbent;
+  incumbent.mean_gain = state_.selected_mean_gain;
+  incumbent.min_gain = state_.selected_min_gain;
+  const bool take = state_.selected_updates < 0 || PreferCandidate(score, incumbent, tolerance);
+  for (size_t i = 0; i < scores.size(); ++i) {
+    std::string gains;
+    for (size_t k = 0; k < scores[i].rates.size(); ++k) {
+      gains += fmt::format(" {:g}: {:+.4f} ± {:.4f}", scores[i].rates[k], scores[i].gain[k],
+                           scores[i].gain_ci95[k]);
+    }
+    spdlog::info(
+        "validation vs greedy-qos at {} updates, margin {:g}:{} | mean {:+.4f}, worst {:+.4f}{}",
+        state_.updates, scores[i].margin, gains, scores[i].mean_gain, scores[i].min_gain,
+        take && i == best ? " | selected" : "");
+  }
+  if (take) {
+    // The selected file carries its margin; the agent goes on with its own.
+    const double own_margin = agent_.config().deviation_margin;
+    agent_.set_deviation_margin(score.margin);
+    SavePolicy(selected_path_, agent_);
+    agent_.set_deviation_margin(own_margin);
+    state_.selected_margin = score.margin;
+    state_.selected_updates = state_.updates;
+    state_.selected_frames = state_.frames;
+    state_.selected_mean_gain = score.mean_gain;
+    state_.selected_min_gain = score.min_gain;
+  }
+  for (size_t i = 0; i < scores.size(); ++i)
+    select_csv_.Append(PolicySelector::CsvRows(scores[i], take && i == best));
+  select_csv_.Flush();
 }
 
 void Trainer::ActOneRound() {
@@ -405,6 +490,10 @@ void Trainer::Checkpoint(const char* why) {
   train_csv_.Flush();
   state_.train_csv = train_csv_.text();
   state_.eval_csv = eval_csv_.text();
+  if (selector_.enabled()) {
+    state_.select_csv = select_csv_.text();
+    if (state_.selected_updates >= 0) state_.selected_policy = ReadFileBytes(selected_path_);
+  }
   const std::string path = CheckpointPath(options_.run_dir, state_.updates);
   fs::create_directories(CheckpointFolder(options_.run_dir));
   WriteCheckpoint(path, state_, agent_, replay_, options_.checkpoint_compression);
@@ -412,6 +501,8 @@ void Trainer::Checkpoint(const char* why) {
   state_.env_states.clear();
   state_.train_csv.clear();
   state_.eval_csv.clear();
+  state_.select_csv.clear();
+  state_.selected_policy.clear();
   for (const std::string& removed :
        PruneCheckpoints(CheckpointFolder(options_.run_dir), options_.checkpoint_keep)) {
     spdlog::debug("removed old checkpoint {}", removed);

@@ -18,6 +18,7 @@
 
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
+#include "learner/policy_selection.h"
 #include "learner/sac.h"
 
 namespace qosroute {
@@ -34,6 +35,9 @@ struct TrainLoopOptions {
   long eval_every_frames = 100000;
   int eval_seeds = 5;
   uint64_t eval_seed_base = 1000000;
+  // Model selection at every periodic evaluation (learner/policy_selection.h); off while
+  // selection.rates is empty.
+  PolicySelectionOptions selection;
   long log_every_frames = 5000;
   int num_envs = 1;
   uint64_t seed = 1;
@@ -66,8 +70,15 @@ struct TrainResult {
   double seconds = 0.0;
   double last_eval_qos = 0.0;
   std::string policy_path;
-  bool stopped = false;         // a stop request ended training early, after a checkpoint
-  std::string checkpoint_path;  // the last checkpoint written ("" if none)
+  // With model selection: <run_dir>/policy_selected.h5 and the update count of the snapshot
+  // it holds ("" and -1 without selection).
+  std::string selected_policy_path;
+  long selected_updates = -1;
+  double selected_mean_gain = 0.0;  // its validation gain over greedy-qos, mean over rates
+  double selected_min_gain = 0.0;   // and at its worst rate
+  double selected_margin = 0.0;     // the deviation margin it is deployed with
+  bool stopped = false;             // a stop request ended training early, after a checkpoint
+  std::string checkpoint_path;      // the last checkpoint written ("" if none)
 };
 
 // Called at every evaluation with (frames, updates, the agent's episodes), for reporting.

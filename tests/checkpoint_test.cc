@@ -23,6 +23,7 @@
 #include "learner/checkpoint_inspect.h"
 #include "learner/policy_io.h"
 #include "learner/train_loop.h"
+#include "scratch_dir.h"
 
 namespace qosroute {
 namespace {
@@ -63,38 +64,16 @@ every_minutes = 0
 keep = 2
 )";
 
-// ctest runs every test in its own process, several at a time: each process works in a
-// folder of its own, removed at the end.
 std::string TestRoot() {
-  static const std::string root = [] {
-    const fs::path p =
-        fs::path(::testing::TempDir()) / ("qosroute_checkpoint_test_" + std::to_string(getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p.string();
-  }();
-  return root;
+  return test_util::ScratchRoot("qosroute_checkpoint_test");
 }
-
-class RemoveTestRoot : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(TestRoot(), ec);
-  }
-};
-::testing::Environment* const kRemoveTestRoot =
-    ::testing::AddGlobalTestEnvironment(new RemoveTestRoot);
 
 std::string TempPath(const std::string& name) {
   return (fs::path(TestRoot()) / name).string();
 }
 
 std::string FreshDir(const std::string& name) {
-  const std::string dir = TempPath(name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test_util::FreshDirUnder(TestRoot(), name);
 }
 
 // A training run every process of this binary needs and that is deterministic for a build:
@@ -122,10 +101,7 @@ std::string SharedRun(const std::string& tag,
 }
 
 std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return test_util::ReadWholeFile(path);
 }
 
 struct TrainingSetup {

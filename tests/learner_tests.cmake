@@ -4,3 +4,6 @@ qosroute_add_test(sac_test SOURCES sac_test.cc LIBS qosroute_learner TIMEOUT 300
 qosroute_add_test(sac_options_test SOURCES sac_options_test.cc LIBS qosroute_learner)
 # Needs no torch; it lives here because it tests the environment the learner tests train on.
 qosroute_add_test(toy_env_test SOURCES toy_env_test.cc LIBS qosroute_env)
+# Model selection on validation episodes: the rule, the scores, the trainer's selected policy
+# and its exact resume.
+qosroute_add_test(policy_selection_test SOURCES policy_selection_test.cc LIBS qosroute_learner qosroute_launch TIMEOUT 300)

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <string>
 
 #include "common/error.h"
@@ -220,22 +221,7 @@ SacConfig WithPrior() {
 
 TEST_F(SacOptions, PriorPolicyIsSoftGreedyQosWhenTheActorIsSilent) {
   SacAgent agent(WithPrior());
-  {
-    // Zero the output layer (the highest-numbered one) of both actor MLPs: the actor then
-    // adds 0 to every logit.
-    torch::NoGradGuard no_grad;
-    for (const std::string mlp : {"actor.expert_mlp.", "actor.drop_mlp."}) {
-      int last = -1;
-      for (const auto& [name, p] : agent.NamedParameters()) {
-        if (name.rfind(mlp, 0) == 0) last = std::max(last, std::stoi(name.substr(mlp.size())));
-      }
-      ASSERT_GE(last, 0) << mlp;
-      const std::string prefix = mlp + std::to_string(last) + ".";
-      for (const auto& [name, p] : agent.NamedParameters()) {
-        if (name.rfind(prefix, 0) == 0) p.zero_();
-      }
-    }
-  }
+  ASSERT_TRUE(sac_test_util::SilenceActor(agent));
   const Transitions t = RandomTransitions(8, 12, 3, 4, 3);
   const torch::Tensor probs = agent.ActionProbs(t.obs_batch);
   for (size_t i = 0; i < t.obs.size(); ++i) {
@@ -324,6 +310,78 @@ TEST_F(SacOptions, BadScheduleValuesAreUserErrors) {
   SacConfig negative = SmallConfig("han");
   negative.lr_decay_updates = -1;
   EXPECT_THROW(SacAgent{negative}, UserError);
+}
+
+// The deviation margin: greedy actions keep the prior's mode g unless the policy prefers its
+// argmax a* by more than the margin, log pi(a*) - log pi(g) > margin.
+TEST_F(SacOptions, DeviationMarginKeepsThePriorsChoiceUnlessThePreferenceIsLarger) {
+  // A soft prior (temperature 2 over values in [0, 1]) leaves room for the untrained actor to
+  // disagree with it here and there.
+  SacConfig soft = WithPrior();
+  soft.prior_temperature = 2.0;
+  SacAgent agent(soft);
+  const Transitions t = RandomTransitions(21, 64, 3, 4, 3);
+  const torch::Tensor probs = agent.ActionProbs(t.obs_batch);
+  const torch::Tensor prior = agent.PriorLogProbs(t.obs_batch)
+                                  .masked_fill(t.obs_batch.action_mask.logical_not(),
+                                               -std::numeric_limits<float>::infinity());
+  const torch::Tensor mode = prior.argmax(1);
+  const std::vector<int> plain = agent.Act(t.obs_batch, /*greedy=*/true);
+  std::vector<double> log_ratios;  // of the graphs where the policy leaves the prior's mode
+  for (size_t i = 0; i < t.obs.size(); ++i) {
+    const int64_t g = mode[static_cast<int64_t>(i)].item<int64_t>();
+    if (plain[i] != g) {
+      log_ratios.push_back(std::log(probs[static_cast<int64_t>(i)][plain[i]].item<double>() /
+                                    probs[static_cast<int64_t>(i)][g].item<double>()));
+    }
+  }
+  ASSERT_GE(log_ratios.size(), 2u) << "the actor never leaves the prior: nothing to test";
+  std::sort(log_ratios.begin(), log_ratios.end());
+  // A margin between the smallest and the largest preference keeps some deviations only.
+  const double between = (log_ratios.front() + log_ratios.back()) / 2;
+  for (double margin : {0.0, between, 1000.0}) {
+    agent.set_deviation_margin(margin);
+    const std::vector<int> actions = agent.Act(t.obs_batch, /*greedy=*/true);
+    int kept = 0;
+    for (size_t i = 0; i < t.obs.size(); ++i) {
+      const int64_t row = static_cast<int64_t>(i);
+      const int64_t g = mode[row].item<int64_t>();
+      const bool leave = plain[i] != g && std::log(probs[row][plain[i]].item<double>() /
+                                                   probs[row][g].item<double>()) > margin;
+      EXPECT_EQ(actions[i], leave ? plain[i] : g) << "graph " << i << " margin " << margin;
+      kept += actions[i] != g ? 1 : 0;
+    }
+    if (margin == 0.0) {
+      EXPECT_EQ(kept, static_cast<int>(log_ratios.size()));
+    }
+    if (margin == between) {
+      EXPECT_GT(kept, 0);
+      EXPECT_LT(kept, static_cast<int>(log_ratios.size()));
+    }
+    if (margin == 1000.0) {
+      EXPECT_EQ(kept, 0);
+    }
+  }
+  // Sampled actions ignore the margin: it is a deployment rule only.
+  Rng a(5), b(5);
+  agent.set_deviation_margin(1000.0);
+  const std::vector<int> sampled_with = agent.Act(t.obs_batch, /*greedy=*/false, &a);
+  agent.set_deviation_margin(0.0);
+  EXPECT_EQ(sampled_with, agent.Act(t.obs_batch, /*greedy=*/false, &b));
+}
+
+TEST_F(SacOptions, DeviationMarginTravelsInThePolicyFileWithoutBeingCompared) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("qosroute_sac_margin_" + std::to_string(::getpid()) + ".h5"))
+                               .string();
+  SacAgent agent(WithPrior());
+  agent.set_deviation_margin(2.5);
+  SavePolicy(path, agent);
+  EXPECT_DOUBLE_EQ(ReadPolicyDeviationMargin(path), 2.5);
+  SacAgent other(WithPrior());  // margin 0: still loads
+  LoadPolicy(path, &other);
+  EXPECT_EQ(other.config().deviation_margin, 0.0);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

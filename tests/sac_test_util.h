@@ -3,6 +3,7 @@
 // configuration that keeps every test fast.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,25 @@ inline SacConfig SmallConfig(const std::string& encoder) {
   c.max_waiting = 3;
   c.seed = 11;
   return c;
+}
+
+// Zeroes the output layer (the highest-numbered one) of both actor MLPs: the actor then adds 0
+// to every logit, so a policy with a prior acts as the prior. Returns false when the agent
+// has no such layers.
+inline bool SilenceActor(SacAgent& agent) {
+  torch::NoGradGuard no_grad;
+  for (const std::string mlp : {"actor.expert_mlp.", "actor.drop_mlp."}) {
+    int last = -1;
+    for (const auto& [name, p] : agent.NamedParameters()) {
+      if (name.rfind(mlp, 0) == 0) last = std::max(last, std::stoi(name.substr(mlp.size())));
+    }
+    if (last < 0) return false;
+    const std::string prefix = mlp + std::to_string(last) + ".";
+    for (const auto& [name, p] : agent.NamedParameters()) {
+      if (name.rfind(prefix, 0) == 0) p.zero_();
+    }
+  }
+  return true;
 }
 
 }  // namespace qosroute::sac_test_util
