@@ -1,5 +1,7 @@
 #include "launch/sac_setup.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -84,6 +86,10 @@ std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
   // The margin the policy was selected with, unless the config sets one.
   if (config.train.deviation_margin < 0)
     s.deviation_margin = ReadPolicyDeviationMargin(policy_file);
+  if (s.deviation_margin > 0) {
+    spdlog::info("policy {}: deviation margin {:g} nats ({})", policy_file, s.deviation_margin,
+                 config.train.deviation_margin < 0 ? "the file's" : "sac.deviation_margin");
+  }
   auto agent = std::make_unique<SacAgent>(s);
   LoadPolicy(policy_file, agent.get());
   return agent;

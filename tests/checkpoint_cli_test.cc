@@ -383,12 +383,14 @@ TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeat
   // expert score prior, undiscounted credit, dueling critics, the greedy-qos prior, a
   // decaying learning rate.
   const std::vector<std::string> recipe = {
-      "--set", "env.lookahead_features=true",    "--set", "env.expert_score_prior=true",
-      "--set", "env.potential_shaping=true",     "--set", "env.shaping_potential=lookahead",
-      "--set", "env.impact_penalty=false",       "--set", "sac.dueling=true",
-      "--set", "sac.prior=greedy-qos",           "--set", "sac.lr_final_fraction=0.1",
-      "--set", "train.warmup_policy=greedy-qos", "--set", "checkpoint.every_updates=150",
-      "--set", "env.undiscounted_credit=true"};
+      "--set", "env.lookahead_features=true", "--set", "env.expert_score_prior=true", "--set",
+      "env.potential_shaping=true", "--set", "env.shaping_potential=lookahead", "--set",
+      "env.impact_penalty=false", "--set", "sac.dueling=true", "--set", "sac.prior=greedy-qos",
+      "--set", "sac.lr_final_fraction=0.1", "--set", "train.warmup_policy=greedy-qos", "--set",
+      "checkpoint.every_updates=150", "--set", "env.undiscounted_credit=true",
+      // Model selection over two validation rates and two margins, one short episode each.
+      "--set", "select.rates=2,8", "--set", "select.margins=0,4", "--set", "select.seeds=1",
+      "--set", "select.requests_per_episode=100"};
   const std::string dir = FreshDir("cli_recipe");
   std::vector<std::string> args = TrainArgs(dir, recipe);
   args.insert(args.end(), {"--set", "train.total_frames=300"});
@@ -400,6 +402,11 @@ TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeat
   const Finished resumed = RunQosroute(args, "cli_recipe_resume.log");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming from"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("selected policy: the snapshot at"), std::string::npos)
+      << resumed.output;
+  ASSERT_TRUE(fs::exists(dir + "/policy_selected.h5"));
+  const std::string select_csv = ReadAll(dir + "/metrics/select.csv");
+  EXPECT_EQ(select_csv.rfind("frames,updates,margin,rate,", 0), 0u) << select_csv;
   const Finished described =
       RunQosroute({"inspect", NewestCheckpoint(dir)}, "cli_recipe_inspect.log");
   EXPECT_NE(described.output.find("dueling critics"), std::string::npos) << described.output;
@@ -418,6 +425,16 @@ TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeat
       << evaluated.output;
   EXPECT_NE(evaluated.output.find("vs greedy (paired)"), std::string::npos) << evaluated.output;
   EXPECT_NE(evaluated.output.find("\nsac "), std::string::npos) << evaluated.output;
+  // The selected file evaluates the same way, at a margin the config may override.
+  const Finished selected =
+      RunQosroute({"evaluate", "--policy", dir + "/policy_selected.h5", "--config", ConfigPath(),
+                   "--seeds", "2", "--set", "sac.deviation_margin=3"},
+                  "cli_recipe_evaluate_selected.log");
+  ASSERT_EQ(selected.exit_code, 0) << selected.output;
+  EXPECT_NE(selected.output.find("deviation margin 3 nats (sac.deviation_margin)"),
+            std::string::npos)
+      << selected.output;
+  EXPECT_NE(selected.output.find("\nsac "), std::string::npos) << selected.output;
 
   // A config that contradicts the recipe's needs is one sentence naming the key.
   args = TrainArgs(FreshDir("cli_recipe_bad"),
