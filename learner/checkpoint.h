@@ -68,8 +68,9 @@ struct TrainerState {
   std::string config_text;          // the resolved config
 
   // Model selection (learner/policy_selection.h): the snapshot chosen so far (updates -1:
-  // none yet), its score, its policy file's bytes (filled only while writing a checkpoint,
-  // and on reading one) and metrics/select.csv so far ("" when selection is off).
+  // none yet), its score, its policy file's bytes (kept from the selection on, so that a
+  // checkpoint never rereads the file) and metrics/select.csv so far (filled only while
+  // writing a checkpoint, and on reading one; "" when selection is off).
   long selected_updates = -1;
   long selected_frames = 0;
   double selected_mean_gain = 0.0;

@@ -44,6 +44,18 @@ EnvConfig PolicySelector::ConfigAtRate(double rate) const {
 
 std::vector<SelectionScore> PolicySelector::Score(SacAgent& agent, long frames, long updates) {
   QR_CHECK(enabled());
+  if (greedy_episode_qos_.empty()) {
+    // greedy-qos is deterministic: its validation episodes are the same at every snapshot.
+    const GreedyQosOptions greedy = greedy_;
+    for (double rate : options_.rates) {
+      const auto episodes = EvaluatePolicy(
+          ConfigAtRate(rate), workload_, [greedy] { return MakeHeuristic("greedy-qos", greedy); },
+          options_.seed_base, options_.seeds, options_.threads);
+      std::vector<double> qos;
+      for (const auto& m : episodes) qos.push_back(m.avg_qos);
+      greedy_episode_qos_.push_back(std::move(qos));
+    }
+  }
   const double own_margin = agent.config().deviation_margin;
   std::vector<SelectionScore> scores;
   try {
@@ -70,18 +82,6 @@ SelectionScore PolicySelector::ScoreAtMargin(SacAgent& agent, long frames, long 
                                              double margin) {
   agent.set_deviation_margin(margin);
   const size_t num_rates = options_.rates.size();
-  if (greedy_episode_qos_.empty()) {
-    // greedy-qos is deterministic: its validation episodes are the same at every snapshot.
-    const GreedyQosOptions greedy = greedy_;
-    for (double rate : options_.rates) {
-      const auto episodes = EvaluatePolicy(
-          ConfigAtRate(rate), workload_, [greedy] { return MakeHeuristic("greedy-qos", greedy); },
-          options_.seed_base, options_.seeds, options_.threads);
-      std::vector<double> qos;
-      for (const auto& m : episodes) qos.push_back(m.avg_qos);
-      greedy_episode_qos_.push_back(std::move(qos));
-    }
-  }
   SelectionScore score;
   score.frames = frames;
   score.updates = updates;

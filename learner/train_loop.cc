@@ -283,7 +283,6 @@ void Trainer::Start() {
   state_.train_csv.clear();
   state_.eval_csv.clear();
   state_.select_csv.clear();
-  state_.selected_policy.clear();
   start_ = last_log_time_ = Clock::now();
   ScheduleNextCheckpoint();
 }
@@ -419,6 +418,8 @@ void Trainer::Select() {
     agent_.set_deviation_margin(score.margin);
     SavePolicy(selected_path_, agent_);
     agent_.set_deviation_margin(own_margin);
+    // Kept in memory for the checkpoints, which then never depend on the file staying put.
+    state_.selected_policy = ReadFileBytes(selected_path_);
     state_.selected_margin = score.margin;
     state_.selected_updates = state_.updates;
     state_.selected_frames = state_.frames;
@@ -490,10 +491,7 @@ void Trainer::Checkpoint(const char* why) {
   train_csv_.Flush();
   state_.train_csv = train_csv_.text();
   state_.eval_csv = eval_csv_.text();
-  if (selector_.enabled()) {
-    state_.select_csv = select_csv_.text();
-    if (state_.selected_updates >= 0) state_.selected_policy = ReadFileBytes(selected_path_);
-  }
+  if (selector_.enabled()) state_.select_csv = select_csv_.text();
   const std::string path = CheckpointPath(options_.run_dir, state_.updates);
   fs::create_directories(CheckpointFolder(options_.run_dir));
   WriteCheckpoint(path, state_, agent_, replay_, options_.checkpoint_compression);
@@ -502,7 +500,6 @@ void Trainer::Checkpoint(const char* why) {
   state_.train_csv.clear();
   state_.eval_csv.clear();
   state_.select_csv.clear();
-  state_.selected_policy.clear();
   for (const std::string& removed :
        PruneCheckpoints(CheckpointFolder(options_.run_dir), options_.checkpoint_keep)) {
     spdlog::debug("removed old checkpoint {}", removed);
