@@ -12,12 +12,28 @@ namespace qosroute {
 namespace {
 
 constexpr uint32_t kStateMagic = 0x51525345;  // "QRSE"
-constexpr uint32_t kStateVersion = 1;
+// Version 2 adds the energy accounting (ExpertServer, MetricsAccumulator); version 1 still
+// loads, with energy counted from the restore on.
+constexpr uint32_t kStateVersion = 2;
 
 // Independent random streams per purpose, so that changing one part of the config (say the
 // predictor noise) leaves the arrivals and the sampled requests of a seed unchanged.
 uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
   return seed * 0x9E3779B97F4A7C15ULL + stream;
+}
+
+// The impact penalty's k1 x p_new and k2 x context (spec section 2). Other time models have no
+// single k1 or k2; for them the same terms are the model's own increments over an empty
+// iteration.
+double AddedPrefillSeconds(const ExpertServer& s, const ExpertConfig& ec, long p_new) {
+  if (ec.time_model == "linear") return ec.k1 * p_new;
+  return s.time_model().PrefillSeconds(p_new, 1) - s.time_model().PrefillSeconds(0, 1);
+}
+
+double AddedDecodeSeconds(const ExpertServer& s, const ExpertConfig& ec, double context) {
+  if (ec.time_model == "linear") return ec.k2 * context;
+  return s.time_model().DecodeSeconds(static_cast<long>(context), 1) -
+         s.time_model().DecodeSeconds(0, 1);
 }
 
 }  // namespace
@@ -46,6 +62,8 @@ void ValidateEnvConfig(const EnvConfig& c) {
   if (c.sampling != "random" && c.sampling != "sequential") {
     throw UserError("workload.sampling must be 'random' or 'sequential', got '" + c.sampling + "'");
   }
+  if (!(c.energy_weight >= 0) || !std::isfinite(c.energy_weight))
+    throw UserError("env.energy_weight must be >= 0, got " + std::to_string(c.energy_weight));
   if (!(c.sla > 0) || !std::isfinite(c.sla))
     throw UserError("env.sla must be > 0 seconds per token, got " + std::to_string(c.sla));
   if (c.max_running_slots < 1)
@@ -170,9 +188,10 @@ double ClusterEnv::CreditUpTo(double time, bool everything, int decision) {
   for (size_t i = 0; i < pending_.size(); ++i) {
     const Completion& c = pending_[i];
     if (everything || c.finish <= time) {
-      metrics_.AddCompletion(c, config_.sla);
+      metrics_.AddCompletion(c, config_.sla, config_.energy_weight);
       if (!c.rejected && c.latency_per_token() < config_.sla) {
-        credited += c.score * CreditWeight(c.id, decision);
+        credited +=
+            RequestCredit(c, config_.sla, config_.energy_weight) * CreditWeight(c.id, decision);
       }
     } else {
       pending_[kept++] = c;
@@ -193,7 +212,9 @@ double ClusterEnv::ImpactPenalty(int expert) const {
     const long m = std::min<long>(r.output_tokens - r.generated, d_new);
     // sum_{k=1}^{m-1} (p_new + k): the new request's context during the overlap.
     const double second = m > 1 ? (m - 1) * static_cast<double>(p_new) + (m - 1) * m / 2.0 : 0.0;
-    const double l_plus = (ec.k1 * p_new + ec.k2 * second) / r.output_tokens;
+    const double l_plus =
+        (AddedPrefillSeconds(server, ec, p_new) + AddedDecodeSeconds(server, ec, second)) /
+        r.output_tokens;
     const double current = (now_ - r.arrival) / std::max(1, r.generated);
     if (current + l_plus > config_.sla) penalty += r.score;
   }
@@ -450,7 +471,7 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   if (in.Get<uint32_t>() != kStateMagic)
     throw UserError("state snapshot is not a cluster environment state");
   const uint32_t version = in.Get<uint32_t>();
-  if (version != kStateVersion) {
+  if (version != kStateVersion && version != 1) {
     throw UserError("cluster state snapshot has format version " + std::to_string(version) +
                     ", this build reads version " + std::to_string(kStateVersion));
   }
@@ -466,9 +487,12 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   pred_output_ = in.GetVector<int>();
   pred_score_ = in.GetVector<float>();
   upper_bound_sum_ = in.Get<double>();
-  for (ExpertServer& e : experts_) e.Load(&in);
+  for (ExpertServer& e : experts_) e.Load(&in, version);
   pending_ = in.GetVector<Completion>();
-  metrics_.Load(&in);
+  if (version < 2) {
+    for (Completion& c : pending_) c.energy_j = 0.0f;  // padding in version 1
+  }
+  metrics_.Load(&in, version);
   step_ = in.Get<int>();
   now_ = in.Get<double>();
   done_ = in.Get<bool>();

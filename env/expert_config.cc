@@ -1,8 +1,10 @@
 #include "env/expert_config.h"
 
 #include <cmath>
+#include <utility>
 
 #include "common/error.h"
+#include "env/time_models.h"
 
 namespace qosroute {
 
@@ -36,7 +38,32 @@ int ExpertConfig::WatermarkBlocks() const {
 }
 
 std::shared_ptr<const IterationTimeModel> ExpertConfig::MakeTimeModel() const {
+  if (time_model == "calibrated")
+    return std::make_shared<CalibratedIterationTimeModel>(c0, k1, k2, k3);
+  if (time_model == "table") {
+    QR_CHECK_MSG(profile != nullptr, "time_model table without a loaded profile");
+    return std::make_shared<TableIterationTimeModel>(profile);
+  }
   return std::make_shared<LinearIterationTimeModel>(c0, k1, k2);
+}
+
+void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* c) {
+  const double weights = c->weights_gb / kReferenceWeightsGb;
+  c->gpu_memory_gb = gpu.gpu_memory_gb;
+  c->reserve_gb = gpu.reserve_gb;
+  c->time_model = "calibrated";
+  c->c0 = gpu.c0 * weights;
+  c->k1 = gpu.k1 * weights;
+  c->k2 = gpu.k2 * c->kv_bytes_per_token / kReferenceKvBytesPerToken;
+  c->k3 = gpu.k3;
+  c->power = gpu.power;
+}
+
+bool IsCatalogExpert(const std::string& name) {
+  for (const auto& entry : kCatalog) {
+    if (name == entry.name) return true;
+  }
+  return false;
 }
 
 ExpertConfig CatalogExpert(const std::string& name) {
@@ -60,6 +87,27 @@ std::vector<std::string> CatalogExpertNames() {
   for (const auto& entry : kCatalog) names.push_back(entry.name);
   return names;
 }
+
+namespace {
+
+void ValidatePower(const PowerModel& p, const std::string& key) {
+  const std::pair<double, const char*> fields[] = {
+      {p.idle_w, "power_idle_w"},       {p.base_w, "power_base_w"}, {p.span_w, "power_span_w"},
+      {p.prefill_w, "power_prefill_w"}, {p.slope, "power_slope"},   {p.mid_log2, "power_mid_log2"}};
+  for (const auto& [value, field] : fields) {
+    if (!std::isfinite(value) || (value < 0 && std::string(field) != "power_mid_log2")) {
+      throw UserError(key + field + " must be a finite number >= 0, got " + std::to_string(value));
+    }
+  }
+  // Busy power is at least the decode power of one sequence; an idle GPU cannot draw more.
+  if (p.idle_w > p.base_w + 1e-9 || p.idle_w > p.prefill_w + 1e-9) {
+    throw UserError(key + "power_idle_w (" + std::to_string(p.idle_w) +
+                    " W) is above the busy power (power_base_w " + std::to_string(p.base_w) +
+                    " W, power_prefill_w " + std::to_string(p.prefill_w) + " W)");
+  }
+}
+
+}  // namespace
 
 void ValidateExpertConfig(const ExpertConfig& c) {
   const std::string key = "expert." + c.name + ".";
@@ -90,8 +138,22 @@ void ValidateExpertConfig(const ExpertConfig& c) {
   non_negative(c.c0, "c0");
   non_negative(c.k1, "k1");
   non_negative(c.k2, "k2");
-  if (c.c0 + c.k1 + c.k2 <= 0)
+  non_negative(c.k3, "k3");
+  if (c.time_model != "linear" && c.time_model != "calibrated" && c.time_model != "table") {
+    throw UserError(key + "time_model must be linear, calibrated or table, got '" + c.time_model +
+                    "'");
+  }
+  if (c.time_model == "table" && c.profile == nullptr) {
+    throw UserError(key + "profile: time_model = table needs a profile CSV (cluster.profile or " +
+                    key + "profile)");
+  }
+  if (c.time_model != "table" && c.c0 + c.k1 + c.k2 <= 0)
     throw UserError(key + "c0, k1 and k2 are all zero: iterations would take no time");
+  ValidatePower(c.power, key);
+  if (!(c.mean_score >= 0 && c.mean_score < 1)) {
+    throw UserError(key + "mean_score must be in (0, 1) (0 = unset), got " +
+                    std::to_string(c.mean_score));
+  }
   non_negative(c.num_blocks, "num_blocks");
   // A request of up to 128 prompt + 128 output tokens must fit on an otherwise empty GPU.
   const int min_blocks = (256 + c.block_size - 1) / c.block_size + c.WatermarkBlocks();

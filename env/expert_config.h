@@ -5,7 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "env/gpu_profile.h"
+
 namespace qosroute {
+
+struct ProfileTable;  // env/time_models.h
 
 // Iteration-time model behind an interface, so a profile table fitted to measured iterations
 // can replace the linear default without touching the scheduler.
@@ -49,16 +53,36 @@ struct ExpertConfig {
   double k1 = 7.2e-5;       // prefill seconds per prompt token
   double k2 = 2.5e-5;       // decode seconds per context token per iteration
   int num_blocks = 0;       // 0: derived from memory; > 0 overrides (tests, small scenarios)
+  // Which IterationTimeModel times this expert's iterations (docs/SIMULATOR.md section 2):
+  //  linear      c0 + k1 x prefill tokens, c0 + k2 x context tokens (the paper's setting);
+  //  calibrated  max(c0, k1 x processed tokens) + k2 x decoding context + k3 x sequences;
+  //  table       interpolated from `profile`, a CSV of measured iterations.
+  std::string time_model = "linear";
+  double k3 = 0.0;           // calibrated: seconds per sequence in the batch (CPU, sampling)
+  std::string profile_path;  // table: where `profile` was read from (for messages)
+  std::shared_ptr<const ProfileTable> profile;  // table: loaded by the launcher
+  PowerModel power;                             // board power, integrated into the energy metrics
+  double mean_score = 0.0;  // synthetic workload: mean BERTScore (0 = the generator's default)
 
-  // floor((gpu_mem x util - weights - reserve) / (block_size x kv_bytes_per_token)).
+  // floor((gpu_mem x util - weights - reserve) / (block_size x kv_bytes_per_token)): vLLM's
+  // determine_num_available_blocks with reserve = peak activations + non-torch memory.
   int NumBlocks() const;
+  // Tokens the KV cache holds: NumBlocks() x block_size.
+  long KvCapacityTokens() const { return static_cast<long>(NumBlocks()) * block_size; }
   int WatermarkBlocks() const;
   std::shared_ptr<const IterationTimeModel> MakeTimeModel() const;
 };
 
+// Sets memory, time model (calibrated) and power from a GPU profile. The profile's time
+// constants are for a 7B fp16 reference; they scale with this expert's size: c0 and k1 (a
+// pass over the weights, FLOPs per token) with weights_gb, k2 (attention reads each context
+// token's KV) with kv_bytes_per_token. Call after weights_gb and kv_bytes_per_token are final.
+void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* config);
+
 // Spec defaults for a named mix-instruct model; throws UserError for an unknown name.
 ExpertConfig CatalogExpert(const std::string& name);
 std::vector<std::string> CatalogExpertNames();
+bool IsCatalogExpert(const std::string& name);
 
 // Throws UserError naming the key (expert.<name>.<field>) when a value is out of range,
 // including an expert whose KV cache cannot hold even one block.

@@ -13,6 +13,12 @@ ExpertServer::ExpertServer(int index, const ExpertConfig& config)
       num_blocks_(config.NumBlocks()),
       watermark_blocks_(config.WatermarkBlocks()) {
   QR_CHECK(num_blocks_ > 0);
+  decode_watts_.resize(config.max_num_seqs + 1);
+  for (int b = 0; b <= config.max_num_seqs; ++b) decode_watts_[b] = config.power.DecodeWatts(b);
+}
+
+double ExpertServer::EnergyJ(double span_s) const {
+  return busy_energy_j_ + config_.power.idle_w * std::max(0.0, span_s - busy_seconds_);
 }
 
 void ExpertServer::Enqueue(const ActiveRequest& request, double now) {
@@ -86,10 +92,16 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
   const double seconds = time_model_->PrefillSeconds(prefill_tokens, admitted);
   block_seconds_ += blocks_used_ * seconds;
   clock_ += seconds;
+  // Prefill energy is shared by prompt tokens: the iteration's cost is theirs.
+  const double energy = config_.power.PrefillWatts() * seconds;
+  busy_energy_j_ += energy;
+  busy_seconds_ += seconds;
+  const double energy_per_token = energy / static_cast<double>(prefill_tokens);
   // The prefill pass produces each admitted request's next token.
   bool any_finished = false;
   for (size_t i = first_admitted; i < running_.size(); ++i) {
     ActiveRequest& r = running_[i];
+    r.energy_j += static_cast<float>(energy_per_token * r.context_tokens());
     ++r.generated;
     any_finished |= r.generated >= r.output_tokens;
   }
@@ -152,12 +164,22 @@ void ExpertServer::RunDecode(std::vector<Completion>* completions) {
   }
 
   const long context = running_context_tokens();
-  const double seconds = time_model_->DecodeSeconds(context, static_cast<int>(running_.size()));
+  const int batch = static_cast<int>(running_.size());
+  const double seconds = time_model_->DecodeSeconds(context, batch);
   block_seconds_ += blocks_used_ * seconds;
   clock_ += seconds;
+  // Every sequence in a decode batch produces one token: equal shares of the energy.
+  const double watts = batch < static_cast<int>(decode_watts_.size())
+                           ? decode_watts_[batch]
+                           : config_.power.DecodeWatts(batch);
+  const double energy = watts * seconds;
+  busy_energy_j_ += energy;
+  busy_seconds_ += seconds;
+  const float share = static_cast<float>(energy / batch);
   size_t kept = 0;
   for (size_t i = 0; i < running_.size(); ++i) {
     ActiveRequest& r = running_[i];
+    r.energy_j += share;
     ++r.generated;
     if (r.generated >= r.output_tokens) {
       Complete(r, false, completions);
@@ -180,6 +202,8 @@ void ExpertServer::Complete(const ActiveRequest& r, bool rejected,
   c.output_tokens = r.output_tokens;
   c.score = r.score;
   c.rejected = rejected;
+  c.energy_j = r.energy_j;
+  if (!rejected) completed_output_tokens_ += r.output_tokens;
   completions->push_back(c);
 }
 
@@ -197,9 +221,12 @@ void ExpertServer::Save(ByteWriter* out) const {
   out->Put(preemptions_);
   out->Put(iterations_);
   out->Put(block_seconds_);
+  out->Put(busy_energy_j_);
+  out->Put(busy_seconds_);
+  out->Put(completed_output_tokens_);
 }
 
-void ExpertServer::Load(ByteReader* in) {
+void ExpertServer::Load(ByteReader* in, uint32_t version) {
   clock_ = in->Get<double>();
   running_ = in->GetVector<ActiveRequest>();
   const auto waiting = in->GetVector<ActiveRequest>();
@@ -208,6 +235,18 @@ void ExpertServer::Load(ByteReader* in) {
   preemptions_ = in->Get<long>();
   iterations_ = in->Get<long>();
   block_seconds_ = in->Get<double>();
+  busy_energy_j_ = 0.0;
+  busy_seconds_ = 0.0;
+  completed_output_tokens_ = 0;
+  if (version >= 2) {
+    busy_energy_j_ = in->Get<double>();
+    busy_seconds_ = in->Get<double>();
+    completed_output_tokens_ = in->Get<long>();
+  } else {
+    // Version 1 kept padding where energy_j now lives.
+    for (ActiveRequest& r : running_) r.energy_j = 0.0f;
+    for (ActiveRequest& r : waiting_) r.energy_j = 0.0f;
+  }
   long held = 0;
   for (const ActiveRequest& r : running_) held += r.blocks;
   if (held != blocks_used_ || blocks_used_ > num_blocks_) {

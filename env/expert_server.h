@@ -3,6 +3,7 @@
 // admission order, paged KV blocks, iteration-level scheduling (a prefill iteration when the
 // head of the waiting queue fits, else a decode iteration), recompute preemption of the most
 // recently admitted request when blocks run out during decode.
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -22,9 +23,13 @@ struct ActiveRequest {
   int pred_output_tokens = 0;
   int generated = 0;  // output tokens produced so far (kept across preemption)
   int blocks = 0;     // KV blocks held (0 while waiting)
+  // Energy of the iterations this request took part in, its share of each (J). A float in
+  // what was tail padding, so that snapshots keep their layout (static_assert below).
+  float energy_j = 0.0f;
 
   int context_tokens() const { return prompt_tokens + generated; }
 };
+static_assert(sizeof(ActiveRequest) == 48, "snapshot layout of ActiveRequest changed");
 
 struct Completion {
   int id = 0;
@@ -34,8 +39,11 @@ struct Completion {
   int output_tokens = 0;
   float score = 0.0f;
   bool rejected = false;  // the engine could never fit it (counts as dropped, QoS 0)
+  float energy_j = 0.0f;  // the request's share of its iterations' energy (J)
   double latency_per_token() const { return (finish - arrival) / output_tokens; }
+  double energy_per_token_j() const { return energy_j / output_tokens; }
 };
+static_assert(sizeof(Completion) == 40, "snapshot layout of Completion changed");
 
 class ExpertServer {
  public:
@@ -68,11 +76,20 @@ class ExpertServer {
   long iterations() const { return iterations_; }
   // Integral of blocks in use over time (block-seconds), for time-weighted utilisation.
   double block_seconds() const { return block_seconds_; }
+  // Energy: busy_energy_j is the integral of power over this expert's iterations,
+  // busy_seconds their total length; EnergyJ adds idle power over the rest of `span_s`.
+  double busy_energy_j() const { return busy_energy_j_; }
+  double busy_seconds() const { return busy_seconds_; }
+  double EnergyJ(double span_s) const;
+  // True output tokens of the requests completed here (rejections excluded).
+  long completed_output_tokens() const { return completed_output_tokens_; }
   // Context tokens of the running batch: what the next decode iteration costs.
   long running_context_tokens() const;
 
   void Save(ByteWriter* out) const;
-  void Load(ByteReader* in);
+  // `version` of the cluster snapshot: version 1 predates the energy accounting, which then
+  // starts from zero.
+  void Load(ByteReader* in, uint32_t version = 2);
 
  private:
   bool RunPrefill(std::vector<Completion>* completions);
@@ -93,6 +110,10 @@ class ExpertServer {
   long preemptions_ = 0;
   long iterations_ = 0;
   double block_seconds_ = 0.0;
+  double busy_energy_j_ = 0.0;
+  double busy_seconds_ = 0.0;
+  long completed_output_tokens_ = 0;
+  std::vector<double> decode_watts_;    // by batch size, 0..max_num_seqs: no log/exp per step
   std::vector<ActiveRequest> scratch_;  // reused buffer, no allocation per iteration
 };
 

@@ -10,7 +10,12 @@ void MetricsAccumulator::Reset() {
   *this = MetricsAccumulator();
 }
 
-void MetricsAccumulator::AddCompletion(const Completion& c, double sla) {
+double RequestCredit(const Completion& c, double sla, double energy_weight) {
+  if (c.rejected || !(c.latency_per_token() < sla)) return 0.0;
+  return energy_weight == 0.0 ? c.score : c.score - energy_weight * c.energy_per_token_j();
+}
+
+void MetricsAccumulator::AddCompletion(const Completion& c, double sla, double energy_weight) {
   if (c.rejected) {
     ++dropped_;
     return;
@@ -22,6 +27,7 @@ void MetricsAccumulator::AddCompletion(const Completion& c, double sla) {
   if (lpt < sla) {
     ++met_sla_;
     total_qos_ += c.score;
+    energy_qos_ += RequestCredit(c, sla, energy_weight);
   }
 }
 
@@ -44,6 +50,7 @@ EpisodeMetrics MetricsAccumulator::Finish(long requests, double upper_bound, dou
     m.latency_per_token_p50 = Percentile(sorted, 50);
     m.latency_per_token_p95 = Percentile(sorted, 95);
     m.latency_per_token_p99 = Percentile(sorted, 99);
+    m.latencies_per_token = latencies_;
   }
   double kv_sum = 0.0;
   for (const ExpertServer& e : experts) {
@@ -51,7 +58,16 @@ EpisodeMetrics MetricsAccumulator::Finish(long requests, double upper_bound, dou
     m.kv_utilization_per_expert.push_back(u);
     kv_sum += u;
     m.preemptions += e.preemptions();
+    const double energy = e.EnergyJ(makespan_s);
+    const long tokens = e.completed_output_tokens();
+    m.energy_j_per_expert.push_back(energy);
+    m.mean_power_w_per_expert.push_back(makespan_s > 0 ? energy / makespan_s : 0.0);
+    m.energy_per_token_j_per_expert.push_back(tokens > 0 ? energy / tokens : 0.0);
+    m.energy_j += energy;
   }
+  m.mean_power_w = makespan_s > 0 ? m.energy_j / makespan_s : 0.0;
+  m.energy_per_token_j = output_tokens_ > 0 ? m.energy_j / output_tokens_ : 0.0;
+  m.avg_energy_qos = requests > 0 ? energy_qos_ / requests : 0.0;
   m.kv_utilization = experts.empty() ? 0.0 : kv_sum / experts.size();
   m.makespan_s = makespan_s;
   m.throughput_tokens_per_s = makespan_s > 0 ? output_tokens_ / makespan_s : 0.0;
@@ -67,15 +83,18 @@ void MetricsAccumulator::Save(ByteWriter* out) const {
   out->Put(met_sla_);
   out->Put(dropped_);
   out->Put(output_tokens_);
+  out->Put(energy_qos_);
 }
 
-void MetricsAccumulator::Load(ByteReader* in) {
+void MetricsAccumulator::Load(ByteReader* in, uint32_t version) {
   latencies_ = in->GetVector<double>();
   score_sum_ = in->Get<double>();
   total_qos_ = in->Get<double>();
   met_sla_ = in->Get<long>();
   dropped_ = in->Get<long>();
   output_tokens_ = in->Get<long>();
+  // Before version 2 nothing counted energy: the energy-aware sum is the plain one.
+  energy_qos_ = version >= 2 ? in->Get<double>() : total_qos_;
 }
 
 double Percentile(std::vector<double> values, double p) {

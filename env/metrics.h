@@ -21,6 +21,9 @@ struct EpisodeMetrics {
   double latency_per_token_p50 = 0.0;
   double latency_per_token_p95 = 0.0;
   double latency_per_token_p99 = 0.0;
+  // Latency per token of every completed request, in completion order (for CDFs:
+  // `simulate --requests-out`).
+  std::vector<double> latencies_per_token;
   std::vector<double> kv_utilization_per_expert;  // time-weighted fraction of blocks in use
   double kv_utilization = 0.0;                    // mean over experts
   double throughput_tokens_per_s = 0.0;
@@ -28,13 +31,24 @@ struct EpisodeMetrics {
   long preemptions = 0;
   double makespan_s = 0.0;
   double upper_bound = 0.0;  // mean over requests of the best expert's true score
+  // Energy over the makespan: every iteration at its power, idle power in the gaps.
+  double energy_j = 0.0;
+  double mean_power_w = 0.0;        // energy_j / makespan_s (cluster: sum over GPUs)
+  double energy_per_token_j = 0.0;  // energy_j / output tokens of completed requests
+  std::vector<double> energy_j_per_expert;
+  std::vector<double> mean_power_w_per_expert;
+  std::vector<double> energy_per_token_j_per_expert;
+  // Energy-aware QoS: sum over requests served within the SLA of score - energy_weight x
+  // their J/token, over all requests (= avg_qos when env.energy_weight = 0).
+  double avg_energy_qos = 0.0;
 };
 
 // Collects completions as they are credited.
 class MetricsAccumulator {
  public:
   void Reset();
-  void AddCompletion(const Completion& c, double sla);
+  // The credit of a served request within the SLA: score - energy_weight x its J/token.
+  void AddCompletion(const Completion& c, double sla, double energy_weight = 0.0);
   void AddDrop() { ++dropped_; }
   EpisodeMetrics Finish(long requests, double upper_bound, double makespan_s,
                         const std::vector<ExpertServer>& experts) const;
@@ -43,7 +57,8 @@ class MetricsAccumulator {
   long dropped() const { return dropped_; }
 
   void Save(ByteWriter* out) const;
-  void Load(ByteReader* in);
+  // `version` of the cluster snapshot (1: before energy-aware QoS).
+  void Load(ByteReader* in, uint32_t version = 2);
 
  private:
   std::vector<double> latencies_;  // latency per token of every completed request
@@ -52,7 +67,12 @@ class MetricsAccumulator {
   long met_sla_ = 0;
   long dropped_ = 0;
   long output_tokens_ = 0;
+  double energy_qos_ = 0.0;
 };
+
+// A request's credit: its score if served within the SLA, less energy_weight x its J/token
+// (env.energy_weight); 0 otherwise.
+double RequestCredit(const Completion& c, double sla, double energy_weight);
 
 // Mean and half-width of the 95% confidence interval (Student t) of one metric over seeds.
 struct MeanCi {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "launch/config_experts.h"
 
 namespace po = boost::program_options;
 
@@ -162,59 +163,32 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   const std::string where = path.empty() ? "config" : path;
   const std::string override_text = OverridesAsIni(overrides);
 
-  // Pass 1: which experts? Their sections are only known once the list is read.
-  std::string experts_text = "alpaca-native,chatglm-6b,mpt-7b-instruct";
+  // Pass 1: which experts, on which GPU? Their sections are only known once these are read.
+  ClusterPrelude prelude;
   {
     po::options_description first;
-    first.add_options()("cluster.experts",
-                        po::value<std::string>(&experts_text)->default_value(experts_text));
+    first.add_options()(
+        "cluster.experts",
+        po::value<std::string>(&prelude.experts_text)->default_value(prelude.experts_text))(
+        "cluster.gpu", po::value<std::string>(&prelude.gpu)->default_value(prelude.gpu));
     po::variables_map vm;
     StoreIni(override_text, first, "--set", &vm, true);
     StoreIni(file_text, first, where, &vm, true);
     po::notify(vm);
   }
-  const std::vector<std::string> names = SplitList(experts_text);
-  if (names.empty())
+  prelude.names = SplitList(prelude.experts_text);
+  if (prelude.names.empty())
     throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
 
-  // Cluster-wide expert settings, then per-expert overrides.
-  ExpertConfig shared = CatalogExpert(names.front());
-  EnvConfig& env = config.env;
-  for (const std::string& name : names) env.experts.push_back(CatalogExpert(name));
-
   po::options_description desc;
-  KeyTable keys(&desc);
-  keys.Add("cluster.experts", &experts_text, "comma-separated expert (model) names");
-  keys.Add("cluster.gpu_memory_gb", &shared.gpu_memory_gb,
-           "GPU memory of every expert's card (GB)");
-  keys.Add("cluster.gpu_memory_utilization", &shared.gpu_memory_utilization,
-           "vLLM gpu_memory_utilization");
-  keys.Add("cluster.reserve_gb", &shared.reserve_gb, "memory not available to the KV cache (GB)");
-  keys.Add("cluster.c0", &shared.c0, "fixed iteration cost (s)");
-  keys.Add("cluster.max_num_seqs", &shared.max_num_seqs, "vLLM max_num_seqs");
-  keys.Add("cluster.max_num_batched_tokens", &shared.max_num_batched_tokens,
-           "vLLM max_num_batched_tokens");
-  keys.Add("cluster.block_size", &shared.block_size, "KV block size (tokens)");
-  keys.Add("cluster.watermark", &shared.watermark, "free-block watermark at admission (fraction)");
-  // Per-expert values start unset (NaN / -1) so that only the keys a file names override.
-  struct PerExpert {
-    double kv_bytes_per_token = NAN, weights_gb = NAN, k1 = NAN, k2 = NAN, c0 = NAN,
-           gpu_memory_gb = NAN;
-    int num_blocks = -1;
-  };
-  std::vector<PerExpert> per_expert(names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    const std::string p = "expert." + names[i] + ".";
-    po::options_description& d = desc;
-    d.add_options()((p + "kv_bytes_per_token").c_str(),
-                    po::value<double>(&per_expert[i].kv_bytes_per_token))(
-        (p + "weights_gb").c_str(), po::value<double>(&per_expert[i].weights_gb))(
-        (p + "k1").c_str(), po::value<double>(&per_expert[i].k1))(
-        (p + "k2").c_str(), po::value<double>(&per_expert[i].k2))(
-        (p + "c0").c_str(), po::value<double>(&per_expert[i].c0))(
-        (p + "gpu_memory_gb").c_str(), po::value<double>(&per_expert[i].gpu_memory_gb))(
-        (p + "num_blocks").c_str(), po::value<int>(&per_expert[i].num_blocks));
+  std::unique_ptr<ClusterKeys> cluster_keys;
+  try {
+    cluster_keys = std::make_unique<ClusterKeys>(prelude, &desc);
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
   }
+  KeyTable keys(&desc);
+  EnvConfig& env = config.env;
 
   WorkloadSourceConfig& wl = config.workload;
   keys.Add("workload.source", &wl.source, "'synthetic' or a mix-instruct JSON / JSON-lines file");
@@ -262,6 +236,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
            "potential of the shaping: predicted | lookahead");
   keys.AddBool("env.undiscounted_credit", &env.undiscounted_credit,
                "divide each credited score by gamma^(decisions since its routing)");
+  keys.Add("env.energy_weight", &env.energy_weight,
+           "energy-aware QoS: credit score - energy_weight x J/token (0 = off)");
   keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
   keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold,
            "greedy-qos drops below this value");
@@ -354,26 +330,6 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   env.arrivals.episode_rates =
       ParseDoubleList(where, "workload.episode_rates", "rates", episode_rates_text);
 
-  for (size_t i = 0; i < names.size(); ++i) {
-    ExpertConfig& ec = env.experts[i];
-    ec.gpu_memory_gb = shared.gpu_memory_gb;
-    ec.gpu_memory_utilization = shared.gpu_memory_utilization;
-    ec.reserve_gb = shared.reserve_gb;
-    ec.c0 = shared.c0;
-    ec.max_num_seqs = shared.max_num_seqs;
-    ec.max_num_batched_tokens = shared.max_num_batched_tokens;
-    ec.block_size = shared.block_size;
-    ec.watermark = shared.watermark;
-    const PerExpert& pe = per_expert[i];
-    if (!std::isnan(pe.kv_bytes_per_token)) ec.kv_bytes_per_token = pe.kv_bytes_per_token;
-    if (!std::isnan(pe.weights_gb)) ec.weights_gb = pe.weights_gb;
-    if (!std::isnan(pe.k1)) ec.k1 = pe.k1;
-    if (!std::isnan(pe.k2)) ec.k2 = pe.k2;
-    if (!std::isnan(pe.c0)) ec.c0 = pe.c0;
-    if (!std::isnan(pe.gpu_memory_gb)) ec.gpu_memory_gb = pe.gpu_memory_gb;
-    if (pe.num_blocks >= 0) ec.num_blocks = pe.num_blocks;
-  }
-
   // Relative data paths are relative to the config file.
   const std::filesystem::path base =
       path.empty() ? std::filesystem::current_path() : std::filesystem::path(path).parent_path();
@@ -384,6 +340,11 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   };
   resolve(&wl.source);
   resolve(&env.arrivals.trace_path);
+  std::vector<std::string> synthetic_models;
+  if (wl.source == "synthetic") {
+    for (const SyntheticModel& m : DefaultSyntheticModels()) synthetic_models.push_back(m.name);
+  }
+  env.experts = cluster_keys->Build(vm, where, base.string(), synthetic_models);
   env.predictor.max_output_tokens = wl.max_output_tokens;
   // The shaping must use the learner's discount. An out-of-range sac.gamma is reported under
   // its own name below, so it is not copied here.
@@ -520,17 +481,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   }
 
   config.resolved = keys.Resolved();
-  for (size_t i = 0; i < names.size(); ++i) {
-    const ExpertConfig& ec = env.experts[i];
-    const std::string p = "expert." + names[i] + ".";
-    config.resolved[p + "kv_bytes_per_token"] = std::to_string(ec.kv_bytes_per_token);
-    config.resolved[p + "weights_gb"] = std::to_string(ec.weights_gb);
-    config.resolved[p + "k1"] = std::to_string(ec.k1);
-    config.resolved[p + "k2"] = std::to_string(ec.k2);
-    config.resolved[p + "c0"] = std::to_string(ec.c0);
-    config.resolved[p + "gpu_memory_gb"] = std::to_string(ec.gpu_memory_gb);
-    config.resolved[p + "num_blocks"] = std::to_string(ec.num_blocks);
-  }
+  cluster_keys->AddResolved(env.experts, &config.resolved);
   return config;
 }
 
@@ -558,6 +509,18 @@ std::shared_ptr<const Workload> LoadConfiguredWorkload(const RunConfig& config) 
     options.num_requests = config.workload.synthetic_records;
     options.seed = config.workload.synthetic_seed;
     options.max_output_tokens = config.workload.max_output_tokens;
+    // Experts from config: a model the generator does not know joins it with its
+    // expert.<name>.mean_score; a known one keeps its mean unless that key overrides it.
+    options.models = DefaultSyntheticModels();
+    for (const ExpertConfig& e : config.env.experts) {
+      auto it = std::find_if(options.models.begin(), options.models.end(),
+                             [&](const SyntheticModel& m) { return m.name == e.name; });
+      if (it == options.models.end()) {
+        options.models.push_back({e.name, e.mean_score, options.models.front().mean_output_tokens});
+      } else if (e.mean_score > 0) {
+        it->mean_score = e.mean_score;
+      }
+    }
     return std::make_shared<Workload>(GenerateSyntheticWorkload(options));
   }
   return std::make_shared<Workload>(

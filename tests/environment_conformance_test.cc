@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/rng.h"
 #include "env/cluster_env.h"
+#include "env/time_models.h"
 #include "env/toy_env.h"
 #include "env_test_util.h"
 
@@ -34,7 +35,25 @@ std::vector<EnvCase> AllEnvironments() {
       return std::make_unique<ClusterEnv>(c, workload);
     };
   };
+  // The calibrated edge world (configs/edge-4090.cfg): RTX 4090 profile on every expert.
+  auto edge = [workload](double rate, int requests, const std::string& time_model) {
+    return [=]() -> std::unique_ptr<Environment> {
+      EnvConfig c = testing_util::PaperLikeConfig(rate, requests);
+      for (auto& e : c.experts) {
+        ApplyGpuProfile(FindGpuProfile("rtx4090"), &e);
+        if (time_model == "table") {
+          e.time_model = "table";
+          e.profile = LoadProfileTable(std::string(QOSROUTE_SOURCE_DIR) +
+                                       "/configs/profiles/rtx4090-llama7b.csv");
+        }
+      }
+      return std::make_unique<ClusterEnv>(c, workload);
+    };
+  };
   return {
+      {"Edge4090Loaded", edge(40.0, 600, "calibrated")},
+      {"Edge4090Overloaded", edge(120.0, 1500, "calibrated")},
+      {"Edge4090Table", edge(40.0, 600, "table")},
       {"ClusterPaper", cluster(3.0, 0, "poisson", true)},
       {"ClusterOverloaded", cluster(12.0, 0, "poisson", true)},
       {"ClusterTinyKvCache", cluster(8.0, 24, "poisson", false)},

@@ -1,0 +1,81 @@
+#pragma once
+// Iteration-time models beyond the linear default (env/expert_config.h): the calibrated form
+// fitted to measured 7B serving (shared/spec/serving-calibration.md section 1) and a table of
+// measured iterations read from CSV, in the spirit of Vidur's profiles (docs/SIMULATOR.md).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "env/expert_config.h"
+
+namespace qosroute {
+
+// t = max(c0, k1 x tokens processed) + k2 x decoding context + k3 x sequences. A prefill
+// processes its prompt tokens (no decoding context); a decode processes one token per sequence
+// over the batch's whole context. The max is the weights pass versus compute: a small batch
+// pays c0 for reading the weights, a large prefill pays for its FLOPs.
+class CalibratedIterationTimeModel final : public IterationTimeModel {
+ public:
+  CalibratedIterationTimeModel(double c0, double k1, double k2, double k3)
+      : c0_(c0), k1_(k1), k2_(k2), k3_(k3) {}
+  double PrefillSeconds(long prefill_tokens, int num_seqs) const override {
+    const double compute = k1_ * static_cast<double>(prefill_tokens);
+    return (compute > c0_ ? compute : c0_) + k3_ * num_seqs;
+  }
+  double DecodeSeconds(long context_tokens, int num_seqs) const override {
+    const double compute = k1_ * num_seqs;
+    return (compute > c0_ ? compute : c0_) + k2_ * static_cast<double>(context_tokens) +
+           k3_ * num_seqs;
+  }
+
+ private:
+  double c0_, k1_, k2_, k3_;
+};
+
+// Measured iterations of one phase at one batch size: seconds against tokens (prefill tokens
+// for a prefill, total context tokens for a decode), tokens strictly increasing.
+struct ProfileRow {
+  int batch_size = 1;
+  std::vector<double> tokens;
+  std::vector<double> seconds;
+};
+
+// A profile CSV (format in docs/SIMULATOR.md): rows of batch_size, prefill_tokens,
+// context_tokens, seconds. Rows with prefill_tokens > 0 are prefill iterations, rows with
+// prefill_tokens = 0 decode iterations; each phase is a grid sorted by batch size, then tokens.
+struct ProfileTable {
+  std::string source;
+  std::vector<ProfileRow> prefill;  // batch sizes strictly increasing
+  std::vector<ProfileRow> decode;
+};
+
+// Reads and validates a profile CSV; throws UserError naming the file (and line) for an empty
+// file, a missing column, a non-numeric or negative value, a non-monotone grid or a missing
+// phase.
+std::shared_ptr<const ProfileTable> LoadProfileTable(const std::string& path);
+// The same from text; `source` names it in errors.
+std::shared_ptr<const ProfileTable> ParseProfileTable(const std::string& text,
+                                                      const std::string& source);
+
+// Piecewise-linear interpolation on the grid: linear in tokens within a batch row, then linear
+// in batch size between rows. Below the first grid point a value is held at the first point;
+// beyond the last it is extrapolated along the last segment (never with a negative slope), so
+// that contexts larger than the measured ones keep costing more.
+double InterpolateProfile(const std::vector<ProfileRow>& rows, int batch_size, double tokens);
+
+class TableIterationTimeModel final : public IterationTimeModel {
+ public:
+  explicit TableIterationTimeModel(std::shared_ptr<const ProfileTable> table)
+      : table_(std::move(table)) {}
+  double PrefillSeconds(long prefill_tokens, int num_seqs) const override {
+    return InterpolateProfile(table_->prefill, num_seqs, static_cast<double>(prefill_tokens));
+  }
+  double DecodeSeconds(long context_tokens, int num_seqs) const override {
+    return InterpolateProfile(table_->decode, num_seqs, static_cast<double>(context_tokens));
+  }
+
+ private:
+  std::shared_ptr<const ProfileTable> table_;
+};
+
+}  // namespace qosroute
