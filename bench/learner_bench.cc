@@ -5,11 +5,13 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/rng.h"
 #include "learner/blas_info.h"
+#include "learner/fused_adam.h"
 #include "learner/graph_batch.h"
 #include "learner/sac.h"
 
@@ -67,8 +69,8 @@ std::vector<const Observation*> Pick(const std::vector<Observation>& pool, int c
 }
 
 // Which BLAS kernels ran (see learner/blas_info.h): a misdetected OpenBLAS core makes the
-// update ~1.6x slower, so results mean little without it. Recorded in the run's context
-// (before main, as the context header is printed first) and in each update's label.
+// update ~1.6x slower, so results mean little without it. Recorded in each update's label
+// (bench_main.cc puts the library and core in the run's context).
 std::string BlasCoreNote() {
   const std::string core = BlasCoreName();
   std::string note = "openblas core " + (core.empty() ? std::string("n/a") : core);
@@ -76,10 +78,6 @@ std::string BlasCoreNote() {
     note += " (misdetected: set OPENBLAS_CORETYPE=" + SuggestedOpenBlasCore() + ")";
   return note;
 }
-const bool kBlasCoreNoted = [] {
-  benchmark::AddCustomContext("blas", BlasCoreNote());
-  return true;
-}();
 
 SacConfig ReferenceConfig(int threads) {
   SacConfig config;  // hidden 64, 4 heads, 2 layers, MLP [64, 64]: the defaults
@@ -142,6 +140,41 @@ void BM_LearnerUpdateRecipe(benchmark::State& state) {
   TimeUpdates(state, RecipeConfig(static_cast<int>(state.range(0))));
 }
 BENCHMARK(BM_LearnerUpdateRecipe)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One optimizer step over the agent's parameters (74 tensors in three groups: critic,
+// actor, temperature), as ApplyGradients takes it. Arg 0: a torch::optim::Adam per group,
+// ~8 ops per tensor (what SacAgent uses today); 1: FusedAdam, ~8 ops per group.
+void BM_AdamStep(benchmark::State& state) {
+  SacAgent agent(ReferenceConfig(1));
+  SacNetworks& nets = agent.networks();
+  const std::vector<std::vector<torch::Tensor>> groups = {
+      nets->CriticParameters(), nets->actor->parameters(), {nets->log_alpha}};
+  const double rates[] = {3e-5, 3e-5, 3e-4};
+  std::unique_ptr<FusedAdam> fused;
+  std::vector<std::unique_ptr<torch::optim::Adam>> adams;
+  if (state.range(0) == 1) {
+    std::vector<FusedAdamGroup> fused_groups;
+    for (size_t g = 0; g < groups.size(); ++g) fused_groups.push_back({groups[g], {rates[g]}});
+    fused = std::make_unique<FusedAdam>(fused_groups);
+    for (size_t g = 0; g < groups.size(); ++g) fused->flat_grads(g).normal_();
+  } else {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      for (const auto& p : groups[g]) p.mutable_grad() = torch::randn_like(p);
+      adams.push_back(
+          std::make_unique<torch::optim::Adam>(groups[g], torch::optim::AdamOptions(rates[g])));
+    }
+  }
+  for (auto _ : state) {
+    if (fused) {
+      fused->step();
+    } else {
+      for (auto& adam : adams) adam->step();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel("items = steps");
+}
+BENCHMARK(BM_AdamStep)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 // Batching 256 observations into tensors (what a learner does per update, twice).
 void BM_BatchObservations(benchmark::State& state) {

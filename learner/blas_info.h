@@ -5,7 +5,9 @@
 // (Debian 12) does not know Sapphire Rapids under KVM and falls back to "Prescott" (SSE3),
 // which makes every matrix product 3-5x slower; one SAC update then takes ~1.6x as long.
 // Setting OPENBLAS_CORETYPE=SkylakeX (AVX-512 CPUs) or Haswell (AVX2) in the environment
-// before the process starts fixes it; OpenBLAS reads it once, at load time.
+// before the process starts fixes it; OpenBLAS reads it once, at load time. qosroute and
+// qosroute_bench do that themselves at start-up (common/blas_probe.h, ReexecForBlasIfNeeded);
+// BlasStartLine() there gives the line every run logs.
 #include <string>
 
 namespace qosroute {
@@ -14,8 +16,8 @@ namespace qosroute {
 // is not OpenBLAS.
 std::string BlasCoreName();
 
-// The OPENBLAS_CORETYPE this CPU supports best ("SkylakeX", "Haswell"), or "" when neither
-// AVX-512 nor AVX2 is available (or not on x86-64).
+// The OPENBLAS_CORETYPE this CPU and OS support best ("SkylakeX", "Haswell"), or "" when
+// neither AVX-512 nor AVX2 is usable (or not on x86-64).
 std::string SuggestedOpenBlasCore();
 
 // True when OpenBLAS runs a generic core although the CPU could run a faster one, i.e. when

@@ -7,3 +7,8 @@ qosroute_add_test(toy_env_test SOURCES toy_env_test.cc LIBS qosroute_env)
 # Model selection on validation episodes: the rule, the scores, the trainer's selected policy
 # and its exact resume.
 qosroute_add_test(policy_selection_test SOURCES policy_selection_test.cc LIBS qosroute_learner qosroute_launch TIMEOUT 300)
+# The run's reports through the trainer: rolling QoS, empty cells, greedy-qos reference,
+# TensorBoard scalars.
+qosroute_add_test(run_reporting_test SOURCES run_reporting_test.cc LIBS qosroute_launch_learner TIMEOUT 300)
+# Adam over flat buffers against torch::optim::Adam, and its state in per-parameter form.
+qosroute_add_test(fused_adam_test SOURCES fused_adam_test.cc LIBS qosroute_learner)
