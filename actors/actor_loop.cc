@@ -10,6 +10,7 @@
 #include "learner/graph_batch.h"
 #include "learner/train_loop.h"
 #include "replay/transition_codec.h"
+#include "telemetry/rolling_qos.h"
 
 namespace qosroute {
 
@@ -189,7 +190,10 @@ class Actor {
   void StepEnv(int i, int action) {
     ClusterEnv& env = *envs_[i];
     before_ = env.observation();
+    const double credited_qos = env.CreditedQos();
+    const long credited_requests = env.CreditedRequests();
     const StepResult step = env.Step(action);
+    credited_.Add(env.CreditedQos() - credited_qos, env.CreditedRequests() - credited_requests);
     returns_[i] += step.reward;
     const size_t start = outgoing_.size();
     // At the end of an episode the next observation is never used (done masks bootstrap).
@@ -237,7 +241,9 @@ class Actor {
     result_.transitions_sent += outgoing_count_;
     ++inflight_;
     transport_->Send(layout_.LearnerRank(0),
-                     EncodeProgress(Progress{options_.actor_index, result_.frames, version_}));
+                     EncodeProgress(Progress{options_.actor_index, result_.frames, version_,
+                                             credited_.qos(), credited_.resolved()}));
+    credited_.Clear();
     ResetOutgoing();
   }
 
@@ -314,6 +320,7 @@ class Actor {
   std::vector<double> returns_;
   long episodes_started_ = 0;
   Observation before_;
+  RollingQos credited_;  // QoS and requests credited since the last Progress report
   std::vector<uint8_t> outgoing_;
   int outgoing_count_ = 0;
   size_t record_size_ = 0;

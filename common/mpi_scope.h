@@ -7,11 +7,9 @@
 // mpirun never touches MPI (no singleton start-up, no MPI needed on a laptop).
 #include <string>
 
-namespace qosroute {
+#include "common/launcher_env.h"
 
-// The world size a launcher announced in the environment (Open MPI, MPICH/Hydra PMI,
-// MVAPICH, Slurm srun), or 1 when none did.
-int LaunchedWorldSize();
+namespace qosroute {
 
 class MpiScope {
  public:

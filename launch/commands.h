@@ -10,6 +10,7 @@ using Args = std::vector<std::string>;  // arguments after the command name
 
 int RunSimulateCommand(const Args& args);
 int RunMakeWorkloadCommand(const Args& args);
+int RunPlotCommand(const Args& args);  // runs tools/plot_run.py; no torch needed
 #ifdef QOSROUTE_HAVE_TORCH
 int RunTrainCommand(const Args& args);
 int RunEvaluateCommand(const Args& args);

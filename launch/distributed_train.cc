@@ -21,6 +21,7 @@
 #include "learner/checkpoint_signals.h"
 #include "learner/distributed_run.h"
 #include "learner/gradient_sync_mpi.h"
+#include "telemetry/run_dir_lock.h"
 
 namespace qosroute {
 
@@ -114,8 +115,10 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
   }
   // Learner 0 reads and checks the checkpoint before anything in the run directory changes.
   std::string error;
+  std::unique_ptr<RunDirLock> lock;  // learner 0 holds the run directory for the job
   if (rank == 0) {
     try {
+      lock = std::make_unique<RunDirLock>(run_dir);
       options.resume = LoadResumeCheckpoint(config, run_dir, resume, layout, options, sac);
     } catch (const UserError& e) {
       error = e.what();
@@ -186,10 +189,8 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
         "policy: {}",
         t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
         t.updates / std::max(t.seconds, 1e-9), t.policy_path);
-    if (compare) {
-      CompareTrainedPolicy(config, workload, {{"sac-" + config.train.encoder, t.policy_path}},
-                           run_dir);
-    }
+    const std::vector<NamedPolicyFile> compared = TrainedPolicies(config, t);
+    if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);
     std::printf("run directory: %s\n", run_dir.c_str());
   }
   return 0;

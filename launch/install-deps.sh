@@ -14,6 +14,8 @@ packages=(
   # Debian's LibTorch calls whatever libblas.so.3 is selected; netlib's reference BLAS is
   # 4-5x slower for the SAC update than OpenBLAS.
   libopenblas0-openmp
+  # `qosroute plot` (tools/plot_run.py) draws with the Debian python3's matplotlib (+ numpy).
+  python3-matplotlib python3-numpy
 )
 
 missing=()

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "common/blas_probe.h"
 #include "common/error.h"
+#include "common/launcher_env.h"
 #include "launch/commands.h"
 
 namespace {
@@ -17,6 +19,7 @@ void PrintUsage() {
       "  simulate       run heuristic (and learned) routers on a config, print the comparison "
       "table\n"
       "  make-workload  write a calibrated synthetic mix-instruct workload (JSON lines)\n"
+      "  plot           PNG figures of a training run, a load sweep or per-request latencies\n"
 #ifdef QOSROUTE_HAVE_TORCH
       "  train          train the SAC router (HAN or flat encoder)\n"
       "  evaluate       evaluate a trained policy file against the heuristics\n"
@@ -28,6 +31,9 @@ void PrintUsage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else: OpenBLAS chose its kernels when it loaded, and a misdetected CPU is
+  // fixed only by restarting with OPENBLAS_CORETYPE set (common/blas_reexec.h).
+  qosroute::ReexecForBlasIfNeeded(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
       std::string(argv[1]) == "help") {
     PrintUsage();
@@ -38,6 +44,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "simulate") return qosroute::RunSimulateCommand(args);
     if (command == "make-workload") return qosroute::RunMakeWorkloadCommand(args);
+    if (command == "plot") return qosroute::RunPlotCommand(args);
 #ifdef QOSROUTE_HAVE_TORCH
     if (command == "train") return qosroute::RunTrainCommand(args);
     if (command == "evaluate") return qosroute::RunEvaluateCommand(args);
@@ -47,10 +54,14 @@ int main(int argc, char** argv) {
     PrintUsage();
     return 2;
   } catch (const qosroute::UserError& e) {
-    std::fprintf(stderr, "qosroute %s: error: %s\n", command.c_str(), e.what());
+    // Under mpirun every rank reads the same flags and config and fails the same way: the
+    // job says so once, from rank 0.
+    if (qosroute::LaunchedWorldRank() == 0)
+      std::fprintf(stderr, "qosroute %s: error: %s\n", command.c_str(), e.what());
     return 2;
   } catch (const boost::program_options::error& e) {
-    std::fprintf(stderr, "qosroute %s: error: %s (see --help)\n", command.c_str(), e.what());
+    if (qosroute::LaunchedWorldRank() == 0)
+      std::fprintf(stderr, "qosroute %s: error: %s (see --help)\n", command.c_str(), e.what());
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qosroute %s: fatal: %s\n", command.c_str(), e.what());

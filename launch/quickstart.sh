@@ -11,6 +11,9 @@ echo "== BLAS used by LibTorch: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.
 RUN_DIR=${RUN_DIR:-runs/quickstart-$(date +%Y%m%d-%H%M%S)}
 build/qosroute train --config configs/quickstart.cfg --run-dir "$RUN_DIR" "$@"
 echo
+echo "== figures (learning curve, throughput, losses; TensorBoard: tensorboard --logdir $RUN_DIR/tb)"
+build/qosroute plot "$RUN_DIR"
+echo
 echo "policy_selected.h5 is the snapshot and deviation margin chosen on validation episodes"
 echo "(metrics/select.csv); policy.h5 is the last snapshot. Evaluate either on another load with:"
 echo "  build/qosroute evaluate --policy $RUN_DIR/policy_selected.h5 --config $RUN_DIR/config.cfg --set workload.rate=8"

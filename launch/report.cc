@@ -43,9 +43,9 @@ std::optional<MeanCi> PairedVsGreedy(const PolicyResult& r,
 
 std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
   std::string out =
-      fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8} {:>18}\n",
+      fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8} {:>8} {:>18}\n",
                   "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att", "lpt mean s",
-                  "lpt p95 s", "KV use", "drop", "preempt", "vs greedy (paired)");
+                  "lpt p95 s", "KV use", "drop", "preempt", "J/token", "vs greedy (paired)");
   double upper = 0.0;
   for (const PolicyResult& r : results) {
     const MeanCi qos = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_qos; });
@@ -54,7 +54,7 @@ std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
     const std::optional<MeanCi> paired = PairedVsGreedy(r, results);
     out += fmt::format(
         "{:<22} {:>8.4f} ±{:<7.4f} {:>7.1f}% {:>8.4f} {:>8.3f} {:>9.4f} {:>9.4f} {:>7.3f} {:>7.3f} "
-        "{:>8.1f} {:>18}\n",
+        "{:>8.1f} {:>8.3f} {:>18}\n",
         r.policy, qos.mean, qos.ci95, ub.mean > 0 ? 100.0 * qos.mean / ub.mean : 0.0,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_score; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.sla_attainment; }).mean,
@@ -66,6 +66,7 @@ std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
         Summarise(r.episodes,
                   [](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); })
             .mean,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.energy_per_token_j; }).mean,
         paired ? fmt::format("{:+.4f} ±{:.4f}", paired->mean, paired->ci95) : std::string("-"));
   }
   out += fmt::format("{:<22} {:>8.4f}  (every request served by its best expert within the SLA)\n",
@@ -78,7 +79,8 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
       "policy,episodes,avg_qos,avg_qos_ci95,avg_score,sla_attainment,latency_per_token_mean,"
       "latency_per_token_p50,latency_per_token_p95,latency_per_token_p99,kv_utilization,"
       "throughput_tokens_per_s,drop_rate,preemptions,upper_bound,paired_vs_greedy_qos,"
-      "paired_vs_greedy_qos_ci95\n";
+      "paired_vs_greedy_qos_ci95,energy_per_token_j,mean_power_w,energy_j,avg_energy_qos,"
+      "avg_energy_qos_ci95,latency_per_token_p95_ci95,kv_utilization_ci95,preemptions_ci95\n";
   for (const PolicyResult& r : results) {
     auto mean = [&](const std::function<double(const EpisodeMetrics&)>& get) {
       return Summarise(r.episodes, get).mean;
@@ -101,6 +103,20 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
         mean([](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); }),
         mean([](const EpisodeMetrics& m) { return m.upper_bound; }),
         paired ? fmt::format("{:.6f},{:.6f}", paired->mean, paired->ci95) : std::string(","));
+    // Appended after the paired columns so that scripts reading columns by position still work.
+    const MeanCi energy_qos =
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_energy_qos; });
+    out.pop_back();  // the newline
+    out += fmt::format(
+        ",{:.6f},{:.3f},{:.1f},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f}\n",
+        mean([](const EpisodeMetrics& m) { return m.energy_per_token_j; }),
+        mean([](const EpisodeMetrics& m) { return m.mean_power_w; }),
+        mean([](const EpisodeMetrics& m) { return m.energy_j; }), energy_qos.mean, energy_qos.ci95,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_p95; }).ci95,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.kv_utilization; }).ci95,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) {
+          return static_cast<double>(m.preemptions);
+        }).ci95);
   }
   return out;
 }
@@ -119,6 +135,21 @@ void WriteText(const std::string& path, const std::string& text) {
     if (!out) throw UserError("cannot write " + path + " (disk full?)");
   }
   std::filesystem::rename(tmp, path);
+}
+
+std::string FormatRequestLatencyCsv(const std::vector<PolicyResult>& results, double sla_s) {
+  std::string out = "policy,episode,latency_per_token_s,sla_s\n";
+  const std::string sla = fmt::format("{:g}", sla_s);
+  for (const PolicyResult& r : results) {
+    for (size_t e = 0; e < r.episodes.size(); ++e) {
+      const EpisodeMetrics& m = r.episodes[e];
+      for (double latency : m.latencies_per_token)
+        out += fmt::format("{},{},{:.6g},{}\n", r.policy, e, latency, sla);
+      const long unserved = m.requests - static_cast<long>(m.latencies_per_token.size());
+      for (long i = 0; i < unserved; ++i) out += fmt::format("{},{},,{}\n", r.policy, e, sla);
+    }
+  }
+  return out;
 }
 
 }  // namespace qosroute

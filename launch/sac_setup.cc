@@ -95,4 +95,15 @@ std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
   return agent;
 }
 
+std::vector<NamedPolicyFile> TrainedPolicies(const RunConfig& config, const TrainResult& result) {
+  const std::string name = "sac-" + config.train.encoder;
+  if (result.selected_policy_path.empty()) return {{name, result.policy_path}};
+  spdlog::info(
+      "selected policy: the snapshot at {} updates with deviation margin {:g} (validation gain "
+      "over greedy-qos: mean {:+.4f}, worst rate {:+.4f}): {}",
+      result.selected_updates, result.selected_margin, result.selected_mean_gain,
+      result.selected_min_gain, result.selected_policy_path);
+  return {{name + "-selected", result.selected_policy_path}, {name + "-final", result.policy_path}};
+}
+
 }  // namespace qosroute

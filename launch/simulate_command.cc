@@ -19,7 +19,7 @@ namespace po = boost::program_options;
 namespace qosroute {
 
 int RunSimulateCommand(const Args& args) {
-  std::string config_path, policy = "all", out_csv, policy_file;
+  std::string config_path, policy = "all", out_csv, policy_file, requests_csv;
   std::vector<std::string> overrides;
   int seeds = 0;
   po::options_description desc(
@@ -35,7 +35,10 @@ int RunSimulateCommand(const Args& args) {
       "seeds", po::value(&seeds), "evaluation episodes (default: eval.seeds of the config)")(
       "set", po::value(&overrides)->composing(),
       "override a config key: section.key=value (repeatable)")("out", po::value(&out_csv),
-                                                               "write the comparison as CSV");
+                                                               "write the comparison as CSV")(
+      "requests-out", po::value(&requests_csv),
+      "write every request's latency per token as CSV (policy,episode,latency_per_token_s; "
+      "empty for a dropped request): the input of qosroute plot --latency");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
@@ -91,6 +94,10 @@ int RunSimulateCommand(const Args& args) {
   if (!out_csv.empty()) {
     WriteText(out_csv, FormatComparisonCsv(results));
     spdlog::info("wrote {}", out_csv);
+  }
+  if (!requests_csv.empty()) {
+    WriteText(requests_csv, FormatRequestLatencyCsv(results, config.env.sla));
+    spdlog::info("wrote {}", requests_csv);
   }
   return 0;
 }

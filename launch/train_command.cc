@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "common/blas_probe.h"
 #include "common/error.h"
 #include "common/logging.h"
 #include "common/mpi_scope.h"
@@ -24,6 +25,7 @@
 #include "learner/checkpoint_files.h"
 #include "learner/checkpoint_signals.h"
 #include "learner/train_loop.h"
+#include "telemetry/run_dir_lock.h"
 
 namespace po = boost::program_options;
 
@@ -65,19 +67,15 @@ int RunTrainCommand(const Args& args) {
   po::notify(vm);
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
+  spdlog::info("{}", BlasStartLine());
   if (run_dir.empty()) run_dir = DefaultRunDir();
   // Under mpirun/srun (or with a [launch] layout that asks for roles) the distributed trainer
   // runs instead; -np 1 keeps the single-process trainer below.
   if (WantsDistributedTraining(config.launch, LaunchedWorldSize())) {
-    // A config made for one process (configs/quickstart.cfg) still runs under mpirun.
-    if (!config.select.rates.empty()) {
-      spdlog::warn(
-          "select.rates is set, but model selection runs in single-process training only: this "
-          "distributed run writes policy.h5 alone; compare it with qosroute evaluate");
-    }
     return RunDistributedTrain(config, run_dir, compare, resume);
   }
-  std::filesystem::create_directories(run_dir);
+  // One job per run directory: refused (exit 2, nothing changed) while another holds it.
+  const RunDirLock lock(run_dir);
   // Until training ends, SIGTERM/SIGINT ask the trainer to checkpoint and stop (exit code 0).
   auto stop_signals = std::make_unique<StopSignals>();
   TrainLoopOptions options = MakeTrainLoopOptions(config, run_dir);
@@ -112,19 +110,7 @@ int RunTrainCommand(const Args& args) {
       result.frames, result.updates, result.episodes, result.seconds,
       result.updates / result.seconds, result.policy_path);
 
-  std::vector<NamedPolicyFile> compared;
-  const std::string name = "sac-" + config.train.encoder;
-  if (!result.selected_policy_path.empty()) {
-    spdlog::info(
-        "selected policy: the snapshot at {} updates with deviation margin {:g} (validation "
-        "gain over greedy-qos: mean {:+.4f}, worst rate {:+.4f}): {}",
-        result.selected_updates, result.selected_margin, result.selected_mean_gain,
-        result.selected_min_gain, result.selected_policy_path);
-    compared.push_back({name + "-selected", result.selected_policy_path});
-    compared.push_back({name + "-final", result.policy_path});
-  } else {
-    compared.push_back({name, result.policy_path});
-  }
+  const std::vector<NamedPolicyFile> compared = TrainedPolicies(config, result);
   if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);
   std::printf("run directory: %s\n", run_dir.c_str());
   return 0;

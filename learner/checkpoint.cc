@@ -220,21 +220,15 @@ void WriteTrainerState(h5::Writer& w, const TrainerState& s) {
   w.Attribute("/loop", "alpha", s.last_losses.alpha);
   w.Attribute("/loop", "entropy", s.last_losses.entropy);
   w.Attribute("/loop", "q_mean", s.last_losses.q_mean);
+  w.Group("/rolling");
+  w.Attribute("/rolling", "qos_sum", s.rolling_qos_sum);
+  w.Attribute("/rolling", "requests", static_cast<int64_t>(s.rolling_requests));
 
   w.Group("/metrics");
   w.Text("/metrics/train_csv", s.train_csv);
   w.Text("/metrics/eval_csv", s.eval_csv);
 
-  if (!s.select_csv.empty()) {
-    w.Text("/metrics/select_csv", s.select_csv);
-    w.Group("/selection");
-    w.Attribute("/selection", "updates", static_cast<int64_t>(s.selected_updates));
-    w.Attribute("/selection", "frames", static_cast<int64_t>(s.selected_frames));
-    w.Attribute("/selection", "mean_gain", s.selected_mean_gain);
-    w.Attribute("/selection", "min_gain", s.selected_min_gain);
-    w.Attribute("/selection", "margin", s.selected_margin);
-    if (s.selected_updates >= 0) w.Write("/selection/policy_file", s.selected_policy);
-  }
+  WriteSelectionState(w, s.selection);
 
   w.Group(kRank);
   w.Attribute(kRank, "role", std::string("actor+learner+replay"));
@@ -272,26 +266,15 @@ TrainerState ReadTrainerState(const h5::Reader& r, int num_envs) {
   s.last_losses.alpha = r.DoubleAttribute("/loop", "alpha");
   s.last_losses.entropy = r.DoubleAttribute("/loop", "entropy");
   s.last_losses.q_mean = r.DoubleAttribute("/loop", "q_mean");
+  if (r.Has("/rolling")) {  // written since the rolling QoS exists
+    s.rolling_qos_sum = r.DoubleAttribute("/rolling", "qos_sum");
+    s.rolling_requests = r.IntAttribute("/rolling", "requests");
+  }
 
   s.train_csv = r.Text("/metrics/train_csv");
   s.eval_csv = r.Text("/metrics/eval_csv");
   s.config_text = r.Text("/config");
-  if (r.Has("/selection")) {
-    s.select_csv = r.Text("/metrics/select_csv");
-    s.selected_updates = r.IntAttribute("/selection", "updates");
-    s.selected_frames = r.IntAttribute("/selection", "frames");
-    s.selected_mean_gain = r.DoubleAttribute("/selection", "mean_gain");
-    s.selected_min_gain = r.DoubleAttribute("/selection", "min_gain");
-    s.selected_margin = r.DoubleAttribute("/selection", "margin");
-    if (s.selected_updates >= 0) {
-      h5::Dims dims;
-      s.selected_policy = r.ReadAnyShape<uint8_t>("/selection/policy_file", &dims);
-      if (dims.size() != 1 || s.selected_policy.empty()) {
-        throw UserError("checkpoint " + r.path() +
-                        " has /selection/policy_file that is not a non-empty byte string");
-      }
-    }
-  }
+  s.selection = ReadSelectionState(r);
 
   const std::string rank = kRank;
   s.explore_rng = ReadRng(r, rank + "/rng/explore");

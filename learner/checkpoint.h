@@ -11,6 +11,7 @@
 //   /agent/optimizer/<critic|actor|alpha>/<name>/{step, exp_avg, exp_avg_sq}
 //   /agent/sample_rng      uint64[4]             @num_updates on /agent
 //   /loop                  @next_log_frames ... (schedule and last logged values)
+//   /rolling               @qos_sum @requests (the rolling QoS's open interval)
 //   /metrics/train_csv, /metrics/eval_csv        the CSVs up to this checkpoint
 //   /selection             @updates @frames @margin @mean_gain @min_gain, policy_file uint8[n] (the
 //                          selected policy's HDF5 file), /metrics/select_csv; absent in
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "learner/sac.h"
+#include "learner/selection_keeper.h"
 #include "replay/uniform_replay.h"
 
 namespace qosroute {
@@ -63,21 +65,18 @@ struct TrainerState {
   double last_episode_qos = 0.0;
   SacLosses last_losses;
   double elapsed_seconds = 0.0;  // training wall time so far, so that wall_s continues
+  // The rolling QoS's open interval (telemetry/rolling_qos.h): QoS and requests credited
+  // since the last progress row. Absent in older checkpoints (read as 0).
+  double rolling_qos_sum = 0.0;
+  long rolling_requests = 0;
 
   std::string train_csv, eval_csv;  // metrics files up to here, header included
   std::string config_text;          // the resolved config
 
-  // Model selection (learner/policy_selection.h): the snapshot chosen so far (updates -1:
-  // none yet), its score, its policy file's bytes (kept from the selection on, so that a
-  // checkpoint never rereads the file) and metrics/select.csv so far (filled only while
-  // writing a checkpoint, and on reading one; "" when selection is off).
-  long selected_updates = -1;
-  long selected_frames = 0;
-  double selected_mean_gain = 0.0;
-  double selected_min_gain = 0.0;
-  double selected_margin = 0.0;
-  std::vector<uint8_t> selected_policy;
-  std::string select_csv;
+  // Model selection (learner/selection_keeper.h): the snapshot chosen so far, its score, its
+  // policy file's bytes and metrics/select.csv (its text filled only while writing a
+  // checkpoint, and on reading one; "" when selection is off).
+  SelectionState selection;
 };
 
 // Writes the checkpoint to `path` + ".tmp" and renames it to `path` once complete and

@@ -65,6 +65,10 @@ void WriteLearnerZero(h5::Writer& w, const LearnerZeroState& s) {
   w.Group("/metrics");
   w.Text("/metrics/train_csv", s.train_csv);
   w.Text("/metrics/eval_csv", s.eval_csv);
+  w.Group("/rolling");
+  w.Attribute("/rolling", "qos_sum", s.rolling_qos_sum);
+  w.Attribute("/rolling", "requests", static_cast<int64_t>(s.rolling_requests));
+  WriteSelectionState(w, s.selection);
 }
 
 LearnerZeroState ReadLearnerZero(const h5::Reader& r, int num_actors) {
@@ -99,6 +103,11 @@ LearnerZeroState ReadLearnerZero(const h5::Reader& r, int num_actors) {
   s.last_losses.q_mean = r.DoubleAttribute(g, "q_mean");
   s.train_csv = r.Text("/metrics/train_csv");
   s.eval_csv = r.Text("/metrics/eval_csv");
+  if (r.Has("/rolling")) {  // written since the rolling QoS exists
+    s.rolling_qos_sum = r.DoubleAttribute("/rolling", "qos_sum");
+    s.rolling_requests = r.IntAttribute("/rolling", "requests");
+  }
+  s.selection = ReadSelectionState(r);
   s.config_text = r.Text("/config");
   return s;
 }

@@ -9,6 +9,8 @@
 //   /counters              @frames @updates @episodes @weight_version @seed
 //   /loop                  learner 0's schedule and stream accounting; /loop/actor_frames
 //   /metrics/train_csv, /metrics/eval_csv
+//   /rolling               @qos_sum @requests (absent in older files)
+//   /selection, /metrics/select_csv         model selection, as in a single-process checkpoint
 //   /ranks/<r>             @role = learner | shard | actor
 //     actor/               env_<i>, episode_returns, rng_explore, outgoing; counters as attributes
 //     replay/              a replay shard (a shard rank, or a learner hosting one): records
@@ -22,6 +24,7 @@
 
 #include "learner/checkpoint_agent.h"
 #include "learner/sac.h"
+#include "learner/selection_keeper.h"
 #include "replay/protocol.h"
 #include "replay/rank_snapshot.h"
 
@@ -44,7 +47,10 @@ struct LearnerZeroState {
   uint64_t actor_checksum = 0, shard_checksum = 0;
   double max_rate_deviation = 0.0;
   SacLosses last_losses;
+  double rolling_qos_sum = 0.0;  // the rolling QoS's open interval (telemetry/rolling_qos.h)
+  long rolling_requests = 0;
   std::string train_csv, eval_csv, config_text;
+  SelectionState selection;  // model selection (learner/selection_keeper.h)
 
   long frames() const {
     long sum = 0;

@@ -16,13 +16,16 @@
 
 #include "actors/actor_loop.h"
 #include "common/error.h"
-#include "learner/agent_evaluation.h"
 #include "learner/checkpoint_files.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
+#include "learner/periodic_evaluation.h"
 #include "learner/policy_io.h"
+#include "learner/selection_keeper.h"
 #include "replay/replay_shard.h"
 #include "replay/transition_codec.h"
+#include "telemetry/rolling_qos.h"
+#include "telemetry/run_reporter.h"
 
 namespace qosroute {
 
@@ -80,29 +83,6 @@ ReplayShardOptions ShardOptions(const DistributedPlan& plan, const DistributedOp
   return o;
 }
 
-// |TD error| of each sampled transition under the current networks (for priorities).
-std::vector<float> TdErrors(SacAgent& agent, const GraphBatch& obs, const torch::Tensor& actions,
-                            const torch::Tensor& rewards, const GraphBatch& next_obs,
-                            const torch::Tensor& dones) {
-  torch::NoGradGuard no_grad;
-  const torch::Device device = agent.device();
-  const auto q = agent.QValues(obs).first;
-  const auto q_taken = q.gather(1, actions.to(device).unsqueeze(1)).squeeze(1);
-  const auto probs = agent.ActionProbs(next_obs);
-  const auto [tq1, tq2] = agent.TargetQValues(next_obs);
-  torch::Tensor log_probs = torch::log(probs.clamp_min(1e-12));
-  const torch::Tensor prior = agent.PriorLogProbs(next_obs.to(device));
-  if (prior.defined()) log_probs = log_probs - prior;  // the KL bonus of a prior policy
-  const auto v = (probs * (agent.CombineTwins(tq1, tq2) - agent.alpha() * log_probs))
-                     .masked_fill(probs <= 0, 0.0)
-                     .sum(1);
-  const auto y = rewards.to(device) + agent.config().gamma * (1 - dones.to(device)) * v;
-  const auto td = (q_taken - y).abs().to(torch::kCPU).contiguous();
-  return std::vector<float>(td.data_ptr<float>(), td.data_ptr<float>() + td.numel());
-}
-
-// Resume: waits for this rank's parts from learner 0. Messages from other ranks that arrive
-// first are kept in *early, in order, for the caller to handle once it is restored.
 std::map<PartKind, std::vector<uint8_t>> ReceiveResumeParts(Transport* transport,
                                                             const std::vector<PartKind>& wanted,
                                                             double timeout_s,
@@ -144,7 +124,12 @@ class Learner {
         sync_(sync),
         index_(layout.IndexOf(transport->rank())),
         agent_(sac_config),
-        actor_frames_(layout.num_actors(), 0) {
+        actor_frames_(layout.num_actors(), 0),
+        reporter_(options.train.run_dir, options.write_metrics && index_ == 0),
+        evaluator_(env_config_, workload_, options.train.greedy, options.train.eval_seed_base,
+                   options.train.eval_seeds),
+        selection_(env_config_, workload_, options.train.greedy, options.train.selection,
+                   options.train.run_dir, options.write_metrics && index_ == 0) {
     if (layout.replay_shards == 0) {
       hosted_shard_ =
           std::make_unique<ShardServer>(layout, index_, ShardOptions(plan_, options, index_),
@@ -198,7 +183,9 @@ class Learner {
       pending.clear();
       // Ask for the next batch now, so that it travels while this one trains.
       if (updates_ + 1 < plan_.total_updates && !checkpoint) pending = RequestBatch();
-      losses = agent_.ComputeGradients(obs_, actions_, rewards_, next_obs_, dones_);
+      // Priorities are the update's own TD errors (before its step): no extra passes.
+      losses = agent_.ComputeGradients(obs_, actions_, rewards_, next_obs_, dones_,
+                                       options_.prioritized ? &td_errors_ : nullptr);
       std::vector<torch::Tensor> grads;
       for (auto& p : agent_.networks()->parameters()) {
         if (p.grad().defined()) grads.push_back(p.grad());
@@ -317,7 +304,7 @@ class Learner {
   }
 
   void SendPriorities() {
-    const std::vector<float> td = TdErrors(agent_, obs_, actions_, rewards_, next_obs_, dones_);
+    const std::vector<float>& td = td_errors_;
     for (const auto& [shard, keys] : batch_keys_) {
       PriorityUpdate update;
       for (const auto& [key, position] : keys) {
@@ -522,8 +509,11 @@ class Learner {
     s.shard_checksum = shard_checksum_;
     s.max_rate_deviation = max_rate_deviation_;
     s.last_losses = last_losses_;
-    s.train_csv = train_text_;
-    s.eval_csv = eval_text_;
+    s.train_csv = reporter_.train_text();
+    s.eval_csv = reporter_.eval_text();
+    s.rolling_qos_sum = rolling_.qos();
+    s.rolling_requests = rolling_.resolved();
+    s.selection = selection_.Snapshot();
     s.config_text = options_.train.config_text;
     return s;
   }
@@ -558,8 +548,10 @@ class Learner {
       shard_checksum_ = s.shard_checksum;
       max_rate_deviation_ = s.max_rate_deviation;
       last_losses_ = s.last_losses;
-      train_text_ = s.train_csv;
-      eval_text_ = s.eval_csv;
+      resumed_train_csv_ = s.train_csv;
+      resumed_eval_csv_ = s.eval_csv;
+      resumed_selection_ = s.selection;
+      rolling_.Set(s.rolling_qos_sum, s.rolling_requests);
       last_log_frames_ = std::min(last_log_frames_, TotalFrames());
       const std::vector<uint8_t> learner_part = EncodeLearnerPart(c.agent, updates_);
       for (int l = 1; l < layout_.learners; ++l) SendPart(l, PartKind::kLearner, learner_part);
@@ -625,6 +617,7 @@ class Learner {
       case MessageKind::kProgress: {
         const Progress p = DecodeProgress(message.bytes);
         actor_frames_[p.actor] = std::max<long>(actor_frames_[p.actor], p.frames);
+        rolling_.Add(p.credited_qos, p.credited_requests);
         lag_sum_ += static_cast<double>(version_ - p.policy_version);
         ++lag_count_;
         break;
@@ -637,8 +630,15 @@ class Learner {
         const long lag = static_cast<long>(version_ - e.policy_version);
         episode_lag_sum_ += lag;
         if (index_ == 0) {
-          AppendTrainRow(fmt::format("episode,{},{},{},{:.3f},,,{:.6f},,,,,,{}\n", TotalFrames(),
-                                     updates_, episodes_, Elapsed(), e.avg_qos, lag));
+          TrainRow row;
+          row.kind = "episode";
+          row.frames = TotalFrames();
+          row.updates = updates_;
+          row.episodes = episodes_;
+          row.wall_s = Elapsed();
+          row.episode_qos = e.avg_qos;
+          row.policy_lag = static_cast<double>(lag);
+          reporter_.Episode(row);
         }
         spdlog::info(
             "episode {} (actor {}) done: avg QoS {:.4f}, SLA attainment {:.3f}, drop rate {:.3f}, "
@@ -689,51 +689,42 @@ class Learner {
     if (!options_.resuming) {
       next_log_ = options_.train.log_every_frames;
       next_eval_ = options_.train.eval_every_frames;
-      train_text_ =
-          "kind,frames,updates,episodes,wall_s,frames_per_s,updates_per_s,episode_qos,critic_loss,"
-          "actor_loss,alpha,entropy,q_mean,policy_lag\n";
-      eval_text_ =
-          "frames,updates,policy,episodes,avg_qos,avg_qos_ci95,sla_attainment,drop_rate,"
-          "latency_per_token_mean\n";
     }
-    if (!options_.write_metrics) return;
-    namespace fs = std::filesystem;
-    fs::create_directories(fs::path(options_.train.run_dir) / "metrics");
-    train_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "train.csv", std::ios::trunc);
-    eval_csv_.open(fs::path(options_.train.run_dir) / "metrics" / "eval.csv", std::ios::trunc);
-    if (!train_csv_ || !eval_csv_)
-      throw UserError("cannot write metrics in run directory " + options_.train.run_dir);
-    train_csv_ << train_text_;
-    eval_csv_ << eval_text_;
-    train_csv_.flush();
-    eval_csv_.flush();
-  }
-
-  void AppendTrainRow(const std::string& row) {
-    train_text_ += row;
-    if (train_csv_) train_csv_ << row;
+    reporter_.Open(resumed_train_csv_, resumed_eval_csv_, TotalFrames(), updates_,
+                   options_.resuming);
+    resumed_train_csv_.clear();
+    resumed_eval_csv_.clear();
+    selection_.Open(std::move(resumed_selection_));
+    resumed_selection_ = SelectionState();
   }
 
   void MaybeLog(bool force) {
     const long frames = TotalFrames();
     if (!force && frames < next_log_) return;
-    const auto now = Clock::now();
-    const double dt = std::max(1e-9, std::chrono::duration<double>(now - last_log_time_).count());
-    const double fps = (frames - last_log_frames_) / dt;
-    const double ups = (updates_ - last_log_updates_) / dt;
-    const double lag = lag_count_ > 0 ? lag_sum_ / lag_count_ : 0.0;
-    spdlog::info(
-        "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {} | alpha {:.4f} | "
-        "critic {:.4f} | weights v{} | policy lag {:.2f}",
-        frames, options_.train.total_frames, fps, ups,
-        episodes_ > 0 ? fmt::format("{:.4f}", last_episode_qos_) : "n/a", last_losses_.alpha,
-        last_losses_.critic, version_, lag);
-    AppendTrainRow(fmt::format(
-        "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.3f}\n",
-        frames, updates_, episodes_, Elapsed(), fps, ups, last_episode_qos_, last_losses_.critic,
-        last_losses_.actor, last_losses_.alpha, last_losses_.entropy, last_losses_.q_mean, lag));
-    if (train_csv_) train_csv_.flush();
-    last_log_time_ = now;
+    const RunReporter::Rates rates = reporter_.TakeRates(frames, updates_);
+    TrainRow row;
+    row.frames = frames;
+    row.updates = updates_;
+    row.episodes = episodes_;
+    row.wall_s = Elapsed();
+    row.frames_per_s = rates.frames_per_s;
+    row.updates_per_s = rates.updates_per_s;
+    if (episodes_ > 0) row.episode_qos = last_episode_qos_;
+    if (updates_ > 0) {
+      row.critic_loss = last_losses_.critic;
+      row.actor_loss = last_losses_.actor;
+      row.alpha = last_losses_.alpha;
+      row.entropy = last_losses_.entropy;
+      row.q_mean = last_losses_.q_mean;
+    }
+    if (lag_count_ > 0) row.policy_lag = lag_sum_ / lag_count_;
+    row.rolling_qos = rolling_.Value();
+    row.rolling_requests = rolling_.resolved();
+    rolling_.Clear();
+    spdlog::info("{}", FormatProgressLine(row, options_.train.total_frames,
+                                          fmt::format("weights v{} | policy lag {:.2f}", version_,
+                                                      row.policy_lag.value_or(0.0))));
+    reporter_.Log(row);
     last_log_frames_ = frames;
     last_log_updates_ = updates_;
     lag_sum_ = 0.0;
@@ -748,30 +739,19 @@ class Learner {
   }
 
   void Evaluate() {
-    const auto episodes = EvaluateAgent(agent_, env_config_, workload_,
-                                        options_.train.eval_seed_base, options_.train.eval_seeds);
-    std::vector<double> qos;
-    double sla = 0, drop = 0, lpt = 0;
-    for (const auto& m : episodes) {
-      qos.push_back(m.avg_qos);
-      sla += m.sla_attainment / episodes.size();
-      drop += m.drop_rate / episodes.size();
-      lpt += m.latency_per_token_mean / episodes.size();
-    }
-    const MeanCi ci = MeanWithCi95(qos);
-    const std::string row =
-        fmt::format("{},{},sac,{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", TotalFrames(), updates_,
-                    episodes.size(), ci.mean, ci.ci95, sla, drop, lpt);
-    eval_text_ += row;
-    if (eval_csv_) {
-      eval_csv_ << row;
-      eval_csv_.flush();
-    }
-    last_eval_qos_ = ci.mean;
+    const EvalRow row = evaluator_.Run(agent_, TotalFrames(), updates_);
+    reporter_.Eval(row);
+    last_eval_qos_ = row.avg_qos;
     spdlog::info(
-        "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes",
-        TotalFrames(), updates_, ci.mean, ci.ci95, episodes.size());
-    if (!options_.train.run_dir.empty()) SavePolicy(PolicyPath(), agent_);
+        "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes "
+        "(greedy-qos {:.4f}, paired difference {:+.4f} ± {:.4f})",
+        TotalFrames(), updates_, row.avg_qos, row.avg_qos_ci95, row.episodes, *row.greedy_qos,
+        *row.vs_greedy_qos, *row.vs_greedy_qos_ci95);
+    if (options_.train.run_dir.empty()) return;
+    SavePolicy(PolicyPath(), agent_);
+    if (selection_.enabled() && options_.write_metrics) {
+      selection_.Select(agent_, TotalFrames(), updates_, &reporter_);
+    }
   }
 
   std::string PolicyPath() const {
@@ -819,6 +799,14 @@ class Learner {
     }
     t.last_eval_qos = last_eval_qos_;
     t.seconds = Elapsed();
+    const SelectionState& selected = selection_.state();
+    if (selection_.enabled() && selected.updates >= 0) {
+      t.selected_policy_path = selection_.selected_path();
+      t.selected_updates = selected.updates;
+      t.selected_mean_gain = selected.mean_gain;
+      t.selected_min_gain = selected.min_gain;
+      t.selected_margin = selected.margin;
+    }
   }
 
   RoleLayout layout_;
@@ -841,13 +829,14 @@ class Learner {
   std::vector<Transition> transitions_;
   GraphBatch obs_, next_obs_;
   torch::Tensor actions_, rewards_, dones_;
+  std::vector<float> td_errors_;  // the last update's |TD error| per sample (prioritized)
   long updates_ = 0;
   int64_t version_ = 0;
   long published_updates_ = 0;
   bool stop_ = false;
 
   // Learner 0 only.
-  Clock::time_point start_, last_log_time_ = Clock::now();
+  Clock::time_point start_;
   std::vector<long> actor_frames_;
   long episodes_ = 0, next_log_ = 0, next_eval_ = 0, last_log_frames_ = 0, last_log_updates_ = 0;
   double last_episode_qos_ = 0.0, last_eval_qos_ = 0.0;
@@ -859,8 +848,12 @@ class Learner {
   uint64_t actor_checksum_ = 0, shard_checksum_ = 0;
   double max_rate_deviation_ = 0.0;
   std::map<int, uint64_t> learner_checksums_;
-  std::ofstream train_csv_, eval_csv_;
-  std::string train_text_, eval_text_;  // what the CSVs hold (checkpoints carry it)
+  RunReporter reporter_;  // metrics/*.csv and TensorBoard (their text rides in checkpoints)
+  std::string resumed_train_csv_, resumed_eval_csv_;  // the checkpoint's, until OpenMetrics
+  RollingQos rolling_;  // over the actors' progress reports since the last log row
+  PeriodicEvaluator evaluator_;
+  SelectionKeeper selection_;         // model selection at every evaluation (learner 0)
+  SelectionState resumed_selection_;  // the checkpoint's, until OpenMetrics
 
   // Checkpoints.
   std::optional<CheckpointSignal> planned_checkpoint_;  // follows the next update

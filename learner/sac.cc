@@ -304,12 +304,13 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
   losses.alpha = alpha;
   losses.entropy = entropy.mean();
   losses.q_mean = q1_taken.detach().mean();
+  losses.td_error = (q1_taken.detach() - target).abs();
   return losses;
 }
 
 SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
                                      const torch::Tensor& rewards, const GraphBatch& next_obs,
-                                     const torch::Tensor& dones) {
+                                     const torch::Tensor& dones, std::vector<float>* td_errors) {
   // Dropping the gradients (rather than zeroing them) saves a kernel per parameter; the
   // backward pass then writes fresh ones.
   for (auto* optimizer :
@@ -330,6 +331,10 @@ SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor&
   out.alpha = losses.alpha.item<double>();
   out.entropy = losses.entropy.item<double>();
   out.q_mean = losses.q_mean.item<double>();
+  if (td_errors != nullptr) {
+    const torch::Tensor td = losses.td_error.to(torch::kCPU).contiguous();
+    td_errors->assign(td.data_ptr<float>(), td.data_ptr<float>() + td.numel());
+  }
   return out;
 }
 

@@ -191,6 +191,9 @@ struct SacLosses {
 struct SacLossTensors {
   torch::Tensor critic, actor, alpha_loss;
   torch::Tensor alpha, entropy, q_mean;  // detached scalars
+  // |Q1(s, a) - y| per sample, detached: the TD errors of this update, before its step (the
+  // distributed learner's priorities; no extra forward passes).
+  torch::Tensor td_error;
 };
 
 using NamedTensor = std::pair<std::string, torch::Tensor>;
@@ -209,9 +212,10 @@ class SacAgent {
   // Update split in two, so that a data-parallel trainer can average gradients in between:
   // ComputeGradients clears the gradients, then back-propagates all three losses;
   // ApplyGradients steps the optimizers and moves the targets.
+  // With td_errors, also the update's per-sample |TD error| (SacLossTensors::td_error).
   SacLosses ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
                              const torch::Tensor& rewards, const GraphBatch& next_obs,
-                             const torch::Tensor& dones);
+                             const torch::Tensor& dones, std::vector<float>* td_errors = nullptr);
   void ApplyGradients();
 
   // The three losses at the current parameters, graphs attached, gradients untouched.

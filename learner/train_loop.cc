@@ -6,15 +6,16 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "common/error.h"
 #include "env/warmup_actions.h"
-#include "learner/agent_evaluation.h"
 #include "learner/checkpoint.h"
 #include "learner/checkpoint_files.h"
+#include "learner/periodic_evaluation.h"
 #include "learner/policy_io.h"
 #include "replay/uniform_replay.h"
+#include "telemetry/rolling_qos.h"
+#include "telemetry/run_reporter.h"
 
 namespace qosroute {
 
@@ -22,19 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-constexpr char kTrainHeader[] =
-    "kind,frames,updates,episodes,wall_s,frames_per_s,updates_per_s,episode_qos,critic_loss,"
-    "actor_loss,alpha,entropy,q_mean,policy_lag\n";
-constexpr char kEvalHeader[] =
-    "frames,updates,policy,episodes,avg_qos,avg_qos_ci95,sla_attainment,drop_rate,"
-    "latency_per_token_mean\n";
-
-std::string FormatDuration(double seconds) {
-  const long s = static_cast<long>(seconds);
-  return fmt::format("{}:{:02d}:{:02d}", s / 3600, static_cast<int>(s / 60 % 60),
-                     static_cast<int>(s % 60));
-}
 
 // The sampled transitions as two graph batches plus action/reward/done tensors.
 struct SampledBatch {
@@ -67,48 +55,6 @@ SampledBatch Gather(const UniformReplay& replay, const std::vector<int>& indices
   return batch;
 }
 
-std::vector<uint8_t> ReadFileBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError("cannot read " + path);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Written to a temporary name and renamed, so that a crash never leaves half a file.
-void WriteFileBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw UserError("cannot write " + temporary);
-  }
-  fs::rename(temporary, path);
-}
-
-// A metrics CSV that also keeps its text, so that a checkpoint can carry the rows written so
-// far and a resumed run can put exactly those back (rows written after the checkpoint are
-// dropped; the resumed run writes them again).
-class MetricsFile {
- public:
-  void Open(const fs::path& path, const std::string& text) {
-    out_.open(path, std::ios::out | std::ios::trunc);
-    if (!out_) throw UserError("cannot write metrics file " + path.string());
-    text_ = text;
-    out_ << text_;
-    out_.flush();
-  }
-  void Append(const std::string& row) {
-    text_ += row;
-    out_ << row;
-  }
-  void Flush() { out_.flush(); }
-  const std::string& text() const { return text_; }
-
- private:
-  std::ofstream out_;
-  std::string text_;
-};
-
 class Trainer {
  public:
   Trainer(const EnvConfig& env_config, std::shared_ptr<const Workload> workload,
@@ -122,7 +68,11 @@ class Trainer {
         explore_rng_(options.seed * 0x2545F4914F6CDD1DULL + 17),
         sample_rng_(options.seed * 0x2545F4914F6CDD1DULL + 23),
         warmup_(options.warmup_policy, options.warmup_epsilon, options.greedy),
-        selector_(env_config_, workload_, options.greedy, options.selection) {}
+        selection_(env_config_, workload_, options.greedy, options.selection, options.run_dir,
+                   /*write_files=*/true),
+        evaluator_(env_config_, workload_, options.greedy, options.eval_seed_base,
+                   options.eval_seeds),
+        reporter_(options.run_dir, /*write_files=*/true) {}
 
   TrainResult Run();
 
@@ -133,8 +83,6 @@ class Trainer {
   bool PayOwedUpdates();
   void LogIfDue();
   void Evaluate();
-  // Scores the current policy on the validation episodes and keeps it if it is the best.
-  void Select();
   void ActOneRound();
   void CheckpointIfDue();
   void Checkpoint(const char* why);
@@ -161,17 +109,18 @@ class Trainer {
   UniformReplay replay_;
   Rng explore_rng_, sample_rng_;
   WarmupActions warmup_;
-  PolicySelector selector_;
+  SelectionKeeper selection_;
   std::vector<std::unique_ptr<ClusterEnv>> envs_;
   // Counters, schedule and in-progress returns live here all the time; the parts a
   // checkpoint snapshots from elsewhere (env states, RNGs, CSV text) are filled when writing.
   TrainerState state_;
-  MetricsFile train_csv_, eval_csv_, select_csv_;
-  std::string policy_path_, selected_path_;
+  PeriodicEvaluator evaluator_;
+  RunReporter reporter_;
+  RollingQos rolling_;
+  std::string policy_path_;
   std::string last_checkpoint_;
 
   Clock::time_point start_ = Clock::now();
-  Clock::time_point last_log_time_ = start_;
   Clock::time_point last_checkpoint_time_ = start_;
   double elapsed_before_ = 0.0;
   long next_checkpoint_updates_ = 0;
@@ -218,12 +167,13 @@ TrainResult Trainer::Run() {
   result.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
   result.last_eval_qos = state_.last_eval_qos;
   result.policy_path = policy_path_;
-  if (selector_.enabled() && state_.selected_updates >= 0) {
-    result.selected_policy_path = selected_path_;
-    result.selected_updates = state_.selected_updates;
-    result.selected_mean_gain = state_.selected_mean_gain;
-    result.selected_margin = state_.selected_margin;
-    result.selected_min_gain = state_.selected_min_gain;
+  const SelectionState& selected = selection_.state();
+  if (selection_.enabled() && selected.updates >= 0) {
+    result.selected_policy_path = selection_.selected_path();
+    result.selected_updates = selected.updates;
+    result.selected_mean_gain = selected.mean_gain;
+    result.selected_margin = selected.margin;
+    result.selected_min_gain = selected.min_gain;
   }
   result.stopped = stopped;
   result.checkpoint_path = last_checkpoint_;
@@ -234,7 +184,6 @@ void Trainer::Start() {
   QR_CHECK(!options_.run_dir.empty());
   const fs::path run_dir(options_.run_dir);
   policy_path_ = (run_dir / "policy.h5").string();
-  selected_path_ = (run_dir / "policy_selected.h5").string();
   for (int i = 0; i < options_.num_envs; ++i)
     envs_.push_back(std::make_unique<ClusterEnv>(env_config_, workload_));
   if (options_.resume_from.empty()) {
@@ -252,19 +201,8 @@ void Trainer::Start() {
     state_.episode_returns.assign(envs_.size(), 0.0);
     state_.next_log_frames = options_.log_every_frames;
     state_.next_eval_frames = options_.eval_every_frames;
-    state_.train_csv = kTrainHeader;
-    state_.eval_csv = kEvalHeader;
   } else {
     Resume();
-  }
-  // A run that turns selection on (or a checkpoint from before selection existed) starts its
-  // select.csv here; one that turns it off drops what a checkpoint carried.
-  if (!selector_.enabled()) {
-    state_.select_csv.clear();
-    state_.selected_updates = -1;
-    state_.selected_policy.clear();
-  } else if (state_.select_csv.empty()) {
-    state_.select_csv = PolicySelector::CsvHeader();
   }
   // Only now, with any checkpoint fully read and checked, does the run directory change.
   fs::create_directories(run_dir / "metrics");
@@ -273,17 +211,14 @@ void Trainer::Start() {
     config << options_.config_text;
     if (!config) throw UserError("cannot write " + (run_dir / "config.cfg").string());
   }
-  train_csv_.Open(run_dir / "metrics" / "train.csv", state_.train_csv);
-  eval_csv_.Open(run_dir / "metrics" / "eval.csv", state_.eval_csv);
-  if (selector_.enabled()) {
-    select_csv_.Open(run_dir / "metrics" / "select.csv", state_.select_csv);
-    // A resumed run puts the selected snapshot back, wherever its run directory now is.
-    if (!state_.selected_policy.empty()) WriteFileBytes(selected_path_, state_.selected_policy);
-  }
+  reporter_.Open(state_.train_csv, state_.eval_csv, state_.frames, state_.updates,
+                 !options_.resume_from.empty());
+  rolling_.Set(state_.rolling_qos_sum, state_.rolling_requests);
+  selection_.Open(std::move(state_.selection));
+  state_.selection = SelectionState();
   state_.train_csv.clear();
   state_.eval_csv.clear();
-  state_.select_csv.clear();
-  start_ = last_log_time_ = Clock::now();
+  start_ = Clock::now();
   ScheduleNextCheckpoint();
 }
 
@@ -343,92 +278,48 @@ void Trainer::LogIfDue() {
   const bool due =
       state_.frames >= state_.next_log_frames || state_.frames >= options_.total_frames;
   if (!due || state_.frames == state_.last_log_frames) return;
-  const auto now = Clock::now();
-  const double dt = std::chrono::duration<double>(now - last_log_time_).count();
-  const double elapsed = Elapsed();
-  const double fps = (state_.frames - state_.last_log_frames) / std::max(dt, 1e-9);
-  const double ups = (state_.updates - state_.last_log_updates) / std::max(dt, 1e-9);
-  const double eta = (options_.total_frames - state_.frames) / std::max(fps, 1e-9);
+  const RunReporter::Rates rates = reporter_.TakeRates(state_.frames, state_.updates);
   const SacLosses& losses = state_.last_losses;
-  spdlog::info(
-      "frames {}/{} | {:.0f} frames/s | {:.1f} updates/s | episode QoS {} | alpha {:.4f} | "
-      "entropy {:.3f} | critic {:.4f} | ETA {}",
-      state_.frames, options_.total_frames, fps, ups,
-      // Long episodes over many envs may not finish before the first log rounds.
-      state_.episodes > 0 ? fmt::format("{:.4f}", state_.last_episode_qos) : "n/a", losses.alpha,
-      losses.entropy, losses.critic, FormatDuration(eta));
-  train_csv_.Append(fmt::format(
-      "log,{},{},{},{:.3f},{:.2f},{:.3f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},0\n",
-      state_.frames, state_.updates, state_.episodes, elapsed, fps, ups, state_.last_episode_qos,
-      losses.critic, losses.actor, losses.alpha, losses.entropy, losses.q_mean));
-  train_csv_.Flush();
-  last_log_time_ = now;
+  TrainRow row;
+  row.frames = state_.frames;
+  row.updates = state_.updates;
+  row.episodes = state_.episodes;
+  row.wall_s = Elapsed();
+  row.frames_per_s = rates.frames_per_s;
+  row.updates_per_s = rates.updates_per_s;
+  if (state_.episodes > 0) row.episode_qos = state_.last_episode_qos;
+  if (state_.updates > 0) {
+    row.critic_loss = losses.critic;
+    row.actor_loss = losses.actor;
+    row.alpha = losses.alpha;
+    row.entropy = losses.entropy;
+    row.q_mean = losses.q_mean;
+  }
+  row.policy_lag = 0.0;  // one process acts with the newest weights
+  row.rolling_qos = rolling_.Value();
+  row.rolling_requests = rolling_.resolved();
+  rolling_.Clear();
+  spdlog::info("{}", FormatProgressLine(row, options_.total_frames, ""));
+  reporter_.Log(row);
   state_.last_log_frames = state_.frames;
   state_.last_log_updates = state_.updates;
   state_.next_log_frames += options_.log_every_frames;
 }
 
 void Trainer::Evaluate() {
-  const auto episodes =
-      EvaluateAgent(agent_, env_config_, workload_, options_.eval_seed_base, options_.eval_seeds);
-  std::vector<double> qos;
-  for (const auto& m : episodes) qos.push_back(m.avg_qos);
-  const MeanCi ci = MeanWithCi95(qos);
-  double sla = 0, drop = 0, lpt = 0;
-  for (const auto& m : episodes) {
-    sla += m.sla_attainment / episodes.size();
-    drop += m.drop_rate / episodes.size();
-    lpt += m.latency_per_token_mean / episodes.size();
-  }
-  eval_csv_.Append(fmt::format("{},{},sac,{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}\n", state_.frames,
-                               state_.updates, episodes.size(), ci.mean, ci.ci95, sla, drop, lpt));
-  eval_csv_.Flush();
-  state_.last_eval_qos = ci.mean;
+  std::vector<EpisodeMetrics> episodes;
+  const EvalRow row = evaluator_.Run(agent_, state_.frames, state_.updates, &episodes);
+  reporter_.Eval(row);
+  state_.last_eval_qos = row.avg_qos;
   state_.last_eval_frames = state_.frames;
-  spdlog::info("eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes",
-               state_.frames, state_.updates, ci.mean, ci.ci95, episodes.size());
+  spdlog::info(
+      "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes "
+      "(greedy-qos {:.4f}, paired difference {:+.4f} ± {:.4f})",
+      state_.frames, state_.updates, row.avg_qos, row.avg_qos_ci95, row.episodes, *row.greedy_qos,
+      *row.vs_greedy_qos, *row.vs_greedy_qos_ci95);
   SavePolicy(policy_path_, agent_);
-  if (selector_.enabled()) Select();
+  if (selection_.enabled()) selection_.Select(agent_, state_.frames, state_.updates, &reporter_);
   if (on_eval_) on_eval_(state_.frames, state_.updates, episodes);
-}
-
-void Trainer::Select() {
-  const std::vector<SelectionScore> scores = selector_.Score(agent_, state_.frames, state_.updates);
-  const double tolerance = selector_.options().tolerance;
-  const size_t best = PolicySelector::Best(scores, tolerance);
-  const SelectionScore& score = scores[best];
-  SelectionScore incumbent;
-  incumbent.mean_gain = state_.selected_mean_gain;
-  incumbent.min_gain = state_.selected_min_gain;
-  const bool take = state_.selected_updates < 0 || PreferCandidate(score, incumbent, tolerance);
-  for (size_t i = 0; i < scores.size(); ++i) {
-    std::string gains;
-    for (size_t k = 0; k < scores[i].rates.size(); ++k) {
-      gains += fmt::format(" {:g}: {:+.4f} ± {:.4f}", scores[i].rates[k], scores[i].gain[k],
-                           scores[i].gain_ci95[k]);
-    }
-    spdlog::info(
-        "validation vs greedy-qos at {} updates, margin {:g}:{} | mean {:+.4f}, worst {:+.4f}{}",
-        state_.updates, scores[i].margin, gains, scores[i].mean_gain, scores[i].min_gain,
-        take && i == best ? " | selected" : "");
-  }
-  if (take) {
-    // The selected file carries its margin; the agent goes on with its own.
-    const double own_margin = agent_.config().deviation_margin;
-    agent_.set_deviation_margin(score.margin);
-    SavePolicy(selected_path_, agent_);
-    agent_.set_deviation_margin(own_margin);
-    // Kept in memory for the checkpoints, which then never depend on the file staying put.
-    state_.selected_policy = ReadFileBytes(selected_path_);
-    state_.selected_margin = score.margin;
-    state_.selected_updates = state_.updates;
-    state_.selected_frames = state_.frames;
-    state_.selected_mean_gain = score.mean_gain;
-    state_.selected_min_gain = score.min_gain;
-  }
-  for (size_t i = 0; i < scores.size(); ++i)
-    select_csv_.Append(PolicySelector::CsvRows(scores[i], take && i == best));
-  select_csv_.Flush();
 }
 
 void Trainer::ActOneRound() {
@@ -444,7 +335,10 @@ void Trainer::ActOneRound() {
   for (size_t i = 0; i < envs_.size(); ++i) {
     ClusterEnv& env = *envs_[i];
     before_ = env.observation();
+    const double credited_qos = env.CreditedQos();
+    const long credited_requests = env.CreditedRequests();
     const StepResult step = env.Step(actions[i]);
+    rolling_.Add(env.CreditedQos() - credited_qos, env.CreditedRequests() - credited_requests);
     state_.episode_returns[i] += step.reward;
     // At the end of an episode the next observation is never used (done masks bootstrap).
     replay_.Add(before_, actions[i], static_cast<float>(step.reward),
@@ -454,8 +348,15 @@ void Trainer::ActOneRound() {
       const EpisodeMetrics m = env.Metrics();
       state_.last_episode_qos = m.avg_qos;
       ++state_.episodes;
-      train_csv_.Append(fmt::format("episode,{},{},{},{:.3f},,,{:.6f},,,,,,0\n", state_.frames,
-                                    state_.updates, state_.episodes, Elapsed(), m.avg_qos));
+      TrainRow row;
+      row.kind = "episode";
+      row.frames = state_.frames;
+      row.updates = state_.updates;
+      row.episodes = state_.episodes;
+      row.wall_s = Elapsed();
+      row.episode_qos = m.avg_qos;
+      row.policy_lag = 0.0;
+      reporter_.Episode(row);
       spdlog::info(
           "episode {} done: avg QoS {:.4f}, SLA attainment {:.3f}, drop rate {:.3f}, return {:.1f}",
           state_.episodes, m.avg_qos, m.sla_attainment, m.drop_rate, state_.episode_returns[i]);
@@ -488,10 +389,12 @@ void Trainer::Checkpoint(const char* why) {
   state_.replay_sample_rng = sample_rng_.state();
   state_.elapsed_seconds = Elapsed();
   state_.config_text = options_.config_text;
-  train_csv_.Flush();
-  state_.train_csv = train_csv_.text();
-  state_.eval_csv = eval_csv_.text();
-  if (selector_.enabled()) state_.select_csv = select_csv_.text();
+  reporter_.Flush();
+  state_.train_csv = reporter_.train_text();
+  state_.eval_csv = reporter_.eval_text();
+  state_.rolling_qos_sum = rolling_.qos();
+  state_.rolling_requests = rolling_.resolved();
+  state_.selection = selection_.Snapshot();
   const std::string path = CheckpointPath(options_.run_dir, state_.updates);
   fs::create_directories(CheckpointFolder(options_.run_dir));
   WriteCheckpoint(path, state_, agent_, replay_, options_.checkpoint_compression);
@@ -499,7 +402,7 @@ void Trainer::Checkpoint(const char* why) {
   state_.env_states.clear();
   state_.train_csv.clear();
   state_.eval_csv.clear();
-  state_.select_csv.clear();
+  state_.selection = SelectionState();
   for (const std::string& removed :
        PruneCheckpoints(CheckpointFolder(options_.run_dir), options_.checkpoint_keep)) {
     spdlog::debug("removed old checkpoint {}", removed);

@@ -181,6 +181,8 @@ std::vector<uint8_t> EncodeProgress(const Progress& m) {
   w.Put(m.actor);
   w.Put(m.frames);
   w.Put(m.policy_version);
+  w.Put(m.credited_qos);
+  w.Put(m.credited_requests);
   return w.Take();
 }
 
@@ -190,6 +192,8 @@ Progress DecodeProgress(const std::vector<uint8_t>& bytes) {
   m.actor = r.Get<int32_t>();
   m.frames = r.Get<int64_t>();
   m.policy_version = r.Get<int64_t>();
+  m.credited_qos = r.Get<double>();
+  m.credited_requests = r.Get<int64_t>();
   return m;
 }
 

@@ -119,6 +119,10 @@ struct Progress {
   int32_t actor = 0;
   int64_t frames = 0;
   int64_t policy_version = 0;
+  // Credited since the actor's previous Progress (ClusterEnv::CreditedQos/CreditedRequests
+  // deltas over its envs): learner 0's rolling QoS.
+  double credited_qos = 0.0;
+  int64_t credited_requests = 0;
 };
 
 struct EpisodeReport {

@@ -23,6 +23,7 @@
 #include "learner/checkpoint_hdf5.h"
 #include "learner/checkpoint_inspect.h"
 #include "scratch_dir.h"
+#include "telemetry/run_dir_lock.h"
 
 extern char** environ;
 
@@ -350,6 +351,28 @@ TEST_F(CheckpointCli, ResumeAutoWithoutCheckpointsStartsFresh) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("no checkpoint in"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("starting fresh"), std::string::npos) << r.output;
+}
+
+// One job per run directory: a train on a directory another process holds exits 2 with one
+// sentence naming the directory and the holder, and changes nothing in it.
+TEST_F(CheckpointCli, RunDirectoryInUseIsRefusedAndLeftByteIdentical) {
+  const std::string dir = FreshDir("cli_in_use");
+  const RunDirLock holder(dir);
+  std::ofstream(dir + "/notes.txt") << "someone else's run\n";
+  const auto before = Snapshot(dir);
+  const Finished r = RunQosroute(TrainArgs(dir), "cli_in_use.log");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("qosroute train: error: run directory " + dir + " is in use by process " +
+                          std::to_string(getpid())),
+            std::string::npos)
+      << r.output;
+  size_t errors = 0;
+  for (size_t at = r.output.find("error"); at != std::string::npos;
+       at = r.output.find("error", at + 1)) {
+    ++errors;
+  }
+  EXPECT_EQ(errors, 1u) << "one sentence, once:\n" << r.output;
+  EXPECT_EQ(Snapshot(dir), before) << "the run directory changed";
 }
 
 // One line on stderr, exit code 2, and not a byte of the run directory changed.

@@ -64,3 +64,8 @@ qosroute_add_mpi_resume_test(distributed_resume_np3_shard stop-resume 3 --set la
 qosroute_add_mpi_resume_test(distributed_resume_np4_two_learners stop-resume 4 --set launch.learners=2 --set launch.replay_shards=1)
 qosroute_add_mpi_resume_test(distributed_resume_np3_sigusr1 signal 3 --set launch.replay_shards=1 --set train.total_frames=200000)
 qosroute_add_mpi_resume_test(distributed_resume_np2_bad_file bad-file 2)
+# One job per run directory and one error line per job (not per rank).
+qosroute_add_mpi_resume_test(distributed_run_dir_in_use_np2 in-use 2 --set train.total_frames=200000)
+qosroute_add_mpi_resume_test(distributed_bad_config_np3 bad-config 3)
+# Model selection under mpiexec (learner 0 validates), and its exact continuation on resume.
+qosroute_add_mpi_resume_test(distributed_select_np3 select 3 --set launch.replay_shards=1)

@@ -6,3 +6,18 @@ qosroute_add_test(reward_shaping_test SOURCES reward_shaping_test.cc LIBS qosrou
 qosroute_add_test(undiscounted_credit_test SOURCES undiscounted_credit_test.cc LIBS qosroute_env)
 qosroute_add_test(environment_conformance_test SOURCES environment_conformance_test.cc LIBS qosroute_env)
 qosroute_add_test(replay_test SOURCES replay_test.cc LIBS qosroute_replay)
+qosroute_add_test(tensorboard_writer_test SOURCES tensorboard_writer_test.cc LIBS qosroute_common)
+# The start-up BLAS choice (common/blas_reexec.h): the decision rules, and the restart itself
+# in a helper process (torch-free; the helper loads OpenBLAS with dlopen where it exists).
+add_executable(blas_reexec_child blas_reexec_child.cc)
+target_link_libraries(blas_reexec_child PRIVATE qosroute_common qosroute_warnings)
+qosroute_add_test(blas_reexec_test SOURCES blas_reexec_test.cc LIBS qosroute_common)
+target_compile_definitions(blas_reexec_test PRIVATE BLAS_REEXEC_CHILD="$<TARGET_FILE:blas_reexec_child>")
+target_compile_definitions(blas_reexec_test PRIVATE FAKE_OPENBLAS="$<TARGET_FILE:fake_openblas>")
+add_library(fake_openblas SHARED fake_openblas.cc)
+add_dependencies(blas_reexec_test blas_reexec_child fake_openblas)
+qosroute_add_test(telemetry_test SOURCES telemetry_test.cc LIBS qosroute_env qosroute_telemetry)
+qosroute_add_test(calibrated_world_test SOURCES calibrated_world_test.cc LIBS qosroute_env)
+qosroute_add_test(calibrated_config_test SOURCES calibrated_config_test.cc LIBS qosroute_launch)
+target_compile_definitions(calibrated_config_test PRIVATE QOSROUTE_BINARY="$<TARGET_FILE:qosroute>")
+add_dependencies(calibrated_config_test qosroute)

@@ -3,3 +3,7 @@ qosroute_add_test(report_test SOURCES report_test.cc LIBS qosroute_launch)
 qosroute_add_test(cli_test SOURCES cli_test.cc LIBS qosroute_env TIMEOUT 300)
 target_compile_definitions(cli_test PRIVATE QOSROUTE_BINARY="$<TARGET_FILE:qosroute>")
 add_dependencies(cli_test qosroute)
+# `qosroute plot` (tools/plot_run.py, python3-matplotlib): every PNG written and readable,
+# missing inputs named with exit code 2.
+add_test(NAME plot_test COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/plot_test.sh $<TARGET_FILE:qosroute>)
+set_tests_properties(plot_test PROPERTIES TIMEOUT 300)

@@ -81,5 +81,23 @@ TEST(Report, NoPairingWithoutGreedyOrOnOtherSeeds) {
   EXPECT_EQ(CsvField(other_count, "sac", "paired_vs_greedy_qos"), "");
 }
 
+TEST(Report, RequestLatencyCsvHasEveryRequestWithDropsLeftEmpty) {
+  PolicyResult r{"greedy-qos", {}};
+  EpisodeMetrics m;
+  m.requests = 3;
+  m.latencies_per_token = {0.02, 0.035};
+  r.episodes.push_back(m);
+  EpisodeMetrics n;
+  n.requests = 1;
+  n.latencies_per_token = {0.01};
+  r.episodes.push_back(n);
+  EXPECT_EQ(FormatRequestLatencyCsv({r}, 0.03),
+            "policy,episode,latency_per_token_s,sla_s\n"
+            "greedy-qos,0,0.02,0.03\n"
+            "greedy-qos,0,0.035,0.03\n"
+            "greedy-qos,0,,0.03\n"
+            "greedy-qos,1,0.01,0.03\n");
+}
+
 }  // namespace
 }  // namespace qosroute

@@ -197,6 +197,7 @@ TEST_P(SacHandComputed, LossesEqualHandComputedValues) {
   auto at = [](const torch::Tensor& x, int i, int j) { return x[i][j].item<double>(); };
 
   double critic1 = 0.0, critic2 = 0.0, actor = 0.0, alpha_loss = 0.0, entropy_sum = 0.0;
+  std::vector<double> td_error(b);
   for (int i = 0; i < b; ++i) {
     double next_value = 0.0;
     for (int a = 0; a < a_count; ++a) {
@@ -209,6 +210,7 @@ TEST_P(SacHandComputed, LossesEqualHandComputedValues) {
         t.rewards[i].item<double>() + config.gamma * (1.0 - t.dones[i].item<double>()) * next_value;
     const int taken = static_cast<int>(t.actions[i].item<int64_t>());
     critic1 += std::pow(at(q1, i, taken) - y, 2) / b;
+    td_error[i] = std::abs(at(q1, i, taken) - y);
     critic2 += std::pow(at(q2, i, taken) - y, 2) / b;
 
     double entropy = 0.0, actor_i = 0.0, kl = 0.0;
@@ -242,10 +244,16 @@ TEST_P(SacHandComputed, LossesEqualHandComputedValues) {
   EXPECT_NEAR(losses.alpha.item<double>(), alpha, 1e-6);
   EXPECT_NEAR(losses.entropy.item<double>(), entropy_sum / b, 1e-5);
 
-  // Update reports the same numbers it steps on.
-  const SacLosses reported = agent.Update(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones);
+  // The gradients report the same numbers, and the per-sample TD errors (the distributed
+  // learner's priorities) are those of this update, before its step.
+  std::vector<float> td;
+  const SacLosses reported =
+      agent.ComputeGradients(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones, &td);
+  agent.ApplyGradients();
   EXPECT_NEAR(reported.critic, critic1 + critic2, near(critic1 + critic2));
   EXPECT_NEAR(reported.actor, actor, near(actor));
+  ASSERT_EQ(td.size(), static_cast<size_t>(b));
+  for (int i = 0; i < b; ++i) EXPECT_NEAR(td[i], td_error[i], near(td_error[i])) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Twins, SacHandComputed,
