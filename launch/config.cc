@@ -317,6 +317,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("launch.wait_timeout_s", &l.wait_timeout_s, "idle deadline of waits (s)");
   keys.Add("launch.gradient_backend", &l.gradient_backend, "auto | mpi | nccl");
   keys.Add("launch.learner_device", &l.learner_device, "cpu | cuda");
+  keys.Add("launch.learner_batch", &l.learner_batch,
+           "split (train.batch_size over all learners) | full (batch_size per learner)");
 
   po::variables_map vm;
   StoreIni(override_text, desc, "--set", &vm, false);  // stored first: overrides win
@@ -460,6 +462,10 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   if (l.gradient_backend != "auto" && l.gradient_backend != "mpi" && l.gradient_backend != "nccl") {
     throw UserError(where + ": launch.gradient_backend must be auto, mpi or nccl; got '" +
                     l.gradient_backend + "'");
+  }
+  if (l.learner_batch != "split" && l.learner_batch != "full") {
+    throw UserError(where + ": launch.learner_batch must be split or full; got '" +
+                    l.learner_batch + "'");
   }
   if (l.learner_device != "cpu" && l.learner_device != "cuda") {
     throw UserError(where + ": launch.learner_device must be cpu or cuda; got '" +

@@ -94,6 +94,11 @@ struct LaunchConfig {
   double wait_timeout_s = 600.0;          // every wait fails after this long without a message
   std::string gradient_backend = "auto";  // auto | mpi | nccl
   std::string learner_device = "cpu";     // cpu | cuda
+  // split: the global batch train.batch_size is divided among the L learners (each computes
+  // batch / L samples; the averaged gradient is the one-learner gradient of the whole batch),
+  // so updates/s of the job grow with L. full: every learner takes train.batch_size samples
+  // (an effective batch of L x batch_size, L x the samples per insert).
+  std::string learner_batch = "split";
 };
 
 // Full-state checkpoints of `qosroute train` (docs/CHECKPOINTS.md); 0 turns a trigger off.

@@ -35,6 +35,7 @@ DistributedOptions MakeDistributedOptions(const RunConfig& config, const std::st
   o.send_transitions = l.send_transitions;
   o.max_inflight_sends = l.max_inflight_sends;
   o.prioritized = l.prioritized;
+  o.full_batch_per_learner = l.learner_batch == "full";
   o.priority_exponent = l.priority_exponent;
   o.rate_error_buffer = l.rate_error_buffer;
   o.wait_timeout_s = l.wait_timeout_s;

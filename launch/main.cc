@@ -1,8 +1,10 @@
 // qosroute: train, evaluate and compare QoS-aware routers for LLM requests at the edge.
 #include <boost/program_options/errors.hpp>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/blas_probe.h"
@@ -26,6 +28,23 @@ void PrintUsage() {
       "  inspect        summarise a training checkpoint (counters, sizes, config)\n"
 #endif
       "\nEvery command takes --help. Configs are INI files; --set section.key=value overrides.\n");
+}
+
+// A bad flag or config value. Under mpirun every rank reads the same flags and config and
+// fails the same way, and the job should say so once: rank 0 prints at once. The other ranks
+// wait before they print (with their rank) and exit: when rank 0 failed too, the launcher
+// ends them during the wait and only rank 0's line shows; when the error was theirs alone
+// (a file only that node lacks), it still reaches the user. Exiting at once instead would
+// let the launcher kill rank 0 before its line was out, and the job would fail silently.
+int ReportUserError(const std::string& command, const char* what, const char* hint) {
+  const int rank = qosroute::LaunchedWorldRank();
+  if (rank != 0) {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::fprintf(stderr, "qosroute %s (rank %d): error: %s%s\n", command.c_str(), rank, what, hint);
+  } else {
+    std::fprintf(stderr, "qosroute %s: error: %s%s\n", command.c_str(), what, hint);
+  }
+  return 2;
 }
 
 }  // namespace
@@ -54,15 +73,9 @@ int main(int argc, char** argv) {
     PrintUsage();
     return 2;
   } catch (const qosroute::UserError& e) {
-    // Under mpirun every rank reads the same flags and config and fails the same way: the
-    // job says so once, from rank 0.
-    if (qosroute::LaunchedWorldRank() == 0)
-      std::fprintf(stderr, "qosroute %s: error: %s\n", command.c_str(), e.what());
-    return 2;
+    return ReportUserError(command, e.what(), "");
   } catch (const boost::program_options::error& e) {
-    if (qosroute::LaunchedWorldRank() == 0)
-      std::fprintf(stderr, "qosroute %s: error: %s (see --help)\n", command.c_str(), e.what());
-    return 2;
+    return ReportUserError(command, e.what(), " (see --help)");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qosroute %s: fatal: %s\n", command.c_str(), e.what());
     return 1;

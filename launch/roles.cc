@@ -30,10 +30,10 @@ RoleLayout ResolveRoleLayout(const RunConfig& config, int world_size) {
                     "actors, but " +
                     ranks + " leave " + std::to_string(layout.num_actors()));
   }
-  if (config.train.batch_size % launch.learners != 0) {
+  if (launch.learner_batch == "split" && config.train.batch_size % launch.learners != 0) {
     throw UserError("train.batch_size (" + std::to_string(config.train.batch_size) +
                     ") must be divisible by launch.learners (" + std::to_string(launch.learners) +
-                    "): the learners split each batch evenly");
+                    "): the learners split each batch evenly (or set launch.learner_batch = full)");
   }
   return layout;
 }

@@ -4,7 +4,7 @@
 # (each with the heuristics beside it, so the paired difference against greedy-qos on the same
 # episodes is in every policy's file) and OUT_DIR/summary.md (avg QoS ± 95% interval).
 #   launch/sweep.sh OUT_DIR NAME=POLICY.h5 [NAME=POLICY.h5 ...]
-# RATES="2 3 4 6 8" SEEDS=5 QR=build/qosroute override the defaults. A policy is evaluated
+# RATES="2 3 4 6 8" SEEDS=5 QR=build/qosroute CONFIG=configs/paper.cfg override the defaults. A policy is evaluated
 # with the observation features it was trained with (qosroute evaluate reads them from it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,8 @@ mkdir -p "$out"
 RATES=${RATES:-"2 3 4 6 8"}
 SEEDS=${SEEDS:-5}
 QR=${QR:-build/qosroute}
-common=(--config configs/paper.cfg --seeds "$SEEDS" --set log.level=warn)
+CONFIG=${CONFIG:-configs/paper.cfg}
+common=(--config "$CONFIG" --seeds "$SEEDS" --set log.level=warn)
 for rate in $RATES; do
   "$QR" simulate "${common[@]}" --set workload.rate="$rate" --policy all --out "$out/heuristics_rate$rate.csv" \
     > "$out/heuristics_rate$rate.txt"

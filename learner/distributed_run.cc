@@ -36,10 +36,11 @@ long ActorFrameBudget(long total_frames, int num_actors, int actor) {
 DistributedPlan MakeDistributedPlan(const RoleLayout& layout, const DistributedOptions& options) {
   const TrainLoopOptions& t = options.train;
   QR_CHECK(layout.learners >= 1 && layout.num_actors() >= layout.num_shards());
-  QR_CHECK(t.batch_size % layout.learners == 0);
+  const bool full = options.full_batch_per_learner;
+  QR_CHECK(full || t.batch_size % layout.learners == 0);
   DistributedPlan plan;
   const int shards = layout.num_shards();
-  plan.per_learner_batch = t.batch_size / layout.learners;
+  plan.per_learner_batch = full ? t.batch_size : t.batch_size / layout.learners;
   int max_request = 1;
   for (int s = 0; s < shards; ++s) {
     plan.samples_per_shard.push_back(plan.per_learner_batch / shards +
@@ -48,8 +49,10 @@ DistributedPlan MakeDistributedPlan(const RoleLayout& layout, const DistributedO
   }
   plan.total_updates =
       static_cast<long>(std::max(0L, t.total_frames - t.warmup_frames) * t.updates_per_frame);
-  // Each global update draws batch_size samples over all shards; each frame inserts one.
-  plan.samples_per_insert = t.updates_per_frame * t.batch_size;
+  // Each global update draws per_learner_batch x L samples over all shards (batch_size when
+  // the learners split it); each frame inserts one.
+  plan.samples_per_insert =
+      t.updates_per_frame * static_cast<double>(plan.per_learner_batch) * layout.learners;
   plan.min_size_to_sample =
       std::max<long>({1, (t.warmup_frames + shards - 1) / shards, max_request});
   const double needed = options.send_transitions * plan.samples_per_insert + max_request;

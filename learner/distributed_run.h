@@ -4,7 +4,8 @@
 // over a Transport. The same code runs on MPI ranks and on threads of one process (tests).
 //
 // Learners: identical start (parameters broadcast from learner 0), each samples
-// batch_size / L transitions per update (spread over every shard), averages gradients with
+// batch_size / L transitions per update (spread over every shard; batch_size each with
+// full_batch_per_learner), averages gradients with
 // GradientSync, and steps; learner 0 publishes weights every K updates, writes
 // metrics/train.csv (policy_lag = published version - the version that acted), evaluates,
 // saves policy.h5 and ends the run. Updates total floor((total_frames - warmup) * ratio), as in
@@ -58,6 +59,9 @@ struct DistributedOptions {
   int send_transitions = 64;       // transitions per actor message
   int max_inflight_sends = 4;
   bool prioritized = false;
+  // false: the learners split train.batch_size (launch.learner_batch = split, the default);
+  // true: every learner takes the whole batch_size (launch.learner_batch = full).
+  bool full_batch_per_learner = false;
   double priority_exponent = 0.6;
   double rate_error_buffer = 0.0;  // samples; 0 = the smallest that cannot deadlock
   double wait_timeout_s = 600.0;   // idle deadline of every wait

@@ -44,6 +44,9 @@ qosroute_add_mpi_train_test(distributed_train_np2 2)
 qosroute_add_mpi_train_test(distributed_train_np3_shard 3 --set launch.replay_shards=1)
 qosroute_add_mpi_train_test(distributed_train_np4_two_learners 4 --set launch.learners=2 --set launch.replay_shards=1)
 qosroute_add_mpi_train_test(distributed_train_np4_prioritized 4 --set launch.learners=2 --set launch.prioritized=true)
+# Every learner takes the whole batch (launch.learner_batch = full): the rate limiter admits
+# twice the samples per insert and the learners stay identical.
+qosroute_add_mpi_train_test(distributed_train_np4_full_batch 4 --set launch.learners=2 --set launch.learner_batch=full)
 # A rank that throws ends the whole job, with its rank, role and message, well within the timeout.
 qosroute_add_mpi_train_test(distributed_train_np3_rank_failure 3 --set launch.replay_shards=1)
 set_tests_properties(distributed_train_np3_rank_failure PROPERTIES

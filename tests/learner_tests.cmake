@@ -12,3 +12,5 @@ qosroute_add_test(policy_selection_test SOURCES policy_selection_test.cc LIBS qo
 qosroute_add_test(run_reporting_test SOURCES run_reporting_test.cc LIBS qosroute_launch_learner TIMEOUT 300)
 # Adam over flat buffers against torch::optim::Adam, and its state in per-parameter form.
 qosroute_add_test(fused_adam_test SOURCES fused_adam_test.cc LIBS qosroute_learner)
+# Learners that split the global batch: averaged slice gradients equal the whole-batch one.
+qosroute_add_test(split_batch_test SOURCES split_batch_test.cc LIBS qosroute_learner)
