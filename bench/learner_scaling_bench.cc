@@ -8,8 +8,9 @@
 // Each update every learner samples batch / L transitions (or the whole batch with
 // --per-learner-batch, the other option the trainer documents), computes its gradients, the
 // learners average them (MpiGradientSync: one flat MPI_Iallreduce) and step. Rank 0 prints the
-// job's updates/s and where a learner's update time goes (sampling + batching, gradient
-// computation, all-reduce, optimizer step).
+// job's updates/s, where a learner's update time goes (sampling + batching, gradient
+// computation, all-reduce including the wait for the slowest learner, optimizer step), and the
+// all-reduce alone (learners entering together) for projections to more learners.
 #include <mpi.h>
 
 #include <chrono>
@@ -144,15 +145,34 @@ int Run(int argc, char** argv) {
   }
   MPI_Barrier(MPI_COMM_WORLD);
   const double seconds = Since(start);
+
+  // The all-reduce alone: the same gradient-sized buffer, every learner entering together, so
+  // the figure is the transfer and not the wait for the slowest learner that the per-update
+  // figure above includes.
+  std::vector<torch::Tensor> scratch;
+  for (auto& p : agent.networks()->parameters()) {
+    if (p.requires_grad()) scratch.push_back(torch::ones_like(p));
+  }
+  const int reduces = 50;
+  double t_alone = 0;
+  for (int i = 0; i < reduces; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto t = Clock::now();
+    sync.AllReduceMean(scratch, wait);
+    t_alone += Since(t);
+  }
+  int64_t floats = 0;
+  for (auto& s : scratch) floats += s.numel();
   if (rank == 0) {
     const double per = 1000.0 / updates;
     std::printf(
         "learners %d | batch %d (%d per learner) | %d updates in %.2f s | %.2f updates/s | "
         "%.0f samples/s | per update, learner 0: sample+batch %.1f ms, gradients %.1f ms, "
-        "all-reduce %.1f ms, step %.1f ms | %s\n",
+        "all-reduce %.1f ms, step %.1f ms | all-reduce alone of %lld floats: %.3f ms | %s\n",
         learners, per_learner_batch ? batch * learners : batch, local_batch, updates, seconds,
         updates / seconds, updates * static_cast<double>(local_batch) * learners / seconds,
-        t_sample * per, t_grad * per, t_reduce * per, t_step * per, BlasStartLine().c_str());
+        t_sample * per, t_grad * per, t_reduce * per, t_step * per, static_cast<long long>(floats),
+        1000.0 * t_alone / reduces, BlasStartLine().c_str());
   }
   return 0;
 }
