@@ -5,10 +5,10 @@
 #include <optional>
 
 #include "common/error.h"
+#include "env/episode_seeds.h"
 #include "env/warmup_actions.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
-#include "learner/train_loop.h"
 #include "replay/transition_codec.h"
 #include "telemetry/rolling_qos.h"
 

@@ -19,11 +19,11 @@
 #include <memory>
 #include <vector>
 
-#include "common/transport.h"
+#include "comm/protocol.h"
+#include "comm/transport.h"
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
 #include "learner/sac.h"
-#include "replay/protocol.h"
 #include "replay/rank_snapshot.h"
 
 namespace qosroute {

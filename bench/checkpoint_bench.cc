@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "env/cluster_env.h"
+#include "env/episode_seeds.h"
 #include "launch/config.h"
 #include "learner/checkpoint.h"
 #include "learner/train_loop.h"

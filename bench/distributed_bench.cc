@@ -14,13 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "common/mpi_scope.h"
+#include "comm/mpi_scope.h"
+#include "comm/protocol.h"
+#include "comm/transport_mpi.h"
 #include "common/rng.h"
-#include "common/transport_mpi.h"
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
 #include "env/workload.h"
-#include "replay/protocol.h"
 #include "replay/replay_shard.h"
 #include "replay/sum_tree.h"
 #include "replay/transition_codec.h"

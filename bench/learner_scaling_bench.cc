@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "comm/mpi_scope.h"
 #include "common/blas_probe.h"
-#include "common/mpi_scope.h"
 #include "common/rng.h"
 #include "env/cluster_env.h"
 #include "env/heuristics.h"

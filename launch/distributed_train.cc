@@ -8,10 +8,10 @@
 #include <filesystem>
 #include <memory>
 
+#include "comm/mpi_check.h"
+#include "comm/mpi_scope.h"
+#include "comm/transport_mpi.h"
 #include "common/error.h"
-#include "common/mpi_check.h"
-#include "common/mpi_scope.h"
-#include "common/transport_mpi.h"
 #include "env/evaluation.h"
 #include "launch/report.h"
 #include "launch/roles.h"
@@ -19,8 +19,8 @@
 #include "launch/sac_setup.h"
 #include "learner/checkpoint_files.h"
 #include "learner/checkpoint_signals.h"
-#include "learner/distributed_run.h"
 #include "learner/gradient_sync_mpi.h"
+#include "runner/distributed_ranks.h"
 #include "telemetry/run_dir_lock.h"
 
 namespace qosroute {

@@ -1,9 +1,9 @@
 #pragma once
 // Role assignment over the ranks of a job from the [launch] config: learners first, then
-// replay shards, then actors (replay/protocol.h's RoleLayout), validated with one sentence
+// replay shards, then actors (comm/protocol.h's RoleLayout), validated with one sentence
 // naming the key when the ranks do not fit.
+#include "comm/protocol.h"
 #include "launch/config.h"
-#include "replay/protocol.h"
 
 namespace qosroute {
 

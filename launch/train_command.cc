@@ -10,10 +10,10 @@
 #include <iostream>
 #include <memory>
 
+#include "comm/mpi_scope.h"
 #include "common/blas_probe.h"
 #include "common/error.h"
 #include "common/logging.h"
-#include "common/mpi_scope.h"
 #include "env/evaluation.h"
 #include "launch/commands.h"
 #include "launch/config.h"

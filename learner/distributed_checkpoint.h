@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "comm/protocol.h"
 #include "learner/checkpoint_agent.h"
 #include "learner/sac.h"
 #include "learner/selection_keeper.h"
-#include "replay/protocol.h"
 #include "replay/rank_snapshot.h"
 
 namespace qosroute {

@@ -1,7 +1,8 @@
 #pragma once
-// The distributed trainer (one `mpirun -np P qosroute train`): every rank calls
-// RunDistributedRank, which runs the role RoleLayout gives it (learner, replay shard, actor)
-// over a Transport. The same code runs on MPI ranks and on threads of one process (tests).
+// The distributed trainer's learner role and the plan every role shares (one `mpirun -np P
+// qosroute train`: every rank calls RunDistributedRank in runner/distributed_ranks.h, which runs
+// the role RoleLayout gives it: learner (here), replay shard or actor, over a Transport). The
+// same code runs on MPI ranks and on threads of one process (tests).
 //
 // Learners: identical start (parameters broadcast from learner 0), each samples
 // batch_size / L transitions per update (spread over every shard; batch_size each with
@@ -39,17 +40,20 @@
 // learners are bitwise identical, then sends Stop. Any exception on a rank ends the job via
 // Transport::Abort with the rank and the message; every wait has an idle deadline.
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "common/transport.h"
+#include "comm/protocol.h"
+#include "comm/transport.h"
 #include "env/cluster_env.h"
 #include "learner/distributed_checkpoint.h"
 #include "learner/gradient_sync.h"
 #include "learner/sac.h"
 #include "learner/train_loop.h"
-#include "replay/protocol.h"
+#include "replay/replay_shard.h"
 
 namespace qosroute {
 
@@ -105,13 +109,25 @@ struct DistributedPlan {
 };
 DistributedPlan MakeDistributedPlan(const RoleLayout& layout, const DistributedOptions& options);
 
-// The frame budget and warm-up share of actor `actor`.
-long ActorFrameBudget(long total_frames, int num_actors, int actor);
+// What every role derives the same way from the plan: a shard's rate limiter and storage.
+RateLimiterOptions LimiterOptions(const DistributedPlan& plan, const DistributedOptions& options);
+ReplayShardOptions ShardOptions(const DistributedPlan& plan, const DistributedOptions& options,
+                                int shard);
 
-DistributedResult RunDistributedRank(const RoleLayout& layout, const DistributedOptions& options,
-                                     const EnvConfig& env_config,
-                                     std::shared_ptr<const Workload> workload,
-                                     const SacConfig& sac_config, Transport* transport,
-                                     GradientSync* sync);
+// Resume: waits for this rank's parts of the checkpoint from learner 0; messages of other
+// kinds that arrive first are kept in `early`, in order, for the role to handle after.
+std::map<PartKind, std::vector<uint8_t>> ReceiveResumeParts(Transport* transport,
+                                                            const std::vector<PartKind>& wanted,
+                                                            double timeout_s,
+                                                            std::deque<Message>* early);
+
+// The learner role (learner/ knows no other role; runner/distributed_ranks.h dispatches):
+// samples, updates, averages gradients with the other learners; learner 0 also publishes
+// weights, writes metrics, evaluates, selects, coordinates checkpoints and ends the run.
+DistributedResult RunLearnerRole(const RoleLayout& layout, const DistributedOptions& options,
+                                 const EnvConfig& env_config,
+                                 std::shared_ptr<const Workload> workload,
+                                 const SacConfig& sac_config, Transport* transport,
+                                 GradientSync* sync);
 
 }  // namespace qosroute

@@ -4,9 +4,9 @@
 
 #include <cstring>
 
+#include "comm/protocol.h"
 #include "common/bytes.h"
 #include "common/error.h"
-#include "replay/protocol.h"
 
 namespace qosroute {
 

@@ -3,8 +3,8 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
-#include "common/mpi_check.h"
-#include "common/transport.h"
+#include "comm/mpi_check.h"
+#include "comm/transport.h"
 
 namespace qosroute {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "common/transport.h"
+#include "comm/transport.h"
 #include "learner/gradient_sync.h"
 
 namespace qosroute {

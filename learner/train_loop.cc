@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "env/episode_seeds.h"
 #include "env/warmup_actions.h"
 #include "learner/checkpoint.h"
 #include "learner/checkpoint_files.h"
@@ -415,10 +416,6 @@ void Trainer::Checkpoint(const char* why) {
 }
 
 }  // namespace
-
-uint64_t TrainingEpisodeSeed(uint64_t seed, long episode) {
-  return (seed << 32) + static_cast<uint64_t>(episode);
-}
 
 TrainResult RunTraining(const EnvConfig& env_config, std::shared_ptr<const Workload> workload,
                         const SacConfig& sac_config, const TrainLoopOptions& options,

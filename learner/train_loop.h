@@ -88,7 +88,4 @@ TrainResult RunTraining(const EnvConfig& env_config, std::shared_ptr<const Workl
                         const SacConfig& sac_config, const TrainLoopOptions& options,
                         const EvalCallback& on_eval = nullptr);
 
-// Training episodes use seeds (seed << 32) + episode, disjoint from evaluation seeds below 2^32.
-uint64_t TrainingEpisodeSeed(uint64_t seed, long episode);
-
 }  // namespace qosroute

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "replay/protocol.h"
+#include "comm/protocol.h"
 
 namespace qosroute {
 

@@ -4,7 +4,7 @@
 // keyed by insertion serial (an update for a record evicted since it was sampled is
 // ignored), and the samples-per-insert rate limiter.
 //
-// ReplayShard is the storage; ShardServer speaks the protocol (replay/protocol.h) on a
+// ReplayShard is the storage; ShardServer speaks the protocol (comm/protocol.h) on a
 // transport: it queues transitions and sample requests as they arrive and admits each as
 // soon as the rate limiter allows, so nothing blocks and a shard can also live inside a
 // learner process (replay_shards = 0). Neither is thread-safe: one thread serves a shard.
@@ -15,9 +15,9 @@
 #include <set>
 #include <vector>
 
+#include "comm/protocol.h"
+#include "comm/transport.h"
 #include "common/rng.h"
-#include "common/transport.h"
-#include "replay/protocol.h"
 #include "replay/rank_snapshot.h"
 #include "replay/rate_limiter.h"
 #include "replay/sum_tree.h"

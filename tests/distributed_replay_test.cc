@@ -4,7 +4,7 @@
 #include <cstring>
 #include <map>
 
-#include "common/transport_inproc.h"
+#include "comm/transport_inproc.h"
 #include "replay/replay_shard.h"
 #include "replay/transition_codec.h"
 

@@ -5,9 +5,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/transport_inproc.h"
+#include "comm/transport_inproc.h"
 #include "env_test_util.h"
-#include "learner/distributed_run.h"
+#include "runner/distributed_ranks.h"
 
 namespace qosroute::testing_util {
 

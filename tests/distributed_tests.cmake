@@ -10,8 +10,8 @@ qosroute_add_test(distributed_roles_test SOURCES distributed_roles_test.cc ${PRO
 if(NOT QOSROUTE_WITH_TORCH)
   return()  # everything below needs the learner (LibTorch)
 endif()
-qosroute_add_test(distributed_inproc_test SOURCES distributed_inproc_test.cc LIBS qosroute_distributed TIMEOUT 120)
-qosroute_add_test(distributed_checkpoint_test SOURCES distributed_checkpoint_test.cc LIBS qosroute_distributed TIMEOUT 180)
+qosroute_add_test(distributed_inproc_test SOURCES distributed_inproc_test.cc LIBS qosroute_runner TIMEOUT 120)
+qosroute_add_test(distributed_checkpoint_test SOURCES distributed_checkpoint_test.cc LIBS qosroute_runner TIMEOUT 180)
 
 set(QOSROUTE_MPIEXEC ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG})
 set(QOSROUTE_MPIEXEC_FLAGS --allow-run-as-root --oversubscribe)

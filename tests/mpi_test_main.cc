@@ -2,7 +2,7 @@
 // program (MpiScope), and only rank 0 prints gtest's report.
 #include <gtest/gtest.h>
 
-#include "common/mpi_scope.h"
+#include "comm/mpi_scope.h"
 
 int main(int argc, char** argv) {
   qosroute::MpiScope mpi(&argc, &argv);

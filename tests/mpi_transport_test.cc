@@ -4,7 +4,7 @@
 
 #include <numeric>
 
-#include "common/transport_mpi.h"
+#include "comm/transport_mpi.h"
 
 namespace qosroute {
 namespace {

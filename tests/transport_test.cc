@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "common/transport_inproc.h"
+#include "comm/transport_inproc.h"
 
 namespace qosroute {
 namespace {

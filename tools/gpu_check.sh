@@ -216,7 +216,7 @@ patched, n = re.subn(r"std::string AdamKey\(const torch::Tensor& p\) \{.*?\n\}",
 open(sys.argv[1], "w").write("#include <sstream>\n#include <type_traits>\n" + patched)
 print("sac.cc: AdamKey adapted" if n else "sac.cc: AdamKey not found, building it unchanged")
 PATCH
-SOURCES=(common/error.cc common/transport.cc env/observation.cc learner/graph_batch.cc learner/han_encoder.cc
+SOURCES=(common/error.cc comm/transport.cc env/observation.cc learner/graph_batch.cc learner/han_encoder.cc
          learner/flat_encoder.cc "$WORK/sac.cc" learner/gradient_sync.cc learner/gradient_sync_nccl.cc)
 [ -f learner/han_kernels.cc ] && SOURCES+=(learner/han_kernels.cc)
 echo "compiling ${#SOURCES[@]} sources + driver in $WORK ..."

@@ -1,11 +1,11 @@
-#include "common/transport_mpi.h"
+#include "comm/transport_mpi.h"
 
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 
+#include "comm/mpi_check.h"
 #include "common/error.h"
-#include "common/mpi_check.h"
 
 namespace qosroute {
 

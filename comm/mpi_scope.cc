@@ -1,11 +1,11 @@
-#include "common/mpi_scope.h"
+#include "comm/mpi_scope.h"
 
 #include <mpi.h>
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "common/mpi_check.h"
+#include "comm/mpi_check.h"
 
 namespace qosroute {
 

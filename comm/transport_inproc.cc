@@ -1,4 +1,4 @@
-#include "common/transport_inproc.h"
+#include "comm/transport_inproc.h"
 
 #include <fmt/format.h>
 

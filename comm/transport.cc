@@ -1,4 +1,4 @@
-#include "common/transport.h"
+#include "comm/transport.h"
 
 #include <string>
 #include <thread>

@@ -8,7 +8,7 @@
 #include <deque>
 #include <vector>
 
-#include "common/transport.h"
+#include "comm/transport.h"
 
 namespace qosroute {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "common/transport.h"
+#include "comm/transport.h"
 
 namespace qosroute {
 

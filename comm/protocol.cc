@@ -1,4 +1,4 @@
-#include "replay/protocol.h"
+#include "comm/protocol.h"
 
 #include <algorithm>
 #include <cstring>
