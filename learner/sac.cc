@@ -69,7 +69,7 @@ void CheckConfig(const SacConfig& c) {
   }
 }
 
-// Parameter name by tensor identity, to name optimizer state (Adam keys it by TensorImpl).
+// Parameter name by tensor identity, to name optimizer state.
 std::unordered_map<const void*, std::string> NamesByImpl(const torch::nn::Module& module) {
   std::unordered_map<const void*, std::string> names;
   for (const auto& item : module.named_parameters()) {
@@ -88,10 +88,6 @@ torch::Device ParseDevice(const std::string& name) {
   } catch (const c10::Error&) {
     throw UserError("SAC config: device '" + name + "' is not a torch device (cpu, cuda, cuda:1)");
   }
-}
-
-std::string AdamKey(const torch::Tensor& p) {
-  return c10::guts::to_string(p.unsafeGetTensorImpl());
 }
 
 }  // namespace
@@ -217,12 +213,19 @@ SacAgent::SacAgent(const SacConfig& config)
   networks_->to(device_);
   critic_parameters_ = networks_->CriticParameters();
   target_parameters_ = networks_->TargetParameters();
-  critic_optimizer_ = std::make_unique<torch::optim::Adam>(
-      critic_parameters_, torch::optim::AdamOptions(config.critic_lr));
-  actor_optimizer_ = std::make_unique<torch::optim::Adam>(
-      networks_->actor->parameters(), torch::optim::AdamOptions(config.actor_lr));
-  alpha_optimizer_ = std::make_unique<torch::optim::Adam>(
-      std::vector<torch::Tensor>{networks_->log_alpha}, torch::optim::AdamOptions(config.alpha_lr));
+  // Last: the optimizer re-points every parameter it steps into its flat buffers, so the
+  // networks must be on their device before.
+  auto group = [](std::vector<torch::Tensor> params, double lr) {
+    FusedAdamGroup g;
+    g.params = std::move(params);
+    g.options.lr = lr;
+    return g;
+  };
+  std::vector<FusedAdamGroup> groups;
+  groups.push_back(group(critic_parameters_, config.critic_lr));             // kCriticGroup
+  groups.push_back(group(networks_->actor->parameters(), config.actor_lr));  // kActorGroup
+  groups.push_back(group({networks_->log_alpha}, config.alpha_lr));          // kAlphaGroup
+  optimizer_ = std::make_unique<FusedAdam>(std::move(groups));
 }
 
 torch::Tensor SacAgent::PriorLogProbs(const GraphBatch& batch) const {
@@ -311,14 +314,9 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
 SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
                                      const torch::Tensor& rewards, const GraphBatch& next_obs,
                                      const torch::Tensor& dones, std::vector<float>* td_errors) {
-  // Dropping the gradients (rather than zeroing them) saves a kernel per parameter; the
-  // backward pass then writes fresh ones.
-  for (auto* optimizer :
-       {critic_optimizer_.get(), actor_optimizer_.get(), alpha_optimizer_.get()}) {
-    for (auto& group : optimizer->param_groups()) {
-      for (auto& p : group.params()) p.mutable_grad() = torch::Tensor();
-    }
-  }
+  // One zero_ per group; backward then accumulates straight into the optimizer's flat
+  // gradient buffers.
+  optimizer_->zero_grad();
   const SacLossTensors losses = ComputeLosses(obs, actions, rewards, next_obs, dones);
   // The three losses touch disjoint parameters (see the header), so one backward of their
   // sum gives each parameter exactly its own loss's gradient.
@@ -343,20 +341,13 @@ void SacAgent::ScheduleLearningRates() {
   const double progress = std::min(
       1.0, static_cast<double>(num_updates_) / static_cast<double>(config_.lr_decay_updates));
   const double scale = 1.0 - (1.0 - config_.lr_final_fraction) * progress;
-  const std::pair<torch::optim::Adam*, double> rates[] = {
-      {critic_optimizer_.get(), config_.critic_lr}, {actor_optimizer_.get(), config_.actor_lr}};
-  for (const auto& [optimizer, lr] : rates) {
-    for (auto& group : optimizer->param_groups()) {
-      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr * scale);
-    }
-  }
+  optimizer_->set_lr(kCriticGroup, config_.critic_lr * scale);
+  optimizer_->set_lr(kActorGroup, config_.actor_lr * scale);
 }
 
 void SacAgent::ApplyGradients() {
   ScheduleLearningRates();
-  critic_optimizer_->step();
-  actor_optimizer_->step();
-  alpha_optimizer_->step();
+  optimizer_->step();
   PolyakUpdate();
   ++num_updates_;
 }
@@ -479,25 +470,21 @@ void SacAgent::LoadParameters(const std::vector<NamedTensor>& parameters) {
   }
 }
 
+const char* const kOptimizerNames[] = {"critic", "actor", "alpha"};  // by OptimizerGroup
+
 std::vector<NamedTensor> SacAgent::OptimizerState() const {
   const auto names = NamesByImpl(*networks_);
   std::vector<NamedTensor> out;
-  const std::pair<const char*, torch::optim::Adam*> optimizers[] = {
-      {"critic", critic_optimizer_.get()},
-      {"actor", actor_optimizer_.get()},
-      {"alpha", alpha_optimizer_.get()}};
-  for (const auto& [opt_name, optimizer] : optimizers) {
-    for (const auto& group : optimizer->param_groups()) {
-      for (const auto& p : group.params()) {
-        const auto it = optimizer->state().find(AdamKey(p));
-        if (it == optimizer->state().end()) continue;
-        const auto& s = static_cast<const torch::optim::AdamParamState&>(*it->second);
-        const std::string prefix =
-            std::string(opt_name) + "/" + names.at(p.unsafeGetTensorImpl()) + "/";
-        out.emplace_back(prefix + "step", torch::tensor(s.step(), torch::kInt64));
-        out.emplace_back(prefix + "exp_avg", s.exp_avg().clone());
-        out.emplace_back(prefix + "exp_avg_sq", s.exp_avg_sq().clone());
-      }
+  for (size_t g = 0; g < optimizer_->num_groups(); ++g) {
+    const int64_t step = optimizer_->step_count(g);
+    if (step == 0) continue;
+    const auto& params = optimizer_->params(g);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const std::string prefix =
+          std::string(kOptimizerNames[g]) + "/" + names.at(params[i].unsafeGetTensorImpl()) + "/";
+      out.emplace_back(prefix + "step", torch::tensor(step, torch::kInt64));
+      out.emplace_back(prefix + "exp_avg", optimizer_->exp_avg_of(g, i).clone());
+      out.emplace_back(prefix + "exp_avg_sq", optimizer_->exp_avg_sq_of(g, i).clone());
     }
   }
   return out;
@@ -507,42 +494,46 @@ void SacAgent::LoadOptimizerState(const std::vector<NamedTensor>& state) {
   std::unordered_map<std::string, const torch::Tensor*> given;
   for (const auto& [name, tensor] : state) given[name] = &tensor;
   const auto names = NamesByImpl(*networks_);
-  const std::pair<const char*, torch::optim::Adam*> optimizers[] = {
-      {"critic", critic_optimizer_.get()},
-      {"actor", actor_optimizer_.get()},
-      {"alpha", alpha_optimizer_.get()}};
   size_t used = 0;
-  for (const auto& [opt_name, optimizer] : optimizers) {
-    for (const auto& group : optimizer->param_groups()) {
-      for (const auto& p : group.params()) {
-        const std::string prefix =
-            std::string(opt_name) + "/" + names.at(p.unsafeGetTensorImpl()) + "/";
-        const auto step = given.find(prefix + "step");
-        if (step == given.end()) {
-          optimizer->state().erase(AdamKey(p));
-          continue;
-        }
-        auto s = std::make_unique<torch::optim::AdamParamState>();
-        s->step(step->second->item<int64_t>());
-        for (const char* field : {"exp_avg", "exp_avg_sq"}) {
-          const auto it = given.find(prefix + field);
-          if (it == given.end()) throw UserError("optimizer state lacks " + prefix + field);
-          if (it->second->sizes() != p.sizes()) {
-            throw UserError("optimizer state " + prefix + field + " has shape " +
-                            c10::str(it->second->sizes()) + " but the parameter's is " +
-                            c10::str(p.sizes()));
-          }
-          torch::Tensor value = it->second->to(p.device(), p.scalar_type()).clone();
-          if (std::string(field) == "exp_avg") {
-            s->exp_avg(value);
-          } else {
-            s->exp_avg_sq(value);
-          }
-        }
-        optimizer->state()[AdamKey(p)] = std::move(s);
-        used += 3;
+  torch::NoGradGuard no_grad;
+  for (size_t g = 0; g < optimizer_->num_groups(); ++g) {
+    const auto& params = optimizer_->params(g);
+    int64_t group_step = 0;  // 0: no parameter of the group has state
+    for (size_t i = 0; i < params.size(); ++i) {
+      const torch::Tensor& p = params[i];
+      const std::string prefix =
+          std::string(kOptimizerNames[g]) + "/" + names.at(p.unsafeGetTensorImpl()) + "/";
+      torch::Tensor exp_avg = optimizer_->exp_avg_of(g, i);
+      torch::Tensor exp_avg_sq = optimizer_->exp_avg_sq_of(g, i);
+      const auto step = given.find(prefix + "step");
+      if (step == given.end()) {
+        // Never stepped (a torch::optim::Adam checkpoint omits such parameters).
+        exp_avg.zero_();
+        exp_avg_sq.zero_();
+        continue;
       }
+      const int64_t value = step->second->item<int64_t>();
+      if (value <= 0 || (group_step != 0 && value != group_step)) {
+        throw UserError("optimizer state " + prefix + "step is " + std::to_string(value) +
+                        (group_step != 0 ? ", but other " + std::string(kOptimizerNames[g]) +
+                                               " parameters have " + std::to_string(group_step)
+                                         : std::string(", not a positive count")) +
+                        " (this agent's Adam keeps one step count per optimizer)");
+      }
+      group_step = value;
+      for (auto* field : {&exp_avg, &exp_avg_sq}) {
+        const std::string key = prefix + (field == &exp_avg ? "exp_avg" : "exp_avg_sq");
+        const auto it = given.find(key);
+        if (it == given.end()) throw UserError("optimizer state lacks " + key);
+        if (it->second->sizes() != p.sizes()) {
+          throw UserError("optimizer state " + key + " has shape " + c10::str(it->second->sizes()) +
+                          " but the parameter's is " + c10::str(p.sizes()));
+        }
+        field->copy_(*it->second);
+      }
+      used += 3;
     }
+    optimizer_->set_step_count(g, group_step);
   }
   if (used != given.size()) {
     throw UserError("optimizer state has " + std::to_string(given.size() - used) +

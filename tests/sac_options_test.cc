@@ -141,14 +141,10 @@ TEST_F(SacOptions, DuelingIsPartOfThePolicyArchitecture) {
 }
 
 double CriticRate(SacAgent& agent) {
-  return static_cast<torch::optim::AdamOptions&>(
-             agent.critic_optimizer().param_groups().at(0).options())
-      .lr();
+  return agent.learning_rate(SacAgent::kCriticGroup);
 }
 double ActorRate(SacAgent& agent) {
-  return static_cast<torch::optim::AdamOptions&>(
-             agent.actor_optimizer().param_groups().at(0).options())
-      .lr();
+  return agent.learning_rate(SacAgent::kActorGroup);
 }
 
 TEST_F(SacOptions, LearningRatesFallLinearlyToTheirFinalFraction) {
@@ -167,10 +163,7 @@ TEST_F(SacOptions, LearningRatesFallLinearlyToTheirFinalFraction) {
     EXPECT_NEAR(ActorRate(agent), 2e-3 * scale, 1e-12) << "update " << k;
   }
   // The temperature keeps its own constant rate.
-  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamOptions&>(
-                       agent.alpha_optimizer().param_groups().at(0).options())
-                       .lr(),
-                   config.alpha_lr);
+  EXPECT_DOUBLE_EQ(agent.learning_rate(SacAgent::kAlphaGroup), config.alpha_lr);
 
   // Without a schedule the rates never change.
   SacConfig constant = SmallConfig("han");

@@ -368,6 +368,57 @@ TEST_F(SacTest, ParametersAndOptimizerStateRestoreTrainingExactly) {
   }
 }
 
+// Checkpoints of the earlier torch::optim::Adam omitted parameters that never had a gradient;
+// the fused optimizer reads them as zero moments. It keeps one step count per optimizer, so a
+// state whose steps disagree inside one optimizer is refused, naming the entry.
+TEST_F(SacTest, OptimizerStateFromPerTensorAdamLoadsAndDisagreeingStepsAreRefused) {
+  const Transitions t = RandomTransitions(7, 32, 3, 4, 3);
+  SacAgent a(SmallConfig("han"));
+  for (int i = 0; i < 3; ++i) a.Update(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones);
+  const std::vector<NamedTensor> full = a.OptimizerState();
+  const std::string dropped = full.front().first.substr(0, full.front().first.rfind('/') + 1);
+  ASSERT_EQ(dropped.rfind("critic/", 0), 0u) << dropped;
+  std::vector<NamedTensor> partial;
+  for (const auto& [name, tensor] : full) {
+    if (name.rfind(dropped, 0) != 0) partial.emplace_back(name, tensor);
+  }
+  ASSERT_EQ(partial.size() + 3, full.size());
+
+  // b has moments of its own: loading must replace them, zeros included.
+  SacAgent b(SmallConfig("han"));
+  const Transitions u = RandomTransitions(8, 32, 3, 4, 3);
+  for (int i = 0; i < 2; ++i) b.Update(u.obs_batch, u.actions, u.rewards, u.next_batch, u.dones);
+  b.LoadOptimizerState(partial);
+  bool checked = false;
+  for (const auto& [name, tensor] : b.OptimizerState()) {
+    if (name == dropped + "step") {
+      EXPECT_EQ(tensor.item<int64_t>(), 3);
+    }
+    if (name == dropped + "exp_avg" || name == dropped + "exp_avg_sq") {
+      EXPECT_EQ(tensor.abs().sum().item<float>(), 0.0f) << name;
+      checked = true;
+    }
+  }
+  EXPECT_TRUE(checked);
+
+  std::vector<NamedTensor> skewed = full;
+  for (auto& [name, tensor] : skewed) {
+    if (name.rfind("critic/", 0) == 0 && name.size() > 5 &&
+        name.compare(name.size() - 5, 5, "/step") == 0 && name != dropped + "step") {
+      tensor = torch::tensor(int64_t{2}, torch::kInt64);
+      break;
+    }
+  }
+  try {
+    b.LoadOptimizerState(skewed);
+    FAIL() << "steps 3 and 2 in one optimizer were accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("one step count per optimizer"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("critic/"), std::string::npos) << e.what();
+  }
+}
+
 std::string TempPath(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
           ("qosroute_sac_test_" + std::to_string(::getpid()) + "_" + name))
