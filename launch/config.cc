@@ -10,49 +10,13 @@
 
 #include "common/error.h"
 #include "launch/config_experts.h"
+#include "launch/key_table.h"
 
 namespace po = boost::program_options;
 
 namespace qosroute {
 
 namespace {
-
-// Registers typed keys bound to config fields and remembers how to print each value back.
-class KeyTable {
- public:
-  explicit KeyTable(po::options_description* desc) : desc_(desc) {}
-
-  template <typename T>
-  void Add(const std::string& key, T* field, const char* help) {
-    desc_->add_options()(key.c_str(), po::value<T>(field)->default_value(*field), help);
-    printers_[key] = [field] {
-      std::ostringstream s;
-      s << *field;
-      return s.str();
-    };
-  }
-  void AddBool(const std::string& key, bool* field, const char* help) {
-    desc_->add_options()(key.c_str(), po::value<bool>(field)->default_value(*field), help);
-    printers_[key] = [field] { return std::string(*field ? "true" : "false"); };
-  }
-  void AddIntList(const std::string& key, std::vector<int>* field, std::string* text,
-                  const char* help) {
-    std::string joined;
-    for (int v : *field) joined += (joined.empty() ? "" : ",") + std::to_string(v);
-    *text = joined;
-    desc_->add_options()(key.c_str(), po::value<std::string>(text)->default_value(joined), help);
-    printers_[key] = [text] { return *text; };
-  }
-  std::map<std::string, std::string> Resolved() const {
-    std::map<std::string, std::string> out;
-    for (const auto& [key, print] : printers_) out[key] = print();
-    return out;
-  }
-
- private:
-  po::options_description* desc_;
-  std::map<std::string, std::function<std::string()>> printers_;
-};
 
 std::vector<std::string> SplitList(const std::string& text) {
   std::vector<std::string> out;
@@ -154,43 +118,21 @@ void RequireRange(const std::string& where, const std::string& key, double value
   }
 }
 
-}  // namespace
+// Values kept as text while the INI is read and parsed once it is (lists).
+struct ListTexts {
+  std::string episode_rates;         // workload.episode_rates
+  std::string mlp_hidden;            // sac.mlp_hidden
+  std::string select_rates;          // select.rates
+  std::string select_margins = "0";  // select.margins
+};
 
-RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides) {
-  RunConfig config;
-  config.config_path = path;
-  const std::string file_text = path.empty() ? std::string() : ReadFile(path);
-  const std::string where = path.empty() ? "config" : path;
-  const std::string override_text = OverridesAsIni(overrides);
+// Each section registers its keys, bound to the fields they set, and validates them once
+// read. The registrations run in this order, the validations in ValidateRunConfig's.
 
-  // Pass 1: which experts, on which GPU? Their sections are only known once these are read.
-  ClusterPrelude prelude;
-  {
-    po::options_description first;
-    first.add_options()(
-        "cluster.experts",
-        po::value<std::string>(&prelude.experts_text)->default_value(prelude.experts_text))(
-        "cluster.gpu", po::value<std::string>(&prelude.gpu)->default_value(prelude.gpu));
-    po::variables_map vm;
-    StoreIni(override_text, first, "--set", &vm, true);
-    StoreIni(file_text, first, where, &vm, true);
-    po::notify(vm);
-  }
-  prelude.names = SplitList(prelude.experts_text);
-  if (prelude.names.empty())
-    throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
-
-  po::options_description desc;
-  std::unique_ptr<ClusterKeys> cluster_keys;
-  try {
-    cluster_keys = std::make_unique<ClusterKeys>(prelude, &desc);
-  } catch (const UserError& e) {
-    throw UserError(where + ": " + e.what());
-  }
-  KeyTable keys(&desc);
-  EnvConfig& env = config.env;
-
-  WorkloadSourceConfig& wl = config.workload;
+// [workload], [predictor]
+void RegisterWorkloadKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
+  WorkloadSourceConfig& wl = config->workload;
+  EnvConfig& env = config->env;
   keys.Add("workload.source", &wl.source, "'synthetic' or a mix-instruct JSON / JSON-lines file");
   keys.Add("workload.synthetic_records", &wl.synthetic_records, "records in the synthetic set");
   keys.Add("workload.synthetic_seed", &wl.synthetic_seed, "seed of the synthetic set");
@@ -199,9 +141,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("workload.sampling", &env.sampling, "random | sequential");
   keys.Add("workload.arrival", &env.arrivals.process, "poisson | mmpp | trace");
   keys.Add("workload.rate", &env.arrivals.rate, "Poisson rate (requests/s)");
-  // Kept as text and parsed below (empty = every episode at workload.rate).
-  std::string episode_rates_text;
-  keys.Add("workload.episode_rates", &episode_rates_text,
+  // Kept as text and parsed after notify (empty = every episode at workload.rate).
+  keys.Add("workload.episode_rates", &texts->episode_rates,
            "Poisson: comma-separated rates, one drawn per episode (training over loads)");
   keys.Add("workload.mmpp_rate_low", &env.arrivals.mmpp_rate_low, "MMPP calm rate");
   keys.Add("workload.mmpp_rate_high", &env.arrivals.mmpp_rate_high, "MMPP burst rate");
@@ -214,6 +155,11 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
            "log-normal stddev of predicted-length noise");
   keys.AddBool("predictor.use_data_predictions", &env.predictor.use_data_predictions,
                "use pred_* fields of the data");
+}
+
+// [env], [greedy], [eval]
+void RegisterEnvKeys(KeyTable& keys, RunConfig* config) {
+  EnvConfig& env = config->env;
   keys.Add("env.sla", &env.sla, "latency-per-token SLA (s/token)");
   keys.Add("env.max_running_slots", &env.max_running_slots,
            "running slots per expert in the observation");
@@ -238,13 +184,17 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
                "divide each credited score by gamma^(decisions since its routing)");
   keys.Add("env.energy_weight", &env.energy_weight,
            "energy-aware QoS: credit score - energy_weight x J/token (0 = off)");
-  keys.Add("greedy.sharpness", &config.greedy.sharpness, "greedy-qos SLA probability sharpness");
-  keys.Add("greedy.drop_threshold", &config.greedy.drop_threshold,
+  keys.Add("greedy.sharpness", &config->greedy.sharpness, "greedy-qos SLA probability sharpness");
+  keys.Add("greedy.drop_threshold", &config->greedy.drop_threshold,
            "greedy-qos drops below this value");
-  keys.Add("eval.seeds", &config.eval.seeds, "evaluation episodes");
-  keys.Add("eval.seed_base", &config.eval.seed_base, "first evaluation seed");
-  keys.Add("eval.threads", &config.eval.threads, "evaluation threads (0 = cores)");
-  TrainConfig& t = config.train;
+  keys.Add("eval.seeds", &config->eval.seeds, "evaluation episodes");
+  keys.Add("eval.seed_base", &config->eval.seed_base, "first evaluation seed");
+  keys.Add("eval.threads", &config->eval.threads, "evaluation threads (0 = cores)");
+}
+
+// [train], [sac], [han]
+void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
+  TrainConfig& t = config->train;
   keys.Add("train.total_frames", &t.total_frames, "environment steps to train for");
   keys.Add("train.warmup_frames", &t.warmup_frames, "initial frames before the policy acts");
   keys.Add("train.warmup_policy", &t.warmup_policy, "warm-up actions: random | greedy-qos");
@@ -267,8 +217,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("sac.alpha_lr", &t.alpha_lr, "temperature learning rate (0 = fixed at alpha_init)");
   keys.Add("sac.alpha_init", &t.alpha_init, "initial temperature");
   keys.Add("sac.target_entropy_ratio", &t.target_entropy_ratio, "target entropy / log|A|");
-  std::string mlp_text;
-  keys.AddIntList("sac.mlp_hidden", &t.mlp_hidden, &mlp_text, "hidden sizes of the SAC heads");
+  keys.AddIntList("sac.mlp_hidden", &t.mlp_hidden, &texts->mlp_hidden,
+                  "hidden sizes of the SAC heads");
   keys.AddBool("sac.dueling", &t.dueling, "dueling critics: Q = V(s) + A(s, a) - mean A");
   keys.Add("sac.twin_reduction", &t.twin_reduction,
            "twin critics combined by min (clipped double Q) or mean");
@@ -285,13 +235,15 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("han.hidden", &t.hidden, "HAN hidden size");
   keys.Add("han.heads", &t.heads, "HAN attention heads");
   keys.Add("han.layers", &t.layers, "HAN layers");
-  SelectConfig& sel = config.select;
-  // Kept as text and parsed below, like workload.episode_rates.
-  std::string select_rates_text;
-  keys.Add("select.rates", &select_rates_text,
+}
+
+// [select]
+void RegisterSelectKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
+  SelectConfig& sel = config->select;
+  // Kept as text and parsed after notify, like workload.episode_rates.
+  keys.Add("select.rates", &texts->select_rates,
            "model selection: comma-separated validation rates (empty = off)");
-  std::string select_margins_text = "0";
-  keys.Add("select.margins", &select_margins_text,
+  keys.Add("select.margins", &texts->select_margins,
            "model selection: comma-separated deviation margins (nats) tried per snapshot");
   keys.Add("select.seeds", &sel.seeds, "model selection: validation episodes per rate");
   keys.Add("select.seed_base", &sel.seed_base, "model selection: first validation seed");
@@ -299,13 +251,17 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
            "model selection: requests per validation episode (0 = workload's)");
   keys.Add("select.tolerance", &sel.tolerance,
            "model selection: a snapshot may trail greedy-qos by this much at a rate");
-  keys.Add("log.level", &config.log_level, "trace | debug | info | warn | error");
-  CheckpointConfig& c = config.checkpoint;
+}
+
+// [log], [checkpoint], [launch]
+void RegisterRunKeys(KeyTable& keys, RunConfig* config) {
+  keys.Add("log.level", &config->log_level, "trace | debug | info | warn | error");
+  CheckpointConfig& c = config->checkpoint;
   keys.Add("checkpoint.every_updates", &c.every_updates, "checkpoint every N updates (0 = off)");
   keys.Add("checkpoint.every_minutes", &c.every_minutes, "checkpoint every T minutes (0 = off)");
   keys.Add("checkpoint.keep", &c.keep, "newest checkpoints kept");
   keys.Add("checkpoint.compression", &c.compression, "0 = raw, 1-9 = deflate level");
-  LaunchConfig& l = config.launch;
+  LaunchConfig& l = config->launch;
   keys.Add("launch.learners", &l.learners, "data-parallel learner ranks (>= 1)");
   keys.Add("launch.replay_shards", &l.replay_shards, "shard ranks (0 = in learners)");
   keys.Add("launch.publish_every_updates", &l.publish_every_updates, "publish every K updates");
@@ -319,50 +275,20 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   keys.Add("launch.learner_device", &l.learner_device, "cpu | cuda");
   keys.Add("launch.learner_batch", &l.learner_batch,
            "split (train.batch_size over all learners) | full (batch_size per learner)");
+}
 
-  po::variables_map vm;
-  StoreIni(override_text, desc, "--set", &vm, false);  // stored first: overrides win
-  StoreIni(file_text, desc, where, &vm, false);
-  try {
-    po::notify(vm);
-  } catch (const po::error& e) {
-    RethrowAsUserError(e, where);
-  }
-  t.mlp_hidden = ParseIntList(mlp_text, "sac.mlp_hidden");
-  env.arrivals.episode_rates =
-      ParseDoubleList(where, "workload.episode_rates", "rates", episode_rates_text);
-
-  // Relative data paths are relative to the config file.
-  const std::filesystem::path base =
-      path.empty() ? std::filesystem::current_path() : std::filesystem::path(path).parent_path();
-  auto resolve = [&](std::string* p) {
-    if (!p->empty() && *p != "synthetic" && std::filesystem::path(*p).is_relative()) {
-      *p = (base / *p).lexically_normal().string();
-    }
-  };
-  resolve(&wl.source);
-  resolve(&env.arrivals.trace_path);
-  std::vector<std::string> synthetic_models;
-  if (wl.source == "synthetic") {
-    for (const SyntheticModel& m : DefaultSyntheticModels()) synthetic_models.push_back(m.name);
-  }
-  env.experts = cluster_keys->Build(vm, where, base.string(), synthetic_models);
-  env.predictor.max_output_tokens = wl.max_output_tokens;
-  // The shaping must use the learner's discount. An out-of-range sac.gamma is reported under
-  // its own name below, so it is not copied here.
-  if (config.train.gamma >= 0.0 && config.train.gamma <= 1.0)
-    env.shaping_gamma = config.train.gamma;
-
-  try {
-    ValidateEnvConfig(env);
-  } catch (const UserError& e) {
-    throw UserError(where + ": " + e.what());
-  }
+void ValidateWorkloadAndEval(const std::string& where, const RunConfig& config) {
+  const WorkloadSourceConfig& wl = config.workload;
   RequireRange(where, "workload.synthetic_records", wl.synthetic_records, 1, 1e8);
   RequireRange(where, "workload.max_output_tokens", wl.max_output_tokens, 1, 1e6);
   RequireRange(where, "greedy.sharpness", config.greedy.sharpness, 1e-6, 1e6);
   RequireRange(where, "eval.seeds", config.eval.seeds, 1, 1e6);
   RequireRange(where, "eval.threads", config.eval.threads, 0, 1024);
+}
+
+void ValidateTrain(const std::string& where, const RunConfig& config) {
+  const TrainConfig& t = config.train;
+  const EnvConfig& env = config.env;
   RequireRange(where, "train.total_frames", t.total_frames, 1, 1e12);
   RequireRange(where, "train.warmup_frames", t.warmup_frames, 0, 1e12);
   RequireRange(where, "train.updates_per_frame", t.updates_per_frame, 0, 1e3);
@@ -403,14 +329,30 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
     throw UserError(where + ": sac.twin_reduction must be min or mean, not '" + t.twin_reduction +
                     "'");
   }
-  sel.rates = ParseDoubleList(where, "select.rates", "rates", select_rates_text);
+  RequireRange(where, "han.hidden", t.hidden, 1, 4096);
+  RequireRange(where, "han.heads", t.heads, 1, 64);
+  RequireRange(where, "han.layers", t.layers, 1, 16);
+  if (t.hidden % t.heads != 0) {
+    throw UserError(where + ": han.hidden (" + std::to_string(t.hidden) +
+                    ") must be divisible by han.heads (" + std::to_string(t.heads) + ")");
+  }
+  if (t.encoder != "han" && t.encoder != "flat") {
+    throw UserError(where + ": train.encoder must be 'han' or 'flat', got '" + t.encoder + "'");
+  }
+  if (t.mlp_hidden.empty()) throw UserError(where + ": sac.mlp_hidden must list at least one size");
+}
+
+void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts& texts) {
+  SelectConfig& sel = config->select;
+  const TrainConfig& t = config->train;
+  sel.rates = ParseDoubleList(where, "select.rates", "rates", texts.select_rates);
   for (double rate : sel.rates) {
     if (!(rate > 0.0 && rate <= 1e6)) {
       throw UserError(where + ": select.rates must hold rates in (0, 1e6] requests/s, got " +
                       NumberText(rate));
     }
   }
-  sel.margins = ParseDoubleList(where, "select.margins", "margins", select_margins_text);
+  sel.margins = ParseDoubleList(where, "select.margins", "margins", texts.select_margins);
   for (double margin : sel.margins) {
     if (!(margin >= 0.0 && margin <= 1e3)) {
       throw UserError(where + ": select.margins must hold margins in [0, 1000] nats, got " +
@@ -429,13 +371,13 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   if (!sel.rates.empty()) {
     const uint64_t end = sel.seed_base + static_cast<uint64_t>(sel.seeds);
     // Both `evaluate` and the trainer's periodic evaluation use seeds from eval.seed_base.
-    const int eval_seeds = std::max(config.eval.seeds, t.eval_seeds);
-    const uint64_t eval_end = config.eval.seed_base + static_cast<uint64_t>(eval_seeds);
-    if (sel.seed_base < eval_end && config.eval.seed_base < end) {
+    const int eval_seeds = std::max(config->eval.seeds, t.eval_seeds);
+    const uint64_t eval_end = config->eval.seed_base + static_cast<uint64_t>(eval_seeds);
+    if (sel.seed_base < eval_end && config->eval.seed_base < end) {
       throw UserError(where + ": select.seed_base " + std::to_string(sel.seed_base) + " + " +
                       std::to_string(sel.seeds) +
                       " validation seeds overlap the evaluation seeds (eval.seed_base " +
-                      std::to_string(config.eval.seed_base) + " + " + std::to_string(eval_seeds) +
+                      std::to_string(config->eval.seed_base) + " + " + std::to_string(eval_seeds) +
                       "); validation must not see them");
     }
     if (end > (uint64_t{1} << 32)) {
@@ -444,9 +386,11 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
                       "episodes use the seeds above)");
     }
   }
-  RequireRange(where, "han.hidden", t.hidden, 1, 4096);
-  RequireRange(where, "han.heads", t.heads, 1, 64);
-  RequireRange(where, "han.layers", t.layers, 1, 16);
+}
+
+void ValidateRun(const std::string& where, const RunConfig& config) {
+  const CheckpointConfig& c = config.checkpoint;
+  const LaunchConfig& l = config.launch;
   RequireRange(where, "checkpoint.every_updates", c.every_updates, 0, 1e12);
   RequireRange(where, "checkpoint.every_minutes", c.every_minutes, 0, 1e6);
   RequireRange(where, "checkpoint.keep", c.keep, 1, 1e6);
@@ -471,20 +415,109 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
     throw UserError(where + ": launch.learner_device must be cpu or cuda; got '" +
                     l.learner_device + "'");
   }
-  if (t.hidden % t.heads != 0) {
-    throw UserError(where + ": han.hidden (" + std::to_string(t.hidden) +
-                    ") must be divisible by han.heads (" + std::to_string(t.heads) + ")");
-  }
-  if (t.encoder != "han" && t.encoder != "flat") {
-    throw UserError(where + ": train.encoder must be 'han' or 'flat', got '" + t.encoder + "'");
-  }
-  if (t.mlp_hidden.empty()) throw UserError(where + ": sac.mlp_hidden must list at least one size");
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::find(std::begin(kLevels), std::end(kLevels), config.log_level) == std::end(kLevels)) {
     throw UserError(where +
                     ": log.level must be one of trace, debug, info, warn, error, off; got '" +
                     config.log_level + "'");
   }
+}
+
+// Pass 1 of reading a config: the expert names and the GPU, which decide what the
+// per-expert keys of pass 2 are.
+ClusterPrelude ReadClusterPrelude(const std::string& file_text, const std::string& override_text,
+                                  const std::string& where) {
+  ClusterPrelude prelude;
+  {
+    po::options_description first;
+    first.add_options()(
+        "cluster.experts",
+        po::value<std::string>(&prelude.experts_text)->default_value(prelude.experts_text))(
+        "cluster.gpu", po::value<std::string>(&prelude.gpu)->default_value(prelude.gpu));
+    po::variables_map vm;
+    StoreIni(override_text, first, "--set", &vm, true);
+    StoreIni(file_text, first, where, &vm, true);
+    po::notify(vm);
+  }
+  prelude.names = SplitList(prelude.experts_text);
+  if (prelude.names.empty())
+    throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
+
+  return prelude;
+}
+
+}  // namespace
+
+RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides) {
+  RunConfig config;
+  config.config_path = path;
+  const std::string file_text = path.empty() ? std::string() : ReadFile(path);
+  const std::string where = path.empty() ? "config" : path;
+  const std::string override_text = OverridesAsIni(overrides);
+
+  // Pass 1: which experts, on which GPU? Their sections are only known once these are read.
+  const ClusterPrelude prelude = ReadClusterPrelude(file_text, override_text, where);
+
+  po::options_description desc;
+  std::unique_ptr<ClusterKeys> cluster_keys;
+  try {
+    cluster_keys = std::make_unique<ClusterKeys>(prelude, &desc);
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
+  KeyTable keys(&desc);
+  EnvConfig& env = config.env;
+  WorkloadSourceConfig& wl = config.workload;
+
+  ListTexts texts;
+  RegisterWorkloadKeys(keys, &config, &texts);
+  RegisterEnvKeys(keys, &config);
+  RegisterTrainKeys(keys, &config, &texts);
+  RegisterSelectKeys(keys, &config, &texts);
+  RegisterRunKeys(keys, &config);
+
+  po::variables_map vm;
+  StoreIni(override_text, desc, "--set", &vm, false);  // stored first: overrides win
+  StoreIni(file_text, desc, where, &vm, false);
+  try {
+    po::notify(vm);
+  } catch (const po::error& e) {
+    RethrowAsUserError(e, where);
+  }
+  config.train.mlp_hidden = ParseIntList(texts.mlp_hidden, "sac.mlp_hidden");
+  env.arrivals.episode_rates =
+      ParseDoubleList(where, "workload.episode_rates", "rates", texts.episode_rates);
+
+  // Relative data paths are relative to the config file.
+  const std::filesystem::path base =
+      path.empty() ? std::filesystem::current_path() : std::filesystem::path(path).parent_path();
+  auto resolve = [&](std::string* p) {
+    if (!p->empty() && *p != "synthetic" && std::filesystem::path(*p).is_relative()) {
+      *p = (base / *p).lexically_normal().string();
+    }
+  };
+  resolve(&wl.source);
+  resolve(&env.arrivals.trace_path);
+  std::vector<std::string> synthetic_models;
+  if (wl.source == "synthetic") {
+    for (const SyntheticModel& m : DefaultSyntheticModels()) synthetic_models.push_back(m.name);
+  }
+  env.experts = cluster_keys->Build(vm, where, base.string(), synthetic_models);
+  env.predictor.max_output_tokens = wl.max_output_tokens;
+  // The shaping must use the learner's discount. An out-of-range sac.gamma is reported under
+  // its own name below, so it is not copied here.
+  if (config.train.gamma >= 0.0 && config.train.gamma <= 1.0)
+    env.shaping_gamma = config.train.gamma;
+
+  try {
+    ValidateEnvConfig(env);
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
+  ValidateWorkloadAndEval(where, config);
+  ValidateTrain(where, config);
+  ValidateSelect(where, &config, texts);
+  ValidateRun(where, config);
 
   config.resolved = keys.Resolved();
   cluster_keys->AddResolved(env.experts, &config.resolved);

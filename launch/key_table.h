@@ -1,0 +1,53 @@
+#pragma once
+// The INI keys of a config, each bound to the field it sets (Boost.Program_options), with a
+// printer per key for the resolved config that every run writes (config.cfg).
+#include <boost/program_options.hpp>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace qosroute {
+
+// Registers typed keys bound to config fields and remembers how to print each value back.
+class KeyTable {
+ public:
+  explicit KeyTable(boost::program_options::options_description* desc) : desc_(desc) {}
+
+  template <typename T>
+  void Add(const std::string& key, T* field, const char* help) {
+    desc_->add_options()(key.c_str(),
+                         boost::program_options::value<T>(field)->default_value(*field), help);
+    printers_[key] = [field] {
+      std::ostringstream s;
+      s << *field;
+      return s.str();
+    };
+  }
+  void AddBool(const std::string& key, bool* field, const char* help) {
+    desc_->add_options()(key.c_str(),
+                         boost::program_options::value<bool>(field)->default_value(*field), help);
+    printers_[key] = [field] { return std::string(*field ? "true" : "false"); };
+  }
+  void AddIntList(const std::string& key, std::vector<int>* field, std::string* text,
+                  const char* help) {
+    std::string joined;
+    for (int v : *field) joined += (joined.empty() ? "" : ",") + std::to_string(v);
+    *text = joined;
+    desc_->add_options()(
+        key.c_str(), boost::program_options::value<std::string>(text)->default_value(joined), help);
+    printers_[key] = [text] { return *text; };
+  }
+  std::map<std::string, std::string> Resolved() const {
+    std::map<std::string, std::string> out;
+    for (const auto& [key, print] : printers_) out[key] = print();
+    return out;
+  }
+
+ private:
+  boost::program_options::options_description* desc_;
+  std::map<std::string, std::function<std::string()>> printers_;
+};
+
+}  // namespace qosroute

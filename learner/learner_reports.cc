@@ -1,0 +1,215 @@
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+
+#include "common/error.h"
+#include "learner/checkpoint_files.h"
+#include "learner/distributed_weights.h"
+#include "learner/graph_batch.h"
+#include "learner/learner_role.h"
+#include "learner/periodic_evaluation.h"
+#include "learner/policy_io.h"
+#include "learner/selection_keeper.h"
+#include "replay/replay_shard.h"
+#include "replay/transition_codec.h"
+#include "telemetry/rolling_qos.h"
+#include "telemetry/run_reporter.h"
+
+namespace qosroute {
+
+void Learner::HandleReport(const Message& message) {
+  switch (KindOf(message.bytes)) {
+    case MessageKind::kProgress: {
+      const Progress p = DecodeProgress(message.bytes);
+      actor_frames_[p.actor] = std::max<long>(actor_frames_[p.actor], p.frames);
+      rolling_.Add(p.credited_qos, p.credited_requests);
+      lag_sum_ += static_cast<double>(version_ - p.policy_version);
+      ++lag_count_;
+      break;
+    }
+    case MessageKind::kEpisode: {
+      const EpisodeReport e = DecodeEpisode(message.bytes);
+      actor_frames_[e.actor] = std::max<long>(actor_frames_[e.actor], e.frames);
+      ++episodes_;
+      last_episode_qos_ = e.avg_qos;
+      const long lag = static_cast<long>(version_ - e.policy_version);
+      episode_lag_sum_ += lag;
+      if (index_ == 0) {
+        TrainRow row;
+        row.kind = "episode";
+        row.frames = TotalFrames();
+        row.updates = updates_;
+        row.episodes = episodes_;
+        row.wall_s = Elapsed();
+        row.episode_qos = e.avg_qos;
+        row.policy_lag = static_cast<double>(lag);
+        reporter_.Episode(row);
+      }
+      spdlog::info(
+          "episode {} (actor {}) done: avg QoS {:.4f}, SLA attainment {:.3f}, drop rate {:.3f}, "
+          "return {:.1f}, policy lag {}",
+          episodes_, e.actor, e.avg_qos, e.sla_attainment, e.drop_rate, e.episode_return, lag);
+      break;
+    }
+    case MessageKind::kActorDone: {
+      const StreamTotals t = DecodeTotals(message.bytes);
+      ++actors_done_;
+      actor_transitions_ += t.transitions;
+      actor_checksum_ += t.checksum;
+      actor_frames_[t.index] = t.frames;
+      break;
+    }
+    case MessageKind::kShardDone: {
+      const StreamTotals t = DecodeTotals(message.bytes);
+      ++shards_done_;
+      shard_transitions_ += t.transitions;
+      shard_checksum_ += t.checksum;
+      max_rate_deviation_ = std::max(max_rate_deviation_, t.rate_deviation_max);
+      break;
+    }
+    case MessageKind::kLearnerDone: {
+      const LearnerDone d = DecodeLearnerDone(message.bytes);
+      learner_checksums_[d.learner] = d.parameter_checksum;
+      break;
+    }
+    default:
+      QR_CHECK_MSG(false, std::string("learner 0 got an unexpected ") +
+                              KindName(KindOf(message.bytes)) + " message from rank " +
+                              std::to_string(message.source));
+  }
+}
+
+void Learner::OpenMetrics() {
+  if (!options_.resuming) {
+    next_log_ = options_.train.log_every_frames;
+    next_eval_ = options_.train.eval_every_frames;
+  }
+  reporter_.Open(resumed_train_csv_, resumed_eval_csv_, TotalFrames(), updates_, options_.resuming);
+  resumed_train_csv_.clear();
+  resumed_eval_csv_.clear();
+  selection_.Open(std::move(resumed_selection_));
+  resumed_selection_ = SelectionState();
+}
+
+void Learner::MaybeLog(bool force) {
+  const long frames = TotalFrames();
+  if (!force && frames < next_log_) return;
+  const RunReporter::Rates rates = reporter_.TakeRates(frames, updates_);
+  TrainRow row;
+  row.frames = frames;
+  row.updates = updates_;
+  row.episodes = episodes_;
+  row.wall_s = Elapsed();
+  row.frames_per_s = rates.frames_per_s;
+  row.updates_per_s = rates.updates_per_s;
+  if (episodes_ > 0) row.episode_qos = last_episode_qos_;
+  if (updates_ > 0) {
+    row.critic_loss = last_losses_.critic;
+    row.actor_loss = last_losses_.actor;
+    row.alpha = last_losses_.alpha;
+    row.entropy = last_losses_.entropy;
+    row.q_mean = last_losses_.q_mean;
+  }
+  if (lag_count_ > 0) row.policy_lag = lag_sum_ / lag_count_;
+  row.rolling_qos = rolling_.Value();
+  row.rolling_requests = rolling_.resolved();
+  rolling_.Clear();
+  spdlog::info("{}", FormatProgressLine(row, options_.train.total_frames,
+                                        fmt::format("weights v{} | policy lag {:.2f}", version_,
+                                                    row.policy_lag.value_or(0.0))));
+  reporter_.Log(row);
+  last_log_frames_ = frames;
+  last_log_updates_ = updates_;
+  lag_sum_ = 0.0;
+  lag_count_ = 0;
+  while (next_log_ <= frames) next_log_ += options_.train.log_every_frames;
+}
+
+void Learner::MaybeEvaluate() {
+  if (!options_.evaluate || TotalFrames() < next_eval_) return;
+  Evaluate();
+  while (next_eval_ <= TotalFrames()) next_eval_ += options_.train.eval_every_frames;
+}
+
+void Learner::Evaluate() {
+  const EvalRow row = evaluator_.Run(agent_, TotalFrames(), updates_);
+  reporter_.Eval(row);
+  last_eval_qos_ = row.avg_qos;
+  spdlog::info(
+      "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes "
+      "(greedy-qos {:.4f}, paired difference {:+.4f} ± {:.4f})",
+      TotalFrames(), updates_, row.avg_qos, row.avg_qos_ci95, row.episodes, *row.greedy_qos,
+      *row.vs_greedy_qos, *row.vs_greedy_qos_ci95);
+  if (options_.train.run_dir.empty()) return;
+  SavePolicy(PolicyPath(), agent_);
+  if (selection_.enabled() && options_.write_metrics) {
+    selection_.Select(agent_, TotalFrames(), updates_, &reporter_);
+  }
+}
+
+std::string Learner::PolicyPath() const {
+  return (std::filesystem::path(options_.train.run_dir) / "policy.h5").string();
+}
+
+void Learner::Finish(DistributedResult* result) {
+  MaybeLog(true);
+  result->actor_transitions = actor_transitions_;
+  result->shard_transitions = shard_transitions_;
+  result->actor_checksum = actor_checksum_;
+  result->shard_checksum = shard_checksum_;
+  result->stream_consistent =
+      actor_transitions_ == shard_transitions_ && actor_checksum_ == shard_checksum_;
+  result->learners_identical = true;
+  for (const auto& [learner, checksum] : learner_checksums_) {
+    result->learners_identical =
+        result->learners_identical && checksum == result->parameter_checksum;
+  }
+  result->max_rate_deviation = max_rate_deviation_;
+  result->rate_error_buffer = plan_.error_buffer;
+  result->mean_policy_lag = episodes_ > 0 ? episode_lag_sum_ / episodes_ : 0.0;
+  spdlog::info(
+      "stream check: actors sent {} transitions (checksum {:016x}), shards stored {} ({:016x}): "
+      "{}",
+      actor_transitions_, actor_checksum_, shard_transitions_, shard_checksum_,
+      result->stream_consistent ? "every transition exactly once" : "MISMATCH");
+  spdlog::info(
+      "learners bitwise identical: {}; worst rate-limiter deviation {:.0f} samples (tolerance "
+      "{:.0f}); "
+      "mean policy lag {:.2f} versions",
+      result->learners_identical ? "yes" : "NO", max_rate_deviation_, plan_.error_buffer,
+      result->mean_policy_lag);
+  QR_CHECK_MSG(result->stream_consistent,
+               "transitions were lost or duplicated between actors and shards");
+  QR_CHECK_MSG(result->learners_identical, "learners diverged: their parameters differ");
+  TrainResult& t = result->train;
+  t.frames = TotalFrames();
+  t.updates = updates_;
+  t.episodes = episodes_;
+  if (options_.evaluate) Evaluate();
+  if (!options_.train.run_dir.empty()) {
+    if (!options_.evaluate) SavePolicy(PolicyPath(), agent_);
+    t.policy_path = PolicyPath();
+  }
+  t.last_eval_qos = last_eval_qos_;
+  t.seconds = Elapsed();
+  const SelectionState& selected = selection_.state();
+  if (selection_.enabled() && selected.updates >= 0) {
+    t.selected_policy_path = selection_.selected_path();
+    t.selected_updates = selected.updates;
+    t.selected_mean_gain = selected.mean_gain;
+    t.selected_min_gain = selected.min_gain;
+    t.selected_margin = selected.margin;
+  }
+}
+
+}  // namespace qosroute

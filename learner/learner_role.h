@@ -1,0 +1,180 @@
+#pragma once
+// The learner role of a distributed job (learner/distributed_run.h says what it does): one
+// class, its parts in three files by concern:
+//   learner_role.cc         sampling from the shards, the update, the gradient all-reduce,
+//                           publishing weights, the message pump (Run)
+//   learner_checkpoints.cc  learner 0's checkpoint coordination, writing and resuming
+//   learner_reports.cc      actors' reports, metrics and TensorBoard, evaluation, model
+//                           selection, the end-of-run accounting
+// Private to learner/: other code runs the role through RunLearnerRole.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "learner/distributed_run.h"
+#include "learner/graph_batch.h"
+#include "learner/periodic_evaluation.h"
+#include "learner/selection_keeper.h"
+#include "replay/replay_shard.h"
+#include "replay/transition_codec.h"
+#include "telemetry/rolling_qos.h"
+#include "telemetry/run_reporter.h"
+
+namespace qosroute {
+
+class Learner {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Learner(const RoleLayout& layout, const DistributedOptions& options, const EnvConfig& env_config,
+          std::shared_ptr<const Workload> workload, const SacConfig& sac_config,
+          Transport* transport, GradientSync* sync)
+      : layout_(layout),
+        options_(options),
+        plan_(MakeDistributedPlan(layout, options)),
+        env_config_(env_config),
+        workload_(std::move(workload)),
+        transport_(transport),
+        sync_(sync),
+        index_(layout.IndexOf(transport->rank())),
+        agent_(sac_config),
+        actor_frames_(layout.num_actors(), 0),
+        reporter_(options.train.run_dir, options.write_metrics && index_ == 0),
+        evaluator_(env_config_, workload_, options.train.greedy, options.train.eval_seed_base,
+                   options.train.eval_seeds),
+        selection_(env_config_, workload_, options.train.greedy, options.train.selection,
+                   options.train.run_dir, options.write_metrics && index_ == 0) {
+    if (layout.replay_shards == 0) {
+      hosted_shard_ =
+          std::make_unique<ShardServer>(layout, index_, ShardOptions(plan_, options, index_),
+                                        LimiterOptions(plan_, options), transport);
+      hosted_shard_->set_max_chunk_bytes(options.max_chunk_bytes);
+    }
+    wait_.serve = [this] { return Pump(); };
+    wait_.idle_timeout_s = options.wait_timeout_s;
+  }
+
+  DistributedResult Run();
+
+ private:
+  // Before the first update: resume if asked, open the metrics, take learner 0's parameters.
+  void Start();
+  // After the last update: learner 0 collects every rank's totals, checks the stream and
+  // sends Stop; the other learners report theirs and wait for it.
+  DistributedResult WindDown();
+  std::vector<int64_t> RequestBatch();
+  void Decode(const std::vector<int64_t>& ids);
+  void SendPriorities();
+  void Publish(bool force = false);
+
+  // Handles every message that has arrived, then lets the hosted shard work.
+  bool Pump();
+
+  // Messages kept while waiting for this rank's resume part come first.
+  bool NextMessage(Message* message);
+  void WaitForSends();
+
+  // ------------------------------------------------------------------------- checkpoints
+
+  // Learner 0, during update updates_ + 1: 0 = nothing, 1 = checkpoint after update
+  // updates_ + 2, 2 = checkpoint and stop then.
+  int DecideCheckpoint();
+
+  // Every learner, right after update `c.id`. Returns whether the job stops now.
+  bool TakeCheckpoint(const CheckpointSignal& c);
+  void WriteCheckpointFile(const CheckpointSignal& c);
+  LearnerZeroState Bookkeeping() const;
+
+  // Resume: learner 0 takes its state from the checkpoint and sends every other rank its
+  // part; the other learners wait for theirs.
+  void Restore();
+  static long StoredTransitions(const DistributedCheckpoint& c);
+  void SendPart(int rank, PartKind kind, const std::vector<uint8_t>& state);
+  DistributedResult Stopped();
+
+  // Learner 0's bookkeeping of actor, shard and learner reports.
+  void HandleReport(const Message& message);
+  long TotalFrames() const {
+    long sum = 0;
+    for (long f : actor_frames_) sum += f;
+    return sum;
+  }
+  double Elapsed() const {
+    return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+
+  // Fresh: headers and the first log/eval points. Resumed: the rows up to the checkpoint
+  // (rows written after it are dropped; the resumed run writes them again).
+  void OpenMetrics();
+  void MaybeLog(bool force);
+  void MaybeEvaluate();
+  void Evaluate();
+  std::string PolicyPath() const;
+  void Finish(DistributedResult* result);
+  RoleLayout layout_;
+  DistributedOptions options_;
+  DistributedPlan plan_;
+  EnvConfig env_config_;
+  std::shared_ptr<const Workload> workload_;
+  Transport* transport_;
+  GradientSync* sync_;
+  int index_;
+  SacAgent agent_;
+  std::unique_ptr<ShardServer> hosted_shard_;
+  SyncWait wait_;
+
+  int64_t next_request_id_ = 0;
+  std::map<int64_t, Message> replies_;
+  std::map<int64_t, int> request_shard_;
+  std::map<int, std::vector<std::pair<uint64_t, int64_t>>>
+      batch_keys_;  // shard -> (key, batch row)
+  std::vector<Transition> transitions_;
+  GraphBatch obs_, next_obs_;
+  torch::Tensor actions_, rewards_, dones_;
+  std::vector<float> td_errors_;  // the last update's |TD error| per sample (prioritized)
+  long updates_ = 0;
+  int64_t version_ = 0;
+  long published_updates_ = 0;
+  bool stop_ = false;
+
+  // Learner 0 only.
+  Clock::time_point start_;
+  std::vector<long> actor_frames_;
+  long episodes_ = 0, next_log_ = 0, next_eval_ = 0, last_log_frames_ = 0, last_log_updates_ = 0;
+  double last_episode_qos_ = 0.0, last_eval_qos_ = 0.0;
+  double lag_sum_ = 0.0, episode_lag_sum_ = 0.0;
+  long lag_count_ = 0;
+  SacLosses last_losses_;
+  int actors_done_ = 0, shards_done_ = 0;
+  long actor_transitions_ = 0, shard_transitions_ = 0;
+  uint64_t actor_checksum_ = 0, shard_checksum_ = 0;
+  double max_rate_deviation_ = 0.0;
+  std::map<int, uint64_t> learner_checksums_;
+  RunReporter reporter_;  // metrics/*.csv and TensorBoard (their text rides in checkpoints)
+  std::string resumed_train_csv_, resumed_eval_csv_;  // the checkpoint's, until OpenMetrics
+  RollingQos rolling_;  // over the actors' progress reports since the last log row
+  PeriodicEvaluator evaluator_;
+  SelectionKeeper selection_;         // model selection at every evaluation (learner 0)
+  SelectionState resumed_selection_;  // the checkpoint's, until OpenMetrics
+
+  // Checkpoints.
+  std::optional<CheckpointSignal> planned_checkpoint_;  // follows the next update
+  std::optional<CheckpointSignal> checkpoint_done_;     // learners > 0: learner 0's verdict
+  PartAssembler parts_;        // learner 0: every rank's part; others: theirs on resume
+  std::deque<Message> early_;  // resume: messages that arrived before this rank's part
+  bool peer_stop_request_ = false, stop_decided_ = false, stop_forwarded_ = false;
+  int checkpoints_ = 0;
+  std::string last_checkpoint_path_;
+  Clock::time_point last_checkpoint_time_ = Clock::now();
+  double elapsed_before_ = 0.0;  // training wall time before the resume
+};
+
+}  // namespace qosroute
