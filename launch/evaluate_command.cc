@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "env/evaluation.h"
+#include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/report.h"
@@ -33,17 +34,12 @@ int RunEvaluateCommand(const Args& args) {
       "override a config key: section.key=value (repeatable)")(
       "heuristics", po::value(&heuristics)->default_value(true), "also evaluate every heuristic")(
       "out", po::value(&out_csv), "write the comparison as CSV");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  const auto vm = ParseCommandLine(args, desc);
+  if (!vm) return 0;
   if (policy_file.empty()) throw UserError("evaluate needs --policy FILE.h5");
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
-  if (vm.count("seeds")) {
+  if (vm->count("seeds")) {
     if (seeds < 1) throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
     config.eval.seeds = seeds;
   }

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "launch/command_line.h"
 #include "launch/commands.h"
 #include "learner/checkpoint_inspect.h"
 
@@ -22,13 +23,7 @@ int RunInspectCommand(const Args& args) {
       "config", po::value(&show_config)->default_value(true), "also print the resolved config");
   po::positional_options_description positional;
   positional.add("checkpoint", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (!ParseCommandLine(args, desc, &positional)) return 0;
   if (path.empty())
     throw UserError(
         "inspect needs a checkpoint file: qosroute inspect runs/NAME/checkpoints/ckpt_N.h5");

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "env/workload.h"
+#include "launch/command_line.h"
 #include "launch/commands.h"
 
 namespace po = boost::program_options;
@@ -22,13 +23,7 @@ int RunMakeWorkloadCommand(const Args& args) {
                                                  "output file (JSON lines)")(
       "requests", po::value(&requests)->default_value(requests), "number of records")(
       "seed", po::value(&seed)->default_value(seed), "random seed");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (!ParseCommandLine(args, desc)) return 0;
   if (out.empty()) throw UserError("make-workload needs --out FILE");
   if (requests < 1) throw UserError("--requests must be >= 1, got " + std::to_string(requests));
   SyntheticOptions options;

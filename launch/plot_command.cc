@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "launch/command_line.h"
 #include "launch/commands.h"
 
 #ifndef QOSROUTE_SOURCE_DIR
@@ -145,13 +146,7 @@ int RunPlotCommand(const Args& args) {
       "out", po::value(&out), "folder for the PNG files (created if missing)");
   po::positional_options_description positional;
   positional.add("run-dir", 1);
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).positional(positional).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (!ParseCommandLine(args, desc, &positional)) return 0;
 
   const int inputs = !run_dir.empty() + !sweep.empty() + !latency.empty();
   if (inputs != 1) {

@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "env/evaluation.h"
+#include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/report.h"
@@ -39,18 +40,13 @@ int RunSimulateCommand(const Args& args) {
       "requests-out", po::value(&requests_csv),
       "write every request's latency per token as CSV (policy,episode,latency_per_token_s; "
       "empty for a dropped request): the input of qosroute plot --latency");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  const auto vm = ParseCommandLine(args, desc);
+  if (!vm) return 0;
 
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
   if (seeds > 0) config.eval.seeds = seeds;
-  if (vm.count("seeds") && seeds < 1)
+  if (vm->count("seeds") && seeds < 1)
     throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
 
   std::vector<std::string> policies;

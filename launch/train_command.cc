@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/logging.h"
 #include "env/evaluation.h"
+#include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/distributed_train.h"
@@ -58,13 +59,7 @@ int RunTrainCommand(const Args& args) {
       "resume", po::value(&resume),
       "continue from a checkpoint: 'auto' (the newest in <run-dir>/checkpoints/; none starts "
       "fresh) or a path. SIGTERM/SIGINT write a checkpoint and exit 0");
-  po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (!ParseCommandLine(args, desc)) return 0;
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
   spdlog::info("{}", BlasStartLine());
