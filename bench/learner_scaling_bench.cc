@@ -73,16 +73,76 @@ std::vector<Stored> FillReplay(int count, uint64_t seed) {
   return out;
 }
 
-int Run(int argc, char** argv) {
+struct Batch {
+  GraphBatch obs, next_obs;
+  torch::Tensor actions, rewards, dones;
+};
+
+// `size` transitions drawn uniformly (with replacement) and batched as the trainer does.
+Batch SampleBatch(const std::vector<Stored>& replay, int size, Rng* rng) {
+  std::vector<const Observation*> obs, next;
+  std::vector<int64_t> actions;
+  std::vector<float> rewards, dones;
+  for (int i = 0; i < size; ++i) {
+    const Stored& s = replay[rng->Below(replay.size())];
+    obs.push_back(&s.obs);
+    next.push_back(&s.next_obs);
+    actions.push_back(s.action);
+    rewards.push_back(s.reward);
+    dones.push_back(s.done);
+  }
+  Batch b;
+  b.obs = BatchObservations(obs);
+  b.next_obs = BatchObservations(next);
+  b.actions = torch::tensor(actions, torch::kInt64);
+  b.rewards = torch::tensor(rewards);
+  b.dones = torch::tensor(dones);
+  return b;
+}
+
+struct Flags {
   int batch = 256, updates = 200, threads = 1;
   bool per_learner_batch = false;
+};
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
-    if (a == "--updates" && i + 1 < argc) updates = std::atoi(argv[++i]);
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    if (a == "--per-learner-batch") per_learner_batch = true;
+    if (a == "--batch" && i + 1 < argc) f.batch = std::atoi(argv[++i]);
+    if (a == "--updates" && i + 1 < argc) f.updates = std::atoi(argv[++i]);
+    if (a == "--threads" && i + 1 < argc) f.threads = std::atoi(argv[++i]);
+    if (a == "--per-learner-batch") f.per_learner_batch = true;
   }
+  return f;
+}
+
+double AllReduceAloneMs(SacAgent& agent, MpiGradientSync& sync, const SyncWait& wait,
+                        int64_t* floats) {
+  // The all-reduce alone: the same gradient-sized buffer, every learner entering together, so
+  // the figure is the transfer and not the wait for the slowest learner that the per-update
+  // figure above includes.
+  std::vector<torch::Tensor> scratch;
+  for (auto& p : agent.networks()->parameters()) {
+    if (p.requires_grad()) scratch.push_back(torch::ones_like(p));
+  }
+  const int reduces = 50;
+  double t_alone = 0;
+  for (int i = 0; i < reduces; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto t = Clock::now();
+    sync.AllReduceMean(scratch, wait);
+    t_alone += Since(t);
+  }
+  *floats = 0;
+  for (auto& s : scratch) *floats += s.numel();
+  return 1000.0 * t_alone / reduces;
+}
+
+int Run(int argc, char** argv) {
+  const Flags flags = ParseFlags(argc, argv);
+  const int batch = flags.batch, updates = flags.updates, threads = flags.threads;
+  const bool per_learner_batch = flags.per_learner_batch;
   MpiScope mpi(&argc, &argv);
   const int learners = mpi.size(), rank = mpi.rank();
   if (batch % learners != 0) {
@@ -114,23 +174,10 @@ int Run(int argc, char** argv) {
       t_sample = t_grad = t_reduce = t_step = 0;
     }
     auto t = Clock::now();
-    std::vector<const Observation*> obs, next;
-    std::vector<int64_t> actions;
-    std::vector<float> rewards, dones;
-    for (int i = 0; i < local_batch; ++i) {
-      const Stored& s = replay[rng.Below(replay.size())];
-      obs.push_back(&s.obs);
-      next.push_back(&s.next_obs);
-      actions.push_back(s.action);
-      rewards.push_back(s.reward);
-      dones.push_back(s.done);
-    }
-    const GraphBatch ob = BatchObservations(obs), nb = BatchObservations(next);
-    const torch::Tensor a = torch::tensor(actions, torch::kInt64), r = torch::tensor(rewards),
-                        d = torch::tensor(dones);
+    const Batch b = SampleBatch(replay, local_batch, &rng);
     t_sample += Since(t);
     t = Clock::now();
-    agent.ComputeGradients(ob, a, r, nb, d);
+    agent.ComputeGradients(b.obs, b.actions, b.rewards, b.next_obs, b.dones);
     t_grad += Since(t);
     t = Clock::now();
     std::vector<torch::Tensor> grads;
@@ -146,23 +193,8 @@ int Run(int argc, char** argv) {
   MPI_Barrier(MPI_COMM_WORLD);
   const double seconds = Since(start);
 
-  // The all-reduce alone: the same gradient-sized buffer, every learner entering together, so
-  // the figure is the transfer and not the wait for the slowest learner that the per-update
-  // figure above includes.
-  std::vector<torch::Tensor> scratch;
-  for (auto& p : agent.networks()->parameters()) {
-    if (p.requires_grad()) scratch.push_back(torch::ones_like(p));
-  }
-  const int reduces = 50;
-  double t_alone = 0;
-  for (int i = 0; i < reduces; ++i) {
-    MPI_Barrier(MPI_COMM_WORLD);
-    const auto t = Clock::now();
-    sync.AllReduceMean(scratch, wait);
-    t_alone += Since(t);
-  }
   int64_t floats = 0;
-  for (auto& s : scratch) floats += s.numel();
+  const double alone_ms = AllReduceAloneMs(agent, sync, wait, &floats);
   if (rank == 0) {
     const double per = 1000.0 / updates;
     std::printf(
@@ -172,7 +204,7 @@ int Run(int argc, char** argv) {
         learners, per_learner_batch ? batch * learners : batch, local_batch, updates, seconds,
         updates / seconds, updates * static_cast<double>(local_batch) * learners / seconds,
         t_sample * per, t_grad * per, t_reduce * per, t_step * per, static_cast<long long>(floats),
-        1000.0 * t_alone / reduces, BlasStartLine().c_str());
+        alone_ms, BlasStartLine().c_str());
   }
   return 0;
 }

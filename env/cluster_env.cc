@@ -36,6 +36,35 @@ double AddedDecodeSeconds(const ExpertServer& s, const ExpertConfig& ec, double 
          s.time_model().DecodeSeconds(0, 1);
 }
 
+// What a slot's features are measured against.
+struct SlotContext {
+  double now = 0.0;
+  float sla = 0.0f;
+  float inv_blocks = 0.0f;  // 1 / the expert's KV blocks
+};
+
+// The first `slots` requests of a queue as slot features; the slots past its end are zero
+// and masked out. Requests beyond `slots` are not shown (docs/SIMULATOR.md: observation).
+template <typename Queue>
+void FillSlots(const Queue& queue, int slots, const SlotContext& c, float* dst, uint8_t* mask) {
+  const int shown = std::min<int>(slots, static_cast<int>(queue.size()));
+  for (int s = 0; s < shown; ++s) {
+    const ActiveRequest& r = queue[s];
+    float* f = dst + static_cast<size_t>(s) * kSlotFeatures;
+    f[0] = r.prompt_tokens / kTokenScale;
+    f[1] = r.pred_score;
+    f[2] = r.pred_output_tokens / kTokenScale;
+    f[3] = r.blocks * c.inv_blocks;
+    f[4] = r.generated / kTokenScale;
+    const double lpt = (c.now - r.arrival) / std::max(1, r.generated);
+    f[5] = std::min(kLatencyClip, static_cast<float>(lpt / c.sla));
+  }
+  std::fill(dst + static_cast<size_t>(shown) * kSlotFeatures,
+            dst + static_cast<size_t>(slots) * kSlotFeatures, 0.0f);
+  std::fill(mask, mask + slots, 0);
+  std::fill(mask, mask + shown, 1);
+}
+
 }  // namespace
 
 void ValidateEnvConfig(const EnvConfig& c) {
@@ -348,16 +377,6 @@ void ClusterEnv::BuildObservation() {
   obs.request[1] = mean_score / n;
   obs.request[2] = mean_output / n / kTokenScale;
 
-  auto fill_slot = [&](float* dst, const ActiveRequest& r, float inv_blocks) {
-    dst[0] = r.prompt_tokens / kTokenScale;
-    dst[1] = r.pred_score;
-    dst[2] = r.pred_output_tokens / kTokenScale;
-    dst[3] = r.blocks * inv_blocks;
-    dst[4] = r.generated / kTokenScale;
-    const double lpt = (now_ - r.arrival) / std::max(1, r.generated);
-    dst[5] = std::min(kLatencyClip, static_cast<float>(lpt / sla));
-  };
-
   for (int e = 0; e < n; ++e) {
     const ExpertServer& server = experts_[e];
     const float inv_blocks = 1.0f / server.num_blocks();
@@ -391,23 +410,13 @@ void ClusterEnv::BuildObservation() {
     }
     ex[9] = config_.expert_score_prior ? expert_mean_score_[e] : 0.0f;
 
-    float* run = obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures;
-    uint8_t* run_mask = obs.running_mask.data() + static_cast<size_t>(e) * slots_r;
-    const int shown_r = std::min<int>(slots_r, server.running().size());
-    for (int s = 0; s < shown_r; ++s)
-      fill_slot(run + s * kSlotFeatures, server.running()[s], inv_blocks);
-    std::fill(run + shown_r * kSlotFeatures, run + slots_r * kSlotFeatures, 0.0f);
-    std::fill(run_mask, run_mask + slots_r, 0);
-    std::fill(run_mask, run_mask + shown_r, 1);
-
-    float* wait = obs.waiting.data() + static_cast<size_t>(e) * slots_w * kSlotFeatures;
-    uint8_t* wait_mask = obs.waiting_mask.data() + static_cast<size_t>(e) * slots_w;
-    const int shown_w = std::min<int>(slots_w, server.waiting().size());
-    for (int s = 0; s < shown_w; ++s)
-      fill_slot(wait + s * kSlotFeatures, server.waiting()[s], inv_blocks);
-    std::fill(wait + shown_w * kSlotFeatures, wait + slots_w * kSlotFeatures, 0.0f);
-    std::fill(wait_mask, wait_mask + slots_w, 0);
-    std::fill(wait_mask, wait_mask + shown_w, 1);
+    const SlotContext context{now_, sla, inv_blocks};
+    FillSlots(server.running(), slots_r, context,
+              obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures,
+              obs.running_mask.data() + static_cast<size_t>(e) * slots_r);
+    FillSlots(server.waiting(), slots_w, context,
+              obs.waiting.data() + static_cast<size_t>(e) * slots_w * kSlotFeatures,
+              obs.waiting_mask.data() + static_cast<size_t>(e) * slots_w);
   }
   // Feature 11: each expert's value against the best one's, on the scale of the score
   // differences between experts (0.05), so that the small margins that decide between

@@ -132,30 +132,81 @@ LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double shar
   return estimate;
 }
 
+namespace {
+
+// A queued request as the look-ahead replays it.
+struct LookaheadJob {
+  double arrival;
+  int context;  // tokens whose KV exists (prompt + generated)
+  int generated;
+  int remaining;  // predicted tokens still to produce (>= 1)
+  bool prefilled;
+  double finish;
+};
+
+// One engine iteration of the look-ahead, by the engine's rule (prefill the waiting requests
+// when there are any, else decode every prefilled one): advances the jobs and returns its
+// length in seconds.
+double SimulateIteration(const IterationTimeModel& model, int max_batched,
+                         std::vector<LookaheadJob>* jobs, size_t* first_waiting) {
+  long prefill_tokens = 0;
+  int admitted = 0;
+  size_t i = *first_waiting;
+  while (i < jobs->size() &&
+         (admitted == 0 || prefill_tokens + (*jobs)[i].context <= max_batched)) {
+    prefill_tokens += (*jobs)[i].context;
+    (*jobs)[i].prefilled = true;
+    ++admitted;
+    ++i;
+  }
+  double seconds;
+  if (admitted > 0) {
+    seconds = model.PrefillSeconds(prefill_tokens, admitted);
+    for (size_t j = *first_waiting; j < i; ++j) {
+      (*jobs)[j].generated += 1;
+      (*jobs)[j].context += 1;
+      (*jobs)[j].remaining -= 1;
+    }
+    *first_waiting = i;
+  } else {
+    long context = 0;
+    int batch = 0;
+    for (const LookaheadJob& j : *jobs) {
+      if (j.prefilled && j.remaining > 0) {
+        context += j.context;
+        ++batch;
+      }
+    }
+    seconds = model.DecodeSeconds(context, batch);
+    for (LookaheadJob& j : *jobs) {
+      if (j.prefilled && j.remaining > 0) {
+        j.generated += 1;
+        j.remaining -= 1;
+        j.context += 1;
+      }
+    }
+  }
+  return seconds;
+}
+
+}  // namespace
+
 LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) {
-  struct Job {
-    double arrival;
-    int context;  // tokens whose KV exists (prompt + generated)
-    int generated;
-    int remaining;  // predicted tokens still to produce (>= 1)
-    bool prefilled;
-    double finish;
-  };
   const ExpertServer& server = env.experts()[expert];
   const IterationTimeModel& model = server.time_model();
-  std::vector<Job> jobs;
+  std::vector<LookaheadJob> jobs;
   jobs.reserve(server.running().size() + server.waiting().size() + 1);
   auto add = [&](const ActiveRequest& r, bool prefilled) {
-    jobs.push_back(Job{r.arrival, r.context_tokens(), r.generated,
-                       std::max(1, r.pred_output_tokens - r.generated), prefilled, -1.0});
+    jobs.push_back(LookaheadJob{r.arrival, r.context_tokens(), r.generated,
+                                std::max(1, r.pred_output_tokens - r.generated), prefilled, -1.0});
   };
   for (const ActiveRequest& r : server.running()) add(r, true);
   for (const ActiveRequest& r : server.waiting()) add(r, false);
   const size_t queued = jobs.size();
   if (with_arrived) {
     const ArrivedRequestView& a = env.arrived();
-    jobs.push_back(
-        Job{a.arrival, a.prompt_tokens, 0, std::max(1, a.pred_output_tokens[expert]), false, -1.0});
+    jobs.push_back(LookaheadJob{a.arrival, a.prompt_tokens, 0,
+                                std::max(1, a.pred_output_tokens[expert]), false, -1.0});
   }
   // The expert's clock is the end of the iteration in progress (or now, when idle).
   double clock = std::max(server.clock(), env.now());
@@ -163,45 +214,9 @@ LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) 
   size_t first_waiting = server.running().size();
   const int max_batched = server.config().max_num_batched_tokens;
   while (unfinished > 0) {
-    // Same rule as the engine: prefill waiting requests when there are any, else decode.
-    long prefill_tokens = 0;
-    int admitted = 0;
-    size_t i = first_waiting;
-    while (i < jobs.size() && (admitted == 0 || prefill_tokens + jobs[i].context <= max_batched)) {
-      prefill_tokens += jobs[i].context;
-      jobs[i].prefilled = true;
-      ++admitted;
-      ++i;
-    }
-    double seconds;
-    if (admitted > 0) {
-      seconds = model.PrefillSeconds(prefill_tokens, admitted);
-      for (size_t j = first_waiting; j < i; ++j) {
-        jobs[j].generated += 1;
-        jobs[j].context += 1;
-        jobs[j].remaining -= 1;
-      }
-      first_waiting = i;
-    } else {
-      long context = 0;
-      int batch = 0;
-      for (const Job& j : jobs) {
-        if (j.prefilled && j.remaining > 0) {
-          context += j.context;
-          ++batch;
-        }
-      }
-      seconds = model.DecodeSeconds(context, batch);
-      for (Job& j : jobs) {
-        if (j.prefilled && j.remaining > 0) {
-          j.generated += 1;
-          j.remaining -= 1;
-          j.context += 1;
-        }
-      }
-    }
+    const double seconds = SimulateIteration(model, max_batched, &jobs, &first_waiting);
     clock += seconds;
-    for (Job& j : jobs) {
+    for (LookaheadJob& j : jobs) {
       if (j.finish < 0 && j.prefilled && j.remaining <= 0) {
         j.finish = clock;
         --unfinished;
@@ -214,7 +229,7 @@ LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) 
                                               std::max(1, jobs[j].generated));
   }
   if (with_arrived) {
-    const Job& a = jobs.back();
+    const LookaheadJob& a = jobs.back();
     result.arrived_latency_per_token = (a.finish - a.arrival) / std::max(1, a.generated);
   }
   for (const ActiveRequest& r : server.running()) result.queued_pred_score.push_back(r.pred_score);

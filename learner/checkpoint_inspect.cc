@@ -52,25 +52,9 @@ long CountRows(const std::string& csv) {
   return lines > 0 ? lines - 1 : 0;  // minus the header
 }
 
-}  // namespace
-
-std::string DescribeCheckpoint(const std::string& path, bool include_config) {
-  const h5::Reader r(path, "checkpoint " + path);
-  const std::string format = r.StringAttribute("/", "format");
-  if (format != kFormat) {
-    throw UserError("checkpoint " + path + " has format '" + format + "' where '" + kFormat +
-                    "' is expected");
-  }
-  std::error_code ec;
-  const auto file_bytes = std::filesystem::file_size(path, ec);
-  std::string out = fmt::format("checkpoint {} ({} bytes)\n", path, ec ? 0 : file_bytes);
-  out += fmt::format("format {} version {}, {} rank(s)\n", format,
-                     r.IntAttribute("/", "format_version"), r.IntAttribute("/", "ranks"));
-  out += fmt::format("counters: frames {}, updates {}, episodes {}, weight version {}, seed {}\n",
-                     r.IntAttribute("/counters", "frames"), r.IntAttribute("/counters", "updates"),
-                     r.IntAttribute("/counters", "episodes"),
-                     r.IntAttribute("/counters", "weight_version"),
-                     r.IntAttribute("/counters", "seed"));
+// The architecture line and the agent's counters.
+std::string DescribeArchitecture(const h5::Reader& r) {
+  std::string out;
   const std::string a = "/architecture";
   auto list = [&](const char* name) {
     const std::vector<int64_t> values = r.IntsAttribute(a, name);
@@ -90,6 +74,12 @@ std::string DescribeCheckpoint(const std::string& path, bool include_config) {
       r.StringAttribute(a, "prior"));
   out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
                      r.IntAttribute("/agent", "num_updates"));
+  return out;
+}
+
+// One line per rank: what it holds (environments, a replay shard or buffer).
+std::string DescribeRanks(const h5::Reader& r) {
+  std::string out;
   const bool distributed = r.IntAttribute("/", "ranks") > 1;
   if (distributed) {
     out += fmt::format("distributed run: {} learner(s), {} replay shard rank(s)\n",
@@ -138,6 +128,12 @@ std::string DescribeCheckpoint(const std::string& path, bool include_config) {
       fmt::format("metrics: train.csv {} rows, eval.csv {} rows (headers not counted)\n",
                   CountRows(r.Text("/metrics/train_csv")), CountRows(r.Text("/metrics/eval_csv")));
 
+  return out;
+}
+
+// A table of the file's parts: datasets, values, bytes in memory and on disk.
+std::string DescribeParts(const h5::Reader& r) {
+  std::string out;
   std::map<std::string, PartSize> parts;
   PartSize total;
   for (const std::string& dataset : r.DatasetsBelow("/")) {
@@ -162,6 +158,31 @@ std::string DescribeCheckpoint(const std::string& path, bool include_config) {
   };
   for (const auto& [name, p] : parts) row(name, p);
   row("total", total);
+  return out;
+}
+
+}  // namespace
+
+std::string DescribeCheckpoint(const std::string& path, bool include_config) {
+  const h5::Reader r(path, "checkpoint " + path);
+  const std::string format = r.StringAttribute("/", "format");
+  if (format != kFormat) {
+    throw UserError("checkpoint " + path + " has format '" + format + "' where '" + kFormat +
+                    "' is expected");
+  }
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(path, ec);
+  std::string out = fmt::format("checkpoint {} ({} bytes)\n", path, ec ? 0 : file_bytes);
+  out += fmt::format("format {} version {}, {} rank(s)\n", format,
+                     r.IntAttribute("/", "format_version"), r.IntAttribute("/", "ranks"));
+  out += fmt::format("counters: frames {}, updates {}, episodes {}, weight version {}, seed {}\n",
+                     r.IntAttribute("/counters", "frames"), r.IntAttribute("/counters", "updates"),
+                     r.IntAttribute("/counters", "episodes"),
+                     r.IntAttribute("/counters", "weight_version"),
+                     r.IntAttribute("/counters", "seed"));
+  out += DescribeArchitecture(r);
+  out += DescribeRanks(r);
+  out += DescribeParts(r);
   if (include_config) out += "\nconfig:\n" + r.Text("/config");
   return out;
 }
