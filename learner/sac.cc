@@ -214,7 +214,10 @@ SacAgent::SacAgent(const SacConfig& config)
   critic_parameters_ = networks_->CriticParameters();
   target_parameters_ = networks_->TargetParameters();
   // Last: the optimizer re-points every parameter it steps into its flat buffers, so the
-  // networks must be on their device before.
+  // networks must be on their device before. FusedAdam keeps one step count per group, where
+  // torch::optim::Adam skips a tensor without a gradient: the same thing here, because every
+  // parameter of a group is in its loss's graph at every update (training is bit-identical
+  // to torch::optim::Adam's; docs/PERFORMANCE.md).
   auto group = [](std::vector<torch::Tensor> params, double lr) {
     FusedAdamGroup g;
     g.params = std::move(params);
