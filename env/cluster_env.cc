@@ -435,6 +435,40 @@ void ClusterEnv::BuildObservation() {
   obs.action_mask[n] = config_.allow_drop ? 1 : 0;
 }
 
+ClusterEnv::EpisodeRequest ClusterEnv::Request(int index) const {
+  QR_CHECK_MSG(index >= 0 && index < num_requests(), "request index out of the episode");
+  const size_t n = experts_.size(), first = static_cast<size_t>(index) * n;
+  EpisodeRequest r;
+  r.arrival = arrivals_[index];
+  r.prompt_tokens = prompt_tokens_[index];
+  r.true_output_tokens.assign(true_output_.begin() + first, true_output_.begin() + first + n);
+  r.true_score.assign(true_score_.begin() + first, true_score_.begin() + first + n);
+  r.pred_output_tokens.assign(pred_output_.begin() + first, pred_output_.begin() + first + n);
+  r.pred_score.assign(pred_score_.begin() + first, pred_score_.begin() + first + n);
+  return r;
+}
+
+const Observation& ClusterEnv::ObserveLive(double now, const ArrivedRequestView& arrived,
+                                           const std::vector<LiveExpert>& experts,
+                                           const std::vector<uint8_t>& available) {
+  const size_t n = config_.experts.size();
+  QR_CHECK(experts.size() == n && available.size() == n);
+  QR_CHECK(arrived.pred_score.size() == n && arrived.pred_output_tokens.size() == n);
+  if (experts_.size() != n) {
+    experts_.clear();
+    for (size_t e = 0; e < n; ++e) experts_.emplace_back(static_cast<int>(e), config_.experts[e]);
+  }
+  for (size_t e = 0; e < n; ++e)
+    experts_[e].SetLiveQueues(std::max(now, experts[e].busy_until), experts[e].running,
+                              experts[e].waiting, experts[e].min_blocks_used);
+  now_ = now;
+  arrived_ = arrived;
+  current_potential_.reset();
+  BuildObservation();
+  for (size_t e = 0; e < n; ++e) observation_.action_mask[e] = available[e] ? 1 : 0;
+  return observation_;
+}
+
 ClusterEnv::Counts ClusterEnv::CountRequests() const {
   Counts c;
   c.decided = step_;

@@ -141,6 +141,35 @@ class ClusterEnv final : public Environment {
   // Metrics of the finished episode (valid once done()).
   EpisodeMetrics Metrics() const;
 
+  // One request of the episode drawn at Reset, truth and predictions per expert: what a load
+  // generator replays against live servers (serve/loadgen) so that live and simulated runs
+  // see the same requests for the same seed.
+  struct EpisodeRequest {
+    double arrival = 0.0;
+    int prompt_tokens = 0;
+    std::vector<int> true_output_tokens;  // per expert
+    std::vector<float> true_score;
+    std::vector<int> pred_output_tokens;
+    std::vector<float> pred_score;
+  };
+  EpisodeRequest Request(int index) const;
+
+  // Serving (serve/): the cluster as a router sees it live. Replaces every expert's queues
+  // and the arrived request, and builds the observation with the code training uses, so that
+  // heuristics and trained policies decide on live traffic exactly as in simulation. Experts
+  // whose `available` entry is 0 (unhealthy backends) are masked out of the action mask.
+  struct LiveExpert {
+    std::vector<ActiveRequest> running;  // admission order
+    std::vector<ActiveRequest> waiting;  // FCFS
+    int min_blocks_used = 0;             // from the engine's reported KV use
+    // When the engine's iteration in progress ends, where known (the simulator's state);
+    // a router does not know it and leaves 0: the look-ahead then starts at `now`.
+    double busy_until = 0.0;
+  };
+  const Observation& ObserveLive(double now, const ArrivedRequestView& arrived,
+                                 const std::vector<LiveExpert>& experts,
+                                 const std::vector<uint8_t>& available);
+
  protected:
   StepResult DoStep(int action) override;
 

@@ -29,6 +29,20 @@ void ExpertServer::Enqueue(const ActiveRequest& request, double now) {
   waiting_.push_back(request);
 }
 
+void ExpertServer::SetLiveQueues(double clock, const std::vector<ActiveRequest>& running,
+                                 const std::vector<ActiveRequest>& waiting, int min_blocks_used) {
+  clock_ = clock;
+  running_ = running;
+  blocks_used_ = 0;
+  for (ActiveRequest& r : running_) {
+    if (r.blocks <= 0) r.blocks = BlocksFor(r.context_tokens());  // unknown: what it holds at least
+    blocks_used_ += r.blocks;
+  }
+  blocks_used_ = std::min(num_blocks_, std::max(blocks_used_, min_blocks_used));
+  waiting_.assign(waiting.begin(), waiting.end());
+  for (ActiveRequest& r : waiting_) r.blocks = 0;
+}
+
 void ExpertServer::AdvanceTo(double until, std::vector<Completion>* completions) {
   while (clock_ < until) {
     if (!RunIteration(completions)) {

@@ -11,6 +11,10 @@ using Args = std::vector<std::string>;  // arguments after the command name
 int RunSimulateCommand(const Args& args);
 int RunMakeWorkloadCommand(const Args& args);
 int RunPlotCommand(const Args& args);  // runs tools/plot_run.py; no torch needed
+// serve/: the router, an emulated backend, a load generator.
+int RunServeCommand(const Args& args);
+int RunFakeBackendCommand(const Args& args);
+int RunLoadgenCommand(const Args& args);
 #ifdef QOSROUTE_HAVE_TORCH
 int RunTrainCommand(const Args& args);
 int RunEvaluateCommand(const Args& args);

@@ -9,6 +9,8 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libboost-program-options-dev
+  # Boost.Beast/Asio (header-only) for `qosroute serve`, `fake-backend` and `loadgen`.
+  libboost-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev nlohmann-json3-dev
   # Debian's LibTorch calls whatever libblas.so.3 is selected; netlib's reference BLAS is

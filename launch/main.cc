@@ -22,6 +22,9 @@ void PrintUsage() {
       "table\n"
       "  make-workload  write a calibrated synthetic mix-instruct workload (JSON lines)\n"
       "  plot           PNG figures of a training run, a load sweep or per-request latencies\n"
+      "  serve          route live OpenAI-compatible traffic to backends (heuristic or trained)\n"
+      "  fake-backend   an OpenAI-compatible server emulating one expert in real time\n"
+      "  loadgen        replay a workload against a router over HTTP, print the QoS table\n"
 #ifdef QOSROUTE_HAVE_TORCH
       "  train          train the SAC router (HAN or flat encoder)\n"
       "  evaluate       evaluate a trained policy file against the heuristics\n"
@@ -64,6 +67,9 @@ int main(int argc, char** argv) {
     if (command == "simulate") return qosroute::RunSimulateCommand(args);
     if (command == "make-workload") return qosroute::RunMakeWorkloadCommand(args);
     if (command == "plot") return qosroute::RunPlotCommand(args);
+    if (command == "serve") return qosroute::RunServeCommand(args);
+    if (command == "fake-backend") return qosroute::RunFakeBackendCommand(args);
+    if (command == "loadgen") return qosroute::RunLoadgenCommand(args);
 #ifdef QOSROUTE_HAVE_TORCH
     if (command == "train") return qosroute::RunTrainCommand(args);
     if (command == "evaluate") return qosroute::RunEvaluateCommand(args);

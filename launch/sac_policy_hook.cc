@@ -8,6 +8,7 @@
 #include "env/evaluation.h"
 #include "launch/sac_setup.h"
 #include "learner/agent_evaluation.h"
+#include "learner/graph_batch.h"
 
 namespace qosroute {
 
@@ -30,6 +31,34 @@ std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
         policy_file, env.lookahead_features, env.lookahead_value, env.expert_score_prior);
   }
   return EvaluateAgent(*agent, env, workload, config.eval.seed_base, config.eval.seeds);
+}
+
+namespace {
+
+// A trained SAC policy behind the heuristics' interface: greedy actions on the env's
+// observation, with the action mask applied by the agent.
+class LearnedRoutingPolicy final : public RoutingPolicy {
+ public:
+  explicit LearnedRoutingPolicy(std::unique_ptr<SacAgent> agent) : agent_(std::move(agent)) {}
+  std::string name() const override { return "sac"; }
+  int Act(const ClusterEnv& env) override {
+    return agent_->Act(BatchObservations({&env.observation()}), /*greedy=*/true).front();
+  }
+
+ private:
+  std::unique_ptr<SacAgent> agent_;
+};
+
+}  // namespace
+
+std::unique_ptr<RoutingPolicy> LoadLearnedRoutingPolicy(const RunConfig& config,
+                                                        const std::string& policy_file,
+                                                        EnvConfig* env) {
+  auto agent = LoadAgentForEvaluation(config, policy_file);
+  env->lookahead_features = agent->config().lookahead_features;
+  env->lookahead_value = agent->config().lookahead_value;
+  env->expert_score_prior = agent->config().expert_score_prior;
+  return std::make_unique<LearnedRoutingPolicy>(std::move(agent));
 }
 
 std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,

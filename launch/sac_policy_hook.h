@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "env/heuristics.h"
 #include "env/metrics.h"
 #include "env/workload.h"
 #include "launch/config.h"
@@ -15,6 +16,13 @@ namespace qosroute {
 std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
                                                   std::shared_ptr<const Workload> workload,
                                                   const std::string& policy_file);
+
+// `serve --policy-file`: a trained policy as a RoutingPolicy that decides greedily on the
+// observation of the env it is given. Sets in *env the optional observation features the
+// policy was trained with (as EvaluateLearnedPolicy does).
+std::unique_ptr<RoutingPolicy> LoadLearnedRoutingPolicy(const RunConfig& config,
+                                                        const std::string& policy_file,
+                                                        EnvConfig* env);
 
 // Every heuristic on the config's evaluation seeds (no torch needed).
 std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,

@@ -11,4 +11,11 @@ std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig&, std::shared_
       "unavailable");
 }
 
+std::unique_ptr<RoutingPolicy> LoadLearnedRoutingPolicy(const RunConfig&, const std::string&,
+                                                        EnvConfig*) {
+  throw UserError(
+      "this qosroute was built without LibTorch (QOSROUTE_WITH_TORCH=OFF): --policy-file is "
+      "unavailable; use --policy with a heuristic");
+}
+
 }  // namespace qosroute
