@@ -460,7 +460,7 @@ const Observation& ClusterEnv::ObserveLive(double now, const ArrivedRequestView&
   }
   for (size_t e = 0; e < n; ++e)
     experts_[e].SetLiveQueues(std::max(now, experts[e].busy_until), experts[e].running,
-                              experts[e].waiting, experts[e].min_blocks_used);
+                              experts[e].waiting, experts[e].other_blocks);
   now_ = now;
   arrived_ = arrived;
   current_potential_.reset();

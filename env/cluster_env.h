@@ -161,7 +161,7 @@ class ClusterEnv final : public Environment {
   struct LiveExpert {
     std::vector<ActiveRequest> running;  // admission order
     std::vector<ActiveRequest> waiting;  // FCFS
-    int min_blocks_used = 0;             // from the engine's reported KV use
+    int other_blocks = 0;  // KV blocks of requests the router does not know of (other clients)
     // When the engine's iteration in progress ends, where known (the simulator's state);
     // a router does not know it and leaves 0: the look-ahead then starts at `now`.
     double busy_until = 0.0;

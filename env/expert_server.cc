@@ -30,7 +30,7 @@ void ExpertServer::Enqueue(const ActiveRequest& request, double now) {
 }
 
 void ExpertServer::SetLiveQueues(double clock, const std::vector<ActiveRequest>& running,
-                                 const std::vector<ActiveRequest>& waiting, int min_blocks_used) {
+                                 const std::vector<ActiveRequest>& waiting, int other_blocks) {
   clock_ = clock;
   running_ = running;
   blocks_used_ = 0;
@@ -38,7 +38,7 @@ void ExpertServer::SetLiveQueues(double clock, const std::vector<ActiveRequest>&
     if (r.blocks <= 0) r.blocks = BlocksFor(r.context_tokens());  // unknown: what it holds at least
     blocks_used_ += r.blocks;
   }
-  blocks_used_ = std::min(num_blocks_, std::max(blocks_used_, min_blocks_used));
+  blocks_used_ = std::min(num_blocks_, blocks_used_ + std::max(0, other_blocks));
   waiting_.assign(waiting.begin(), waiting.end());
   for (ActiveRequest& r : waiting_) r.blocks = 0;
 }

@@ -87,11 +87,10 @@ class ExpertServer {
   long running_context_tokens() const;
 
   // Serving (serve/): replaces the queues with a live engine's as a router sees them. Running
-  // requests without a block count (0) hold the blocks of their context; `min_blocks_used` (from
-  // the engine's reported KV use, which counts other clients' requests too) raises the total when
-  // it is larger.
+  // requests without a block count (0) hold the blocks of their context; `other_blocks` are
+  // held by requests the router does not know of (other clients), added to the total.
   void SetLiveQueues(double clock, const std::vector<ActiveRequest>& running,
-                     const std::vector<ActiveRequest>& waiting, int min_blocks_used);
+                     const std::vector<ActiveRequest>& waiting, int other_blocks);
 
   void Save(ByteWriter* out) const;
   // `version` of the cluster snapshot: version 1 predates the energy accounting, which then

@@ -17,6 +17,13 @@ class RoutingPolicy {
   // Called at the start of every episode with that episode's seed.
   virtual void Reset(uint64_t seed) { (void)seed; }
   virtual int Act(const ClusterEnv& env) = 0;
+  // Policies that decide from the observation alone (learned ones) can take several at once,
+  // one batched forward pass (`serve` batches requests that arrive together).
+  virtual bool DecidesFromObservations() const { return false; }
+  virtual std::vector<int> ActOnObservations(const std::vector<const Observation*>& observations) {
+    (void)observations;
+    return {};
+  }
 };
 
 struct GreedyQosOptions {

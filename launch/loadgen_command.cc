@@ -2,6 +2,7 @@
 // print the same table as `simulate` (serve/loadgen.h).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cstdio>
 
@@ -17,6 +18,35 @@
 namespace po = boost::program_options;
 
 namespace qosroute {
+
+namespace {
+
+// What the client saw: the send rate it achieved and how long answers took.
+void PrintClientTimes(const LoadgenResult& result, double rate) {
+  std::vector<double> answer, first;
+  double start = 0.0, last_sent = 0.0;
+  for (const LoadgenRecord& r : result.records) {
+    if (start == 0.0 || r.sent_at_s < start) start = r.sent_at_s;
+    last_sent = std::max(last_sent, r.sent_at_s);
+    if (r.status != 200) continue;
+    answer.push_back(r.done_at_s - r.sent_at_s);
+    first.push_back(r.ttft_s);
+  }
+  if (answer.empty()) return;
+  auto pct = [](std::vector<double> v, double q) {
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+  };
+  const double span = last_sent - start;
+  std::printf(
+      "client: sent %zu requests in %.1f s (%.0f req/s asked, %.0f achieved); time to "
+      "first token p50 %.2f ms, p99 %.2f ms; whole answer p50 %.2f ms, p99 %.2f ms\n",
+      result.records.size(), span, rate, span > 0 ? (result.records.size() - 1) / span : 0.0,
+      pct(first, 0.5) * 1e3, pct(first, 0.99) * 1e3, pct(answer, 0.5) * 1e3,
+      pct(answer, 0.99) * 1e3);
+}
+
+}  // namespace
 
 int RunLoadgenCommand(const Args& args) {
   std::string config_path, url, out, key_file, label = "live";
@@ -82,6 +112,16 @@ int RunLoadgenCommand(const Args& args) {
   for (const auto& [name, n] : per_expert) std::printf("  %s: %ld\n", name.c_str(), n);
   const EpisodeMetrics m = LoadgenMetrics(result, config.env.sla);
   std::printf("%s", FormatComparisonTable({{label, {m}}}).c_str());
+  std::printf(
+      "(KV use, preemptions and J/token are not measured over HTTP: the backends' own "
+      "/metrics have them)\n");
+  PrintClientTimes(result, rate);
+  const RouterOverhead overhead = ReadRouterOverhead(url);
+  if (overhead.count > 0)
+    std::printf(
+        "router's own time per request (its /metrics, %ld requests since it started): "
+        "p50 %.3f ms, p99 %.3f ms, mean %.3f ms\n",
+        overhead.count, overhead.p50_s * 1e3, overhead.p99_s * 1e3, overhead.mean_s * 1e3);
   return failed == 0 ? 0 : 3;
 }
 

@@ -44,6 +44,10 @@ class LearnedRoutingPolicy final : public RoutingPolicy {
   int Act(const ClusterEnv& env) override {
     return agent_->Act(BatchObservations({&env.observation()}), /*greedy=*/true).front();
   }
+  bool DecidesFromObservations() const override { return true; }
+  std::vector<int> ActOnObservations(const std::vector<const Observation*>& observations) override {
+    return agent_->Act(BatchObservations(observations), /*greedy=*/true);
+  }
 
  private:
   std::unique_ptr<SacAgent> agent_;

@@ -3,7 +3,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,6 +13,7 @@
 #include "common/error.h"
 #include "serve/http_client.h"
 #include "serve/openai_api.h"
+#include "serve/prometheus_text.h"
 
 namespace qosroute {
 namespace {
@@ -188,6 +191,44 @@ EpisodeMetrics LoadgenMetrics(const LoadgenResult& result, double sla) {
     acc.AddCompletion(c, sla);
   }
   return acc.Finish(static_cast<long>(result.records.size()), result.upper_bound, last - first, {});
+}
+
+RouterOverhead ReadRouterOverhead(const std::string& url) {
+  net::io_context io;
+  ConnectionPool pool(io, ParseHttpUrl(url, "--url"));
+  std::string text;
+  HttpCallHandlers h;
+  h.on_done = [&](beast::error_code ec, std::string body) {
+    if (!ec) text = std::move(body);
+  };
+  HttpCall::Start(pool, HttpRequest{http::verb::get, pool.url().prefix + "/metrics", 11},
+                  std::move(h));
+  io.run_for(std::chrono::seconds(5));
+  std::vector<std::pair<double, double>> cumulative;  // (le, count), +Inf last
+  double sum = 0.0, count = 0.0;
+  for (const PrometheusSample& s : ParsePrometheusText(text)) {
+    if (s.name == "qosroute_added_latency_seconds_sum") sum = s.value;
+    if (s.name == "qosroute_added_latency_seconds_count") count = s.value;
+    if (s.name != "qosroute_added_latency_seconds_bucket") continue;
+    for (const auto& [k, v] : s.labels)
+      if (k == "le") cumulative.emplace_back(v == "+Inf" ? INFINITY : std::stod(v), s.value);
+  }
+  RouterOverhead out;
+  if (cumulative.size() < 2 || count <= 0) return out;
+  std::sort(cumulative.begin(), cumulative.end());
+  std::vector<double> bounds;
+  std::vector<uint64_t> counts;
+  double previous = 0.0;
+  for (const auto& [le, c] : cumulative) {
+    if (std::isfinite(le)) bounds.push_back(le);
+    counts.push_back(static_cast<uint64_t>(std::llround(c - previous)));
+    previous = c;
+  }
+  out.count = static_cast<long>(count);
+  out.p50_s = HistogramQuantile(bounds, counts, 0.5);
+  out.p99_s = HistogramQuantile(bounds, counts, 0.99);
+  out.mean_s = sum / count;
+  return out;
 }
 
 void WriteLoadgenCsv(const std::string& path, const std::vector<LoadgenRecord>& records) {

@@ -52,6 +52,15 @@ LoadgenResult RunLoadgen(const EnvConfig& env, std::shared_ptr<const Workload> w
 // 503 (the router's drop) and every failure count as dropped.
 EpisodeMetrics LoadgenMetrics(const LoadgenResult& result, double sla);
 
+// The router's own time per request from its /metrics histogram
+// (qosroute_added_latency_seconds, every request since it started); count 0 when the URL
+// serves no such series (not a qosroute router) or cannot be reached.
+struct RouterOverhead {
+  long count = 0;
+  double p50_s = 0.0, p99_s = 0.0, mean_s = 0.0;
+};
+RouterOverhead ReadRouterOverhead(const std::string& url);
+
 void WriteLoadgenCsv(const std::string& path, const std::vector<LoadgenRecord>& records);
 
 }  // namespace qosroute

@@ -20,6 +20,12 @@ struct Router::Backend {
   bool healthy = true;  // optimistic until the first check says otherwise
   VllmLoad load;
   long failures = 0;
+  double last_token_at = -1.0;  // when the router last saw a token from it (router clock)
+  std::shared_ptr<const IterationTimeModel> time_model;  // the config's, for its expert
+  // KV blocks the backend reported beyond those of this router's requests at the time of the
+  // scrape: other clients' requests. Only this difference is used, so a stale report does not
+  // overstate this router's own load, which it knows at every decision.
+  int other_blocks = 0;
 };
 
 struct Router::Call {
@@ -28,6 +34,7 @@ struct Router::Call {
   std::shared_ptr<Exchange> exchange;
   std::shared_ptr<HttpCall> http;
   ActiveRequest state;    // as the observation shows it: predictions, tokens so far
+  bool stream = false;    // asked for a stream: its tokens are counted as they pass
   bool streamed = false;  // the client has the header already
   std::string carry;      // the tail of the last piece, for counting events across pieces
   double received = 0.0;
@@ -38,7 +45,8 @@ struct Router::Call {
 };
 
 std::vector<double> AddedLatencyBuckets() {
-  return {25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1};
+  return {25e-6, 50e-6, 75e-6, 100e-6, 150e-6, 200e-6, 300e-6, 400e-6, 500e-6, 750e-6, 1e-3, 1.5e-3,
+          2e-3,  3e-3,  4e-3,  5e-3,   7.5e-3, 10e-3,  25e-3,  50e-3,  0.1,    0.25,   1.0};
 }
 
 Router::Router(net::io_context& io, const EnvConfig& env, std::shared_ptr<const Workload> workload,
@@ -64,6 +72,7 @@ Router::Router(net::io_context& io, const EnvConfig& env, std::shared_ptr<const 
     b->spec = *it;
     b->pool = std::make_unique<ConnectionPool>(io, ParseHttpUrl(it->url, "--backend " + e.name));
     b->timer = std::make_unique<net::steady_timer>(io);
+    b->time_model = e.MakeTimeModel();
     backends_.push_back(std::move(b));
   }
   for (const BackendSpec& b : backends) {
@@ -121,92 +130,150 @@ void Router::Handle(std::shared_ptr<Exchange> ex) {
 }
 
 void Router::HandleCompletion(std::shared_ptr<Exchange> ex, bool chat, double received) {
-  CompletionRequest request;
+  Pending p;
   try {
-    request = ParseCompletionRequest(ex->request().body(), chat);
+    p.request = ParseCompletionRequest(ex->request().body(), chat);
   } catch (const UserError& e) {
     Count("none", "bad_request");
     return ex->SendError(http::status::bad_request, e.what());
   }
-  const int prompt_tokens = request.prompt_tokens.value_or(ApproximateTokens(request.prompt_text));
-  ArrivedRequestView view;
-  const int action = Decide(request, prompt_tokens, received, &view);
-  if (action < 0) {
-    Count("none", "unavailable");
-    return ex->SendError(http::status::service_unavailable, "no backend is healthy", "Retry-After",
-                         "1");
-  }
-  if (action == static_cast<int>(backends_.size())) {
-    Count("none", "dropped");
-    return ex->SendError(http::status::service_unavailable,
-                         "the router dropped this request to keep the others within their SLA",
-                         "Retry-After", "1");
-  }
-  Forward(ex, std::move(request), action, view, received);
+  p.exchange = std::move(ex);
+  p.prompt_tokens = p.request.prompt_tokens.value_or(ApproximateTokens(p.request.prompt_text));
+  p.received = received;
+  pending_.push_back(std::move(p));
+  // Decide after every request already read in this turn of the event loop has joined, so
+  // that a learned policy decides coinciding arrivals in one forward pass.
+  if (pending_.size() == 1) net::post(io_, [this] { DecideBatch(); });
 }
 
-int Router::Decide(const CompletionRequest& request, int prompt_tokens, double now,
-                   ArrivedRequestView* view) {
+void Router::DecideBatch() {
+  std::vector<Pending> batch;
+  batch.swap(pending_);
+  ++batches_;
+  decisions_ += static_cast<long>(batch.size());
+  if (batch.size() > 1 && policy_->DecidesFromObservations()) {
+    // One forward pass: each request is decided on the state before any of the batch was
+    // routed (they arrived together; the batch is at most what one loop turn read).
+    std::vector<Observation> observations(batch.size());
+    std::vector<std::vector<uint8_t>> available(batch.size());
+    std::vector<const Observation*> pointers;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (Observe(&batch[i], &available[i])) observations[i] = live_env_.observation();
+      pointers.push_back(&observations[i]);
+    }
+    // The batch shares one state: either every request found a healthy backend or none did.
+    const std::vector<int> actions = batch.front().healthy ? policy_->ActOnObservations(pointers)
+                                                           : std::vector<int>(batch.size(), -1);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      batch[i].action = batch[i].healthy ? Fallback(actions[i], available[i]) : -1;
+      Dispatch(std::move(batch[i]));
+    }
+    return;
+  }
+  // One at a time, each on the state that includes the ones routed before it.
+  for (Pending& p : batch) {
+    std::vector<uint8_t> available;
+    p.action = Observe(&p, &available) ? Fallback(policy_->Act(live_env_), available) : -1;
+    Dispatch(std::move(p));
+  }
+}
+
+void Router::Dispatch(Pending p) {
+  if (p.action < 0) {
+    Count("none", "unavailable");
+    return p.exchange->SendError(http::status::service_unavailable, "no backend is healthy",
+                                 "Retry-After", "1");
+  }
+  if (p.action == static_cast<int>(backends_.size())) {
+    Count("none", "dropped");
+    return p.exchange->SendError(
+        http::status::service_unavailable,
+        "the router dropped this request to keep the others within their SLA", "Retry-After", "1");
+  }
+  Forward(p.exchange, std::move(p.request), p.action, p.view, p.received);
+}
+
+bool Router::Observe(Pending* p, std::vector<uint8_t>* available) {
   const size_t n = backends_.size();
-  view->id = static_cast<int>(next_id_);
-  view->arrival = now;
-  view->prompt_tokens = prompt_tokens;
-  predictor_->Predict(prompt_tokens, &view->pred_score, &view->pred_output_tokens);
+  const double now = Now();
+  ArrivedRequestView& view = p->view;
+  view.id = static_cast<int>(next_id_);
+  view.arrival = p->received;
+  view.prompt_tokens = p->prompt_tokens;
+  predictor_->Predict(p->prompt_tokens, &view.pred_score, &view.pred_output_tokens);
   for (size_t e = 0; e < n; ++e) {
     const std::string& name = backends_[e]->spec.name;
-    if (const auto it = request.pred_score.find(name); it != request.pred_score.end())
-      view->pred_score[e] = static_cast<float>(it->second);
-    if (const auto it = request.pred_output_tokens.find(name);
-        it != request.pred_output_tokens.end())
-      view->pred_output_tokens[e] = it->second;
+    if (const auto it = p->request.pred_score.find(name); it != p->request.pred_score.end())
+      view.pred_score[e] = static_cast<float>(it->second);
+    if (const auto it = p->request.pred_output_tokens.find(name);
+        it != p->request.pred_output_tokens.end())
+      view.pred_output_tokens[e] = it->second;
   }
-  // The queues as the router sees them: a request that has streamed a token runs; of the
-  // others, as many as the backend reports running beyond those are taken to be in prefill
-  // (running), oldest first, and the rest wait.
+  // The queues as the router sees them. A streamed request shows its progress: it runs once
+  // its first token has come; before that it is in its prefill (running) when it reached the
+  // backend before the backend's last iteration boundary (the last token seen from it: vLLM
+  // admits waiting requests at boundaries), and waiting otherwise. That is the simulator's
+  // state at a decision, where the iteration in progress has already been applied. A
+  // whole-answer request shows no progress: the oldest of them fill the running slots the
+  // backend last reported beyond the streamed ones (the report is stale by up to one scrape
+  // period), and the rest wait. docs/SERVING.md has the measurements behind these rules.
   std::vector<ClusterEnv::LiveExpert> live(n);
-  std::vector<long> started(n, 0);
-  for (const auto& [id, call] : calls_)
-    if (call->state.generated > 0) ++started[call->expert];
-  std::vector<long> prefill_slots(n, 0);
+  std::vector<long> blind_running(n, 0);
   for (size_t e = 0; e < n; ++e)
-    if (backends_[e]->load.running)
-      prefill_slots[e] = std::max(0L, std::lround(*backends_[e]->load.running) - started[e]);
+    if (backends_[e]->load.running) blind_running[e] = std::lround(*backends_[e]->load.running);
+  auto streamed_running = [&](const Call& c) {
+    return c.state.generated > 0 ||
+           (c.written >= 0 && c.written < backends_[c.expert]->last_token_at);
+  };
+  for (const auto& [id, call] : calls_)
+    if (call->stream && streamed_running(*call)) --blind_running[call->expert];
+  // The simulator decides with the iteration in progress already applied: every running
+  // request one token further and the engine busy until that iteration ends. The router sees
+  // the state at the iteration's start (the last token); it applies the iteration the same
+  // way, with the end estimated from the expert's time model.
+  std::vector<long> context(n, 0);
   for (const auto& [id, call] : calls_) {
     ClusterEnv::LiveExpert& le = live[call->expert];
-    if (call->state.generated > 0 || prefill_slots[call->expert]-- > 0) {
-      le.running.push_back(call->state);
-    } else {
+    const bool running = call->stream ? streamed_running(*call) : blind_running[call->expert]-- > 0;
+    if (!running) {
       le.waiting.push_back(call->state);
+      continue;
     }
+    le.running.push_back(call->state);
+    if (call->stream) ++le.running.back().generated;
+    context[call->expert] += le.running.back().context_tokens();
   }
-  std::vector<uint8_t> available(n, 0);
-  bool any = false;
   for (size_t e = 0; e < n; ++e) {
     const Backend& b = *backends_[e];
-    available[e] = b.healthy ? 1 : 0;
-    any = any || b.healthy;
-    if (b.load.kv_usage)
-      live[e].min_blocks_used = static_cast<int>(
-          std::floor(*b.load.kv_usage * live_env_.config().experts[e].NumBlocks()));
+    if (b.last_token_at < 0 || live[e].running.empty()) continue;
+    live[e].busy_until =
+        b.last_token_at +
+        b.time_model->DecodeSeconds(context[e], static_cast<int>(live[e].running.size()));
   }
-  if (!any) return -1;
-  live_env_.ObserveLive(now, *view, live, available);
-  int action = policy_->Act(live_env_);
-  ++decisions_;
-  if (action >= 0 && action < static_cast<int>(n) && !available[action]) {
-    // Heuristics do not read the action mask: send to the healthy backend with the fewest
-    // requests in flight instead.
-    long best = -1;
-    for (size_t e = 0; e < n; ++e) {
-      if (!available[e]) continue;
-      const long load = static_cast<long>(live[e].running.size() + live[e].waiting.size());
-      if (best < 0 || load < best) {
-        best = load;
-        action = static_cast<int>(e);
-      }
-    }
+  available->assign(n, 0);
+  p->healthy = false;
+  for (size_t e = 0; e < n; ++e) {
+    const Backend& b = *backends_[e];
+    (*available)[e] = b.healthy ? 1 : 0;
+    p->healthy = p->healthy || b.healthy;
+    live[e].other_blocks = b.other_blocks;
   }
-  return action;
+  if (!p->healthy) return false;
+  live_env_.ObserveLive(now, view, live, *available);
+  return true;
+}
+
+int Router::Fallback(int action, const std::vector<uint8_t>& available) const {
+  const int n = static_cast<int>(backends_.size());
+  if (action < 0 || action >= n || available[action]) return action;
+  // Heuristics do not read the action mask: send to the healthy backend with the fewest
+  // requests in flight instead.
+  std::vector<long> load(n, 0);
+  for (const auto& [id, call] : calls_) ++load[call->expert];
+  int best = -1;
+  for (int e = 0; e < n; ++e)
+    if (available[e] && (best < 0 || load[e] < load[best])) best = e;
+  return best;
 }
 
 void Router::Forward(std::shared_ptr<Exchange> ex, CompletionRequest request, int expert,
@@ -218,6 +285,7 @@ void Router::Forward(std::shared_ptr<Exchange> ex, CompletionRequest request, in
   call->expert = static_cast<size_t>(expert);
   call->exchange = ex;
   call->received = received;
+  call->stream = request.stream;
   call->state.id = static_cast<int>(id);
   call->state.arrival = received;
   call->state.prompt_tokens = view.prompt_tokens;
@@ -262,6 +330,7 @@ void Router::Forward(std::shared_ptr<Exchange> ex, CompletionRequest request, in
       if (pos + 6 > c.carry.size() && text.compare(pos + 6, 6, "[DONE]") != 0) ++c.state.generated;
     }
     c.carry = text.substr(text.size() - std::min<size_t>(text.size(), 5));
+    backends_[c.expert]->last_token_at = Now();
     if (c.streamed) c.exchange->Write(std::string(piece));
   };
   h.on_done = [this, id, name](beast::error_code ec, std::string body) {
@@ -339,6 +408,16 @@ void Router::HealthCheck(size_t index) {
       b.healthy = true;
       b.failures = 0;
       b.load = *status == 200 ? ReadVllmLoad(ParsePrometheusText(body)) : VllmLoad();
+      b.other_blocks = 0;
+      if (b.load.kv_usage) {
+        const ExpertConfig& ec = live_env_.config().experts[index];
+        long own = 0;  // blocks of this router's requests there, as if all were admitted
+        for (const auto& [id, call] : calls_)
+          if (call->expert == index && call->written >= 0)
+            own += (call->state.context_tokens() + ec.block_size - 1) / ec.block_size;
+        const long reported = std::lround(*b.load.kv_usage * ec.NumBlocks());
+        b.other_blocks = static_cast<int>(std::max(0L, reported - own));
+      }
     }
     b.timer->expires_after(options_.health_interval);
     b.timer->async_wait([this, index](beast::error_code e) {
@@ -355,6 +434,7 @@ void Router::MarkDown(size_t index, const std::string& why) {
   Backend& b = *backends_[index];
   ++b.failures;
   b.load = VllmLoad();
+  b.other_blocks = 0;
   if (!b.healthy) return;
   b.healthy = false;
   spdlog::warn("backend {} is down ({}): no new requests until it answers again", b.spec.name, why);
@@ -405,6 +485,9 @@ void Router::HandleMetrics(std::shared_ptr<Exchange> ex) {
               {{"expert", key.first}, {"outcome", key.second}}, static_cast<double>(value));
   w.Counter("qosroute_decisions_total", "Routing decisions taken (rate() gives decisions/s).",
             {{"policy", policy_name_}}, static_cast<double>(decisions_));
+  w.Counter("qosroute_decision_batches_total",
+            "Decision rounds (requests that arrived together are decided in one).",
+            {{"policy", policy_name_}}, static_cast<double>(batches_));
   const double uptime = Now();
   w.Gauge("qosroute_decisions_per_second", "Routing decisions per second since start.",
           {{"policy", policy_name_}}, uptime > 0 ? decisions_ / uptime : 0.0);

@@ -53,9 +53,23 @@ class Router {
   struct Backend;
   struct Call;
 
+  // A request read and waiting for its decision.
+  struct Pending {
+    std::shared_ptr<Exchange> exchange;
+    CompletionRequest request;
+    int prompt_tokens = 0;
+    double received = 0.0;
+    ArrivedRequestView view;
+    bool healthy = false;  // some backend was healthy when it was observed
+    int action = -1;       // -1: no backend healthy
+  };
+
   void HandleCompletion(std::shared_ptr<Exchange> exchange, bool chat, double received);
-  int Decide(const CompletionRequest& request, int prompt_tokens, double now,
-             ArrivedRequestView* view);
+  void DecideBatch();
+  // Builds the live observation of p's decision in live_env_; false when no backend is healthy.
+  bool Observe(Pending* p, std::vector<uint8_t>* available);
+  int Fallback(int action, const std::vector<uint8_t>& available) const;
+  void Dispatch(Pending p);
   void Forward(std::shared_ptr<Exchange> exchange, CompletionRequest request, int expert,
                const ArrivedRequestView& view, double received);
   void EndCall(long id, const std::string& outcome);
@@ -83,6 +97,8 @@ class Router {
   // Metrics.
   std::map<std::pair<std::string, std::string>, long> requests_;  // (expert, outcome)
   long decisions_ = 0;
+  long batches_ = 0;
+  std::vector<Pending> pending_;
   std::vector<double> added_bounds_;
   std::vector<uint64_t> added_counts_;
   double added_sum_ = 0.0;

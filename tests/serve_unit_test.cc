@@ -170,7 +170,7 @@ TEST(LiveObservationTest, UnhealthyBackendsAreMaskedAndUnknownBlocksFollowTheCon
   r.prompt_tokens = 30;
   r.generated = 5;  // 35 tokens of context = 3 blocks of 16
   state[0].running.push_back(r);
-  state[1].min_blocks_used = 100;  // the engine reports more than this router sent it
+  state[1].other_blocks = 100;  // held by another client's requests
   std::vector<uint8_t> available(n, 1);
   available[2] = 0;
   const Observation& o = live.ObserveLive(1.0, view, state, available);
