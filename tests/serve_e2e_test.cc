@@ -360,6 +360,40 @@ TEST_F(ServeE2eTest, MalformedAndOversizeBodiesAreRefusedAndServingGoesOn) {
   EXPECT_EQ(Complete(BodyFor("alpaca-native", 3, false)).status, 200);
 }
 
+TEST_F(ServeE2eTest, AStalledOrVanishedClientDoesNotBlockOthers) {
+  StartBackends();
+  StartRouter();
+  net::io_context io;
+  const tcp::endpoint router{net::ip::make_address("127.0.0.1"), router_port_};
+  // A client that sends half a request and then nothing.
+  tcp::socket stalled(io);
+  stalled.connect(router);
+  net::write(stalled, net::buffer(std::string("POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+                                              "Content-Length: 1000\r\n\r\n{\"prompt\"")));
+  // A client that asks for a long stream, reads its first bytes and goes away.
+  tcp::socket vanished(io);
+  vanished.connect(router);
+  const std::string body = BodyFor("alpaca-native", 120, true);
+  net::write(vanished, net::buffer("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                   "application/json\r\nContent-Length: " +
+                                   std::to_string(body.size()) + "\r\n\r\n" + body));
+  char first[64];
+  vanished.read_some(net::buffer(first));
+  vanished.close();
+  // Everyone else is served as usual, promptly.
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const Reply r = Complete(BodyFor("alpaca-native", 3, false));
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  }
+  const Reply streamed = Complete(BodyFor("alpaca-native", 30, true));
+  bool done = false;
+  std::string error;
+  EXPECT_EQ(StreamTexts(streamed.body, &done, &error).size(), 30u);
+  EXPECT_TRUE(done);
+}
+
 TEST_F(ServeE2eTest, ApiKeysAreRequiredAndForwardedButNeverEchoed) {
   WriteFile("client.key", "client-secret-123\n");
   WriteFile("backend.key", "backend-secret-456\n");
