@@ -26,6 +26,26 @@ std::pair<std::string, std::string> SplitAssignment(const std::string& item, con
   return {item.substr(0, eq), item.substr(eq + 1)};
 }
 
+// --backend NAME=URL and --backend-key-file NAME=FILE into one spec per backend.
+std::vector<BackendSpec> ParseBackendFlags(const std::vector<std::string>& backend_flags,
+                                           const std::vector<std::string>& backend_keys) {
+  std::vector<BackendSpec> backends;
+  for (const std::string& item : backend_flags) {
+    const auto [name, url] = SplitAssignment(item, "--backend");
+    for (const BackendSpec& b : backends)
+      if (b.name == name) throw UserError("--backend " + name + " is given twice");
+    backends.push_back({name, url, ""});
+  }
+  for (const std::string& item : backend_keys) {
+    const auto [name, file] = SplitAssignment(item, "--backend-key-file");
+    auto it = std::find_if(backends.begin(), backends.end(),
+                           [&](const BackendSpec& b) { return b.name == name; });
+    if (it == backends.end()) throw UserError("--backend-key-file " + name + ": no such --backend");
+    it->api_key = ReadApiKey(file, nullptr);
+  }
+  return backends;
+}
+
 }  // namespace
 
 int RunServeCommand(const Args& args) {
@@ -70,20 +90,7 @@ int RunServeCommand(const Args& args) {
 
   RunConfig config = LoadRunConfig(config_path, overrides);
   SetupLogging(config.log_level);
-  std::vector<BackendSpec> backends;
-  for (const std::string& item : backend_flags) {
-    const auto [name, url] = SplitAssignment(item, "--backend");
-    for (const BackendSpec& b : backends)
-      if (b.name == name) throw UserError("--backend " + name + " is given twice");
-    backends.push_back({name, url, ""});
-  }
-  for (const std::string& item : backend_keys) {
-    const auto [name, file] = SplitAssignment(item, "--backend-key-file");
-    auto it = std::find_if(backends.begin(), backends.end(),
-                           [&](const BackendSpec& b) { return b.name == name; });
-    if (it == backends.end()) throw UserError("--backend-key-file " + name + ": no such --backend");
-    it->api_key = ReadApiKey(file, nullptr);
-  }
+  const std::vector<BackendSpec> backends = ParseBackendFlags(backend_flags, backend_keys);
 
   EnvConfig env = config.env;
   std::unique_ptr<RoutingPolicy> routing =

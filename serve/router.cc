@@ -301,7 +301,16 @@ void Router::Forward(std::shared_ptr<Exchange> ex, CompletionRequest request, in
   if (!b.spec.api_key.empty()) out.set(http::field::authorization, "Bearer " + b.spec.api_key);
   out.body() = request.forward_body.dump();
 
-  const std::string name = b.spec.name;
+  Call* raw = call.get();
+  calls_.emplace(id, std::move(call));
+  raw->http =
+      HttpCall::Start(*b.pool, std::move(out), CallHandlers(id, b.spec.name), options_.call);
+}
+
+// What happens to a forwarded request's answer: relayed to its client as it arrives (a stream
+// piece by piece, its tokens counted for the live state) or whole; a backend failure becomes
+// 502 (or an error event when the stream has started).
+HttpCallHandlers Router::CallHandlers(long id, const std::string& name) {
   HttpCallHandlers h;
   h.on_written = [this, id] {
     if (auto it = calls_.find(id); it != calls_.end()) it->second->written = Now();
@@ -364,9 +373,7 @@ void Router::Forward(std::shared_ptr<Exchange> ex, CompletionRequest request, in
     RecordAddedLatency(c);
     EndCall(id, c.status >= 200 && c.status < 300 ? "ok" : "backend_error");
   };
-  Call* raw = call.get();
-  calls_.emplace(id, std::move(call));
-  raw->http = HttpCall::Start(*b.pool, std::move(out), std::move(h), options_.call);
+  return h;
 }
 
 void Router::EndCall(long id, const std::string& outcome) {

@@ -72,6 +72,7 @@ class Router {
   void Dispatch(Pending p);
   void Forward(std::shared_ptr<Exchange> exchange, CompletionRequest request, int expert,
                const ArrivedRequestView& view, double received);
+  HttpCallHandlers CallHandlers(long id, const std::string& name);
   void EndCall(long id, const std::string& outcome);
   void RecordAddedLatency(const Call& call);
   void HealthCheck(size_t backend);

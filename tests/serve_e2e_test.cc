@@ -214,6 +214,42 @@ class ServeE2eTest : public ::testing::Test {
   unsigned short router_port_ = 0;
 };
 
+TEST_F(ServeE2eTest, BadFlagsExitTwoNamingWhatIsWrong) {
+  WriteFile("empty.key", "\n");
+  const std::string b = "http://127.0.0.1:1";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"serve", "--config", kConfig}, "--backend"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native"}, "is not NAME=VALUE"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b}, "no backend for expert"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b, "--backend",
+        "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b, "--backend", "gpt-5=" + b},
+       "no expert of that name"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=https://x:1", "--backend",
+        "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b},
+       "https is not supported"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b, "--backend",
+        "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b, "--api-key-file",
+        Path("empty.key")},
+       "is empty"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b, "--backend",
+        "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b, "--policy", "oracle"},
+       "oracle"},
+      {{"fake-backend", "--config", kConfig, "--expert", "gpt-5"}, "no expert of that name"},
+      {{"fake-backend", "--config", kConfig}, "--expert NAME is required"},
+      {{"loadgen", "--config", kConfig, "--rate", "5", "--requests", "3"}, "--url is required"},
+      {{"loadgen", "--url", b, "--config", kConfig, "--rate", "0", "--requests", "3"},
+       "--rate must be > 0"}};
+  int k = 0;
+  for (const auto& [args, expected] : cases) {
+    const std::string log = Path("bad" + std::to_string(k++) + ".log");
+    Process p(args, log);
+    EXPECT_EQ(p.Wait(20), 2) << args[0] << " " << expected;
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find(expected), std::string::npos) << text;
+  }
+}
+
 TEST_F(ServeE2eTest, LoadgenGetsEveryRequestAnsweredAnd503sOnlyFromDrops) {
   StartBackends();
   StartRouter();
