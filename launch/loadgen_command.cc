@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/logging.h"
+#include "env/metrics.h"
 #include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
@@ -33,17 +34,13 @@ void PrintClientTimes(const LoadgenResult& result, double rate) {
     first.push_back(r.ttft_s);
   }
   if (answer.empty()) return;
-  auto pct = [](std::vector<double> v, double q) {
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
-  };
   const double span = last_sent - start;
   std::printf(
       "client: sent %zu requests in %.1f s (%.0f req/s asked, %.0f achieved); time to "
       "first token p50 %.2f ms, p99 %.2f ms; whole answer p50 %.2f ms, p99 %.2f ms\n",
       result.records.size(), span, rate, span > 0 ? (result.records.size() - 1) / span : 0.0,
-      pct(first, 0.5) * 1e3, pct(first, 0.99) * 1e3, pct(answer, 0.5) * 1e3,
-      pct(answer, 0.99) * 1e3);
+      Percentile(first, 50) * 1e3, Percentile(first, 99) * 1e3, Percentile(answer, 50) * 1e3,
+      Percentile(answer, 99) * 1e3);
 }
 
 }  // namespace
