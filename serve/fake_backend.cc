@@ -34,8 +34,7 @@ std::string CompletionChunk(const std::string& id, const std::string& model, boo
 
 FakeBackend::FakeBackend(net::io_context& io, const ExpertConfig& expert,
                          const FakeBackendOptions& options)
-    : io_(io),
-      options_(options),
+    : options_(options),
       server_(0, expert),
       timer_(io),
       origin_(std::chrono::steady_clock::now()) {}

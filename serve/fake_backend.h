@@ -58,7 +58,6 @@ class FakeBackend {
   void AnswerWhole(Pending& p);
   double SimNow() const;
 
-  net::io_context& io_;
   FakeBackendOptions options_;
   ExpertServer server_;
   net::steady_timer timer_;

@@ -19,7 +19,6 @@ struct Router::Backend {
   std::shared_ptr<HttpCall> scrape;
   bool healthy = true;  // optimistic until the first check says otherwise
   VllmLoad load;
-  long failures = 0;
   double last_token_at = -1.0;  // when the router last saw a token from it (router clock)
   std::shared_ptr<const IterationTimeModel> time_model;  // the config's, for its expert
   // KV blocks the backend reported beyond those of this router's requests at the time of the
@@ -29,7 +28,6 @@ struct Router::Backend {
 };
 
 struct Router::Call {
-  long id = 0;
   size_t expert = 0;
   std::shared_ptr<Exchange> exchange;
   std::shared_ptr<HttpCall> http;
@@ -53,7 +51,6 @@ Router::Router(net::io_context& io, const EnvConfig& env, std::shared_ptr<const 
                std::unique_ptr<RoutingPolicy> policy, std::unique_ptr<ServePredictor> predictor,
                const std::vector<BackendSpec>& backends, const RouterOptions& options)
     : io_(io),
-      env_config_(env),
       live_env_(env, workload),
       policy_(std::move(policy)),
       policy_name_(policy_->name()),
@@ -281,7 +278,6 @@ void Router::Forward(std::shared_ptr<Exchange> ex, CompletionRequest request, in
   Backend& b = *backends_[expert];
   auto call = std::make_unique<Call>();
   const long id = next_id_++;
-  call->id = id;
   call->expert = static_cast<size_t>(expert);
   call->exchange = ex;
   call->received = received;
@@ -413,7 +409,6 @@ void Router::HealthCheck(size_t index) {
     } else {
       if (!b.healthy) spdlog::info("backend {} is healthy again", b.spec.name);
       b.healthy = true;
-      b.failures = 0;
       b.load = *status == 200 ? ReadVllmLoad(ParsePrometheusText(body)) : VllmLoad();
       b.other_blocks = 0;
       if (b.load.kv_usage) {
@@ -439,7 +434,6 @@ void Router::HealthCheck(size_t index) {
 
 void Router::MarkDown(size_t index, const std::string& why) {
   Backend& b = *backends_[index];
-  ++b.failures;
   b.load = VllmLoad();
   b.other_blocks = 0;
   if (!b.healthy) return;

@@ -84,7 +84,6 @@ class Router {
   double Now() const;
 
   net::io_context& io_;
-  EnvConfig env_config_;
   ClusterEnv live_env_;
   std::unique_ptr<RoutingPolicy> policy_;
   std::string policy_name_;
