@@ -210,27 +210,28 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.Add("train.seed", &t.seed, "training seed");
   keys.Add("train.encoder", &t.encoder, "han | flat");
   keys.Add("train.threads", &t.threads, "torch threads (0 = cores)");
-  keys.Add("sac.gamma", &t.gamma, "discount");
-  keys.Add("sac.tau", &t.tau, "Polyak coefficient");
-  keys.Add("sac.actor_lr", &t.actor_lr, "actor learning rate");
-  keys.Add("sac.critic_lr", &t.critic_lr, "critic learning rate");
-  keys.Add("sac.alpha_lr", &t.alpha_lr, "temperature learning rate (0 = fixed at alpha_init)");
-  keys.Add("sac.alpha_init", &t.alpha_init, "initial temperature");
-  keys.Add("sac.target_entropy_ratio", &t.target_entropy_ratio, "target entropy / log|A|");
-  keys.AddIntList("sac.mlp_hidden", &t.mlp_hidden, &texts->mlp_hidden,
+  SacKeys& sac = config->sac;
+  keys.Add("sac.gamma", &sac.gamma, "discount");
+  keys.Add("sac.tau", &sac.tau, "Polyak coefficient");
+  keys.Add("sac.actor_lr", &sac.actor_lr, "actor learning rate");
+  keys.Add("sac.critic_lr", &sac.critic_lr, "critic learning rate");
+  keys.Add("sac.alpha_lr", &sac.alpha_lr, "temperature learning rate (0 = fixed at alpha_init)");
+  keys.Add("sac.alpha_init", &sac.alpha_init, "initial temperature");
+  keys.Add("sac.target_entropy_ratio", &sac.target_entropy_ratio, "target entropy / log|A|");
+  keys.AddIntList("sac.mlp_hidden", &sac.mlp_hidden, &texts->mlp_hidden,
                   "hidden sizes of the SAC heads");
-  keys.AddBool("sac.dueling", &t.dueling, "dueling critics: Q = V(s) + A(s, a) - mean A");
-  keys.Add("sac.twin_reduction", &t.twin_reduction,
+  keys.AddBool("sac.dueling", &sac.dueling, "dueling critics: Q = V(s) + A(s, a) - mean A");
+  keys.Add("sac.twin_reduction", &sac.twin_reduction,
            "twin critics combined by min (clipped double Q) or mean");
-  keys.Add("sac.prior", &t.prior, "prior policy of KL-regularised SAC: none | greedy-qos");
-  keys.Add("sac.prior_temperature", &t.prior_temperature,
+  keys.Add("sac.prior", &sac.prior, "prior policy of KL-regularised SAC: none | greedy-qos");
+  keys.Add("sac.prior_temperature", &sac.prior_temperature,
            "greedy-qos prior: softmax temperature over greedy-qos's values");
-  keys.Add("sac.prior_kl_target", &t.prior_kl_target,
+  keys.Add("sac.prior_kl_target", &sac.prior_kl_target,
            "with a prior: the temperature keeps KL(pi || prior) at this many nats");
-  keys.Add("sac.deviation_margin", &t.deviation_margin,
+  keys.Add("sac.deviation_margin", &sac.deviation_margin,
            "greedy actions with a prior: leave greedy-qos's choice only when preferred by more "
            "than this many nats (-1 = the policy file's)");
-  keys.Add("sac.lr_final_fraction", &t.lr_final_fraction,
+  keys.Add("sac.lr_final_fraction", &sac.lr_final_fraction,
            "actor/critic rates fall linearly to this fraction by the last update");
   keys.Add("han.hidden", &t.hidden, "HAN hidden size");
   keys.Add("han.heads", &t.heads, "HAN attention heads");
@@ -239,7 +240,7 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
 
 // [select]
 void RegisterSelectKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
-  SelectConfig& sel = config->select;
+  PolicySelectionOptions& sel = config->select;
   // Kept as text and parsed after notify, like workload.episode_rates.
   keys.Add("select.rates", &texts->select_rates,
            "model selection: comma-separated validation rates (empty = off)");
@@ -256,7 +257,7 @@ void RegisterSelectKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
 // [log], [checkpoint], [launch]
 void RegisterRunKeys(KeyTable& keys, RunConfig* config) {
   keys.Add("log.level", &config->log_level, "trace | debug | info | warn | error");
-  CheckpointConfig& c = config->checkpoint;
+  CheckpointSchedule& c = config->checkpoint;
   keys.Add("checkpoint.every_updates", &c.every_updates, "checkpoint every N updates (0 = off)");
   keys.Add("checkpoint.every_minutes", &c.every_minutes, "checkpoint every T minutes (0 = off)");
   keys.Add("checkpoint.keep", &c.keep, "newest checkpoints kept");
@@ -304,30 +305,17 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
                     t.warmup_policy + "'");
   }
   RequireRange(where, "train.threads", t.threads, 0, 1024);
-  RequireRange(where, "sac.gamma", t.gamma, 0, 1);
-  RequireRange(where, "sac.tau", t.tau, 0, 1);
-  RequireRange(where, "sac.actor_lr", t.actor_lr, 0, 10);
-  RequireRange(where, "sac.critic_lr", t.critic_lr, 0, 10);
-  RequireRange(where, "sac.alpha_lr", t.alpha_lr, 0, 10);
-  RequireRange(where, "sac.alpha_init", t.alpha_init, 1e-8, 1e6);
-  RequireRange(where, "sac.target_entropy_ratio", t.target_entropy_ratio, 0, 1);
-  RequireRange(where, "sac.lr_final_fraction", t.lr_final_fraction, 1e-6, 1);
-  if (t.prior != "none" && t.prior != "greedy-qos") {
-    throw UserError(where + ": sac.prior must be none or greedy-qos, not '" + t.prior + "'");
+  // The learner checks its hyper-parameters in its own terms; the key is added here.
+  try {
+    CheckSacHyperparameters(config.sac);
+  } catch (const FieldError& e) {
+    throw UserError(where + ": sac." + e.field() + " " + e.problem());
   }
-  if (t.prior == "greedy-qos" && !(env.lookahead_features && env.lookahead_value)) {
+  if (config.sac.prior == "greedy-qos" && !(env.lookahead_features && env.lookahead_value)) {
     throw UserError(where +
                     ": sac.prior = greedy-qos needs env.lookahead_features = true and "
                     "env.lookahead_value = true (it reads greedy-qos's value from the "
                     "observation)");
-  }
-  RequireRange(where, "sac.prior_temperature", t.prior_temperature, 1e-6, 1e6);
-  RequireRange(where, "sac.prior_kl_target", t.prior_kl_target, 0, 10);
-  if (t.deviation_margin != -1.0)
-    RequireRange(where, "sac.deviation_margin", t.deviation_margin, 0, 1e3);
-  if (t.twin_reduction != "min" && t.twin_reduction != "mean") {
-    throw UserError(where + ": sac.twin_reduction must be min or mean, not '" + t.twin_reduction +
-                    "'");
   }
   RequireRange(where, "han.hidden", t.hidden, 1, 4096);
   RequireRange(where, "han.heads", t.heads, 1, 64);
@@ -339,11 +327,10 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
   if (t.encoder != "han" && t.encoder != "flat") {
     throw UserError(where + ": train.encoder must be 'han' or 'flat', got '" + t.encoder + "'");
   }
-  if (t.mlp_hidden.empty()) throw UserError(where + ": sac.mlp_hidden must list at least one size");
 }
 
 void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts& texts) {
-  SelectConfig& sel = config->select;
+  PolicySelectionOptions& sel = config->select;
   const TrainConfig& t = config->train;
   sel.rates = ParseDoubleList(where, "select.rates", "rates", texts.select_rates);
   for (double rate : sel.rates) {
@@ -360,7 +347,7 @@ void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts
     }
   }
   if (sel.margins.empty()) throw UserError(where + ": select.margins needs at least one margin");
-  if (t.prior == "none" && sel.margins != std::vector<double>{0.0}) {
+  if (config->sac.prior == "none" && sel.margins != std::vector<double>{0.0}) {
     throw UserError(where +
                     ": select.margins other than 0 need sac.prior = greedy-qos (a margin keeps "
                     "the prior's choice)");
@@ -389,7 +376,7 @@ void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts
 }
 
 void ValidateRun(const std::string& where, const RunConfig& config) {
-  const CheckpointConfig& c = config.checkpoint;
+  const CheckpointSchedule& c = config.checkpoint;
   const LaunchConfig& l = config.launch;
   RequireRange(where, "checkpoint.every_updates", c.every_updates, 0, 1e12);
   RequireRange(where, "checkpoint.every_minutes", c.every_minutes, 0, 1e6);
@@ -484,7 +471,8 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   } catch (const po::error& e) {
     RethrowAsUserError(e, where);
   }
-  config.train.mlp_hidden = ParseIntList(texts.mlp_hidden, "sac.mlp_hidden");
+  const std::vector<int> mlp_hidden = ParseIntList(texts.mlp_hidden, "sac.mlp_hidden");
+  config.sac.mlp_hidden.assign(mlp_hidden.begin(), mlp_hidden.end());
   env.arrivals.episode_rates =
       ParseDoubleList(where, "workload.episode_rates", "rates", texts.episode_rates);
 
@@ -506,8 +494,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   env.predictor.max_output_tokens = wl.max_output_tokens;
   // The shaping must use the learner's discount. An out-of-range sac.gamma is reported under
   // its own name below, so it is not copied here.
-  if (config.train.gamma >= 0.0 && config.train.gamma <= 1.0)
-    env.shaping_gamma = config.train.gamma;
+  if (config.sac.gamma >= 0.0 && config.sac.gamma <= 1.0) env.shaping_gamma = config.sac.gamma;
 
   try {
     ValidateEnvConfig(env);

@@ -30,15 +30,8 @@ namespace {
 DistributedOptions MakeDistributedOptions(const RunConfig& config, const std::string& run_dir) {
   DistributedOptions o;
   o.train = MakeTrainLoopOptions(config, run_dir);
-  const LaunchConfig& l = config.launch;
-  o.publish_every_updates = l.publish_every_updates;
-  o.send_transitions = l.send_transitions;
-  o.max_inflight_sends = l.max_inflight_sends;
-  o.prioritized = l.prioritized;
-  o.full_batch_per_learner = l.learner_batch == "full";
-  o.priority_exponent = l.priority_exponent;
-  o.rate_error_buffer = l.rate_error_buffer;
-  o.wait_timeout_s = l.wait_timeout_s;
+  static_cast<DistributedTuning&>(o) = config.launch;  // [launch], bound to its keys
+  o.full_batch_per_learner = config.launch.learner_batch == "full";
   return o;
 }
 

@@ -30,10 +30,11 @@ class KeyTable {
                          boost::program_options::value<bool>(field)->default_value(*field), help);
     printers_[key] = [field] { return std::string(*field ? "true" : "false"); };
   }
-  void AddIntList(const std::string& key, std::vector<int>* field, std::string* text,
+  template <typename Int>
+  void AddIntList(const std::string& key, std::vector<Int>* field, std::string* text,
                   const char* help) {
     std::string joined;
-    for (int v : *field) joined += (joined.empty() ? "" : ",") + std::to_string(v);
+    for (Int v : *field) joined += (joined.empty() ? "" : ",") + std::to_string(v);
     *text = joined;
     desc_->add_options()(
         key.c_str(), boost::program_options::value<std::string>(text)->default_value(joined), help);

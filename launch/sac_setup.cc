@@ -13,23 +13,11 @@ namespace qosroute {
 SacConfig MakeSacConfig(const RunConfig& config) {
   const TrainConfig& t = config.train;
   SacConfig s;
-  s.gamma = t.gamma;
-  s.tau = t.tau;
-  s.actor_lr = t.actor_lr;
-  s.critic_lr = t.critic_lr;
-  s.alpha_lr = t.alpha_lr;
-  s.alpha_init = t.alpha_init;
-  s.target_entropy_ratio = t.target_entropy_ratio;
-  s.mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
-  s.flat_mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
-  s.dueling = t.dueling;
-  s.lr_final_fraction = t.lr_final_fraction;
-  s.twin_reduction = t.twin_reduction;
-  s.prior = t.prior;
-  s.prior_temperature = t.prior_temperature;
+  static_cast<SacHyperparameters&>(s) = config.sac;  // [sac], bound to its keys
+  // What the learner derives from the rest of the run.
+  s.deviation_margin = std::max(0.0, config.sac.deviation_margin);  // -1: the file's (later)
+  s.flat_mlp_hidden = config.sac.mlp_hidden;
   s.prior_drop_value = config.greedy.drop_threshold;
-  s.prior_kl_target = t.prior_kl_target;
-  s.deviation_margin = std::max(0.0, t.deviation_margin);
   // The run's planned updates: every frame after the warm-up owes updates_per_frame of them.
   s.lr_decay_updates = static_cast<int64_t>(
       static_cast<double>(std::max(0L, t.total_frames - t.warmup_frames)) * t.updates_per_frame);
@@ -48,34 +36,14 @@ SacConfig MakeSacConfig(const RunConfig& config) {
 }
 
 TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string& run_dir) {
-  const TrainConfig& t = config.train;
   TrainLoopOptions o;
-  o.total_frames = t.total_frames;
-  o.warmup_frames = t.warmup_frames;
-  o.warmup_policy = t.warmup_policy;
-  o.warmup_epsilon = t.warmup_epsilon;
-  o.greedy = config.greedy;
-  o.updates_per_frame = t.updates_per_frame;
-  o.batch_size = t.batch_size;
-  o.replay_capacity = t.replay_capacity;
-  o.eval_every_frames = t.eval_every_frames;
-  o.eval_seeds = t.eval_seeds;
-  o.eval_seed_base = config.eval.seed_base;
-  o.selection.rates = config.select.rates;
-  o.selection.seeds = config.select.seeds;
-  o.selection.seed_base = config.select.seed_base;
-  o.selection.requests_per_episode = config.select.requests_per_episode;
-  o.selection.tolerance = config.select.tolerance;
-  o.selection.margins = config.select.margins;
+  static_cast<TrainSchedule&>(o) = config.train;  // [train], bound to its keys
+  o.checkpoint = config.checkpoint;
+  o.selection = config.select;
   o.selection.threads = config.eval.threads;
-  o.log_every_frames = t.log_every_frames;
-  o.num_envs = t.num_envs;
-  o.seed = t.seed;
+  o.greedy = config.greedy;
+  o.eval_seed_base = config.eval.seed_base;
   o.run_dir = run_dir;
-  o.checkpoint_every_updates = config.checkpoint.every_updates;
-  o.checkpoint_every_minutes = config.checkpoint.every_minutes;
-  o.checkpoint_keep = config.checkpoint.keep;
-  o.checkpoint_compression = config.checkpoint.compression;
   return o;
 }
 
@@ -84,11 +52,10 @@ std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
   SacConfig s = MakeSacConfig(config);
   ApplyArchitecture(ReadPolicyArchitecture(policy_file), policy_file, &s);
   // The margin the policy was selected with, unless the config sets one.
-  if (config.train.deviation_margin < 0)
-    s.deviation_margin = ReadPolicyDeviationMargin(policy_file);
+  if (config.sac.deviation_margin < 0) s.deviation_margin = ReadPolicyDeviationMargin(policy_file);
   if (s.deviation_margin > 0) {
     spdlog::info("policy {}: deviation margin {:g} nats ({})", policy_file, s.deviation_margin,
-                 config.train.deviation_margin < 0 ? "the file's" : "sac.deviation_margin");
+                 config.sac.deviation_margin < 0 ? "the file's" : "sac.deviation_margin");
   }
   auto agent = std::make_unique<SacAgent>(s);
   LoadPolicy(policy_file, agent.get());

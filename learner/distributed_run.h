@@ -14,7 +14,7 @@
 // updates_per_frame * batch_size whatever the number of actors.
 //
 // Checkpoints (issue 5): learner 0 decides at one update whether a checkpoint follows the
-// next one (every train.checkpoint_every_updates, every checkpoint_every_minutes, on a stop
+// next one (every checkpoint.every_updates, every checkpoint.every_minutes, on a stop
 // request: its own SIGTERM/SIGINT or a StopRequest from any rank, or the stop_at_updates
 // test hook) and tells the other learners inside that update's gradient all-reduce (one
 // extra value), so every learner skips prefetching the next batch. After that update:
@@ -46,6 +46,7 @@
 #include <string>
 #include <vector>
 
+#include "comm/distributed_tuning.h"
 #include "comm/protocol.h"
 #include "comm/transport.h"
 #include "env/cluster_env.h"
@@ -57,20 +58,14 @@
 
 namespace qosroute {
 
-struct DistributedOptions {
-  TrainLoopOptions train;          // totals, batch, replay capacity (all shards together), ...
-  int publish_every_updates = 10;  // K
-  int send_transitions = 64;       // transitions per actor message
-  int max_inflight_sends = 4;
-  bool prioritized = false;
+// The [launch] tuning (comm/distributed_tuning.h, bound to its keys) and what the run adds.
+struct DistributedOptions : DistributedTuning {
+  TrainLoopOptions train;  // totals, batch, replay capacity (all shards together), ...
   // false: the learners split train.batch_size (launch.learner_batch = split, the default);
   // true: every learner takes the whole batch_size (launch.learner_batch = full).
   bool full_batch_per_learner = false;
-  double priority_exponent = 0.6;
-  double rate_error_buffer = 0.0;  // samples; 0 = the smallest that cannot deadlock
-  double wait_timeout_s = 600.0;   // idle deadline of every wait
-  bool evaluate = true;            // learner 0: periodic and final held-out evaluation
-  bool write_metrics = true;       // learner 0: metrics/*.csv in run_dir
+  bool evaluate = true;       // learner 0: periodic and final held-out evaluation
+  bool write_metrics = true;  // learner 0: metrics/*.csv in run_dir
   // Resume: learner 0 holds the checkpoint read (and checked) before the job started; every
   // rank knows whether to wait for its part.
   std::shared_ptr<const DistributedCheckpoint> resume;

@@ -37,10 +37,10 @@ int Learner::DecideCheckpoint() {
     stop_decided_ = true;
     return 2;
   }
-  if (t.checkpoint_every_updates > 0 && id % t.checkpoint_every_updates == 0) return 1;
+  if (t.checkpoint.every_updates > 0 && id % t.checkpoint.every_updates == 0) return 1;
   const double minutes =
       std::chrono::duration<double>(Clock::now() - last_checkpoint_time_).count() / 60.0;
-  if (t.checkpoint_every_minutes > 0 && minutes >= t.checkpoint_every_minutes) {
+  if (t.checkpoint.every_minutes > 0 && minutes >= t.checkpoint.every_minutes) {
     last_checkpoint_time_ = Clock::now();  // decided: do not decide again next update
     return 1;
   }
@@ -95,8 +95,8 @@ void Learner::WriteCheckpointFile(const CheckpointSignal& c) {
   fs::create_directories(CheckpointFolder(t.run_dir));
   const std::string path = CheckpointPath(t.run_dir, updates_);
   WriteDistributedCheckpoint(path, layout_, Bookkeeping(), agent_, actors, shards,
-                             t.checkpoint_compression);
-  PruneCheckpoints(CheckpointFolder(t.run_dir), t.checkpoint_keep);
+                             t.checkpoint.compression);
+  PruneCheckpoints(CheckpointFolder(t.run_dir), t.checkpoint.keep);
   last_checkpoint_path_ = path;
   last_checkpoint_time_ = Clock::now();
   long stored = 0;

@@ -25,19 +25,9 @@
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
 #include "learner/sac.h"
+#include "learner/train_schedule.h"
 
 namespace qosroute {
-
-struct PolicySelectionOptions {
-  std::vector<double> rates;  // Poisson rates to validate at; empty turns selection off
-  // Deviation margins each snapshot is tried with (nats; only with a prior, else {0}).
-  std::vector<double> margins = {0.0};
-  int seeds = 5;                 // validation episodes per rate
-  uint64_t seed_base = 3000000;  // validation seeds are seed_base + k
-  int requests_per_episode = 0;  // 0 = the training config's episode length
-  double tolerance = 0.0005;     // admissible: gain >= -tolerance at every rate
-  int threads = 0;               // greedy-qos validation threads (0 = one per core)
-};
 
 // One snapshot's validation result.
 struct SelectionScore {

@@ -35,37 +35,20 @@ torch::nn::Sequential MakeMlp(int64_t in, const std::vector<int64_t>& hidden,
   return mlp;
 }
 
+// The hyper-parameters' own check (also what the config layer runs, naming its keys) and
+// what only a SacConfig has.
 void CheckConfig(const SacConfig& c) {
+  try {
+    CheckSacHyperparameters(c);
+  } catch (const FieldError& e) {
+    throw UserError(std::string("SAC config: ") + e.what());
+  }
   auto fail = [](const std::string& what) { throw UserError("SAC config: " + what); };
-  if (!(c.gamma >= 0.0 && c.gamma <= 1.0)) fail("gamma must lie in [0, 1]");
-  if (!(c.tau > 0.0 && c.tau <= 1.0)) fail("tau must lie in (0, 1]");
-  if (!(c.actor_lr > 0.0 && c.critic_lr > 0.0)) fail("learning rates must be positive");
-  // alpha_lr = 0 keeps the temperature at alpha_init.
-  if (!(c.alpha_lr >= 0.0)) fail("alpha_lr must be >= 0");
-  if (!(c.alpha_init > 0.0)) fail("alpha_init must be positive");
-  if (!(c.target_entropy_ratio >= 0.0 && c.target_entropy_ratio <= 1.0)) {
-    fail("target_entropy_ratio must lie in [0, 1]");
-  }
-  if (!(c.lr_final_fraction > 0.0 && c.lr_final_fraction <= 1.0)) {
-    fail("lr_final_fraction must lie in (0, 1]");
-  }
   if (c.lr_decay_updates < 0) fail("lr_decay_updates must be >= 0");
-  if (c.twin_reduction != "min" && c.twin_reduction != "mean") {
-    fail("twin_reduction must be min or mean, not '" + c.twin_reduction + "'");
-  }
-  if (c.prior != "none" && c.prior != "greedy-qos") {
-    fail("prior must be none or greedy-qos, not '" + c.prior + "'");
-  }
   if (c.prior == "greedy-qos" && !(c.lookahead_features && c.lookahead_value)) {
     fail(
         "prior greedy-qos reads greedy-qos's value from the observations, which need "
         "env.lookahead_features = true and env.lookahead_value = true");
-  }
-  if (!(c.prior_temperature > 0.0)) fail("prior_temperature must be positive");
-  if (!(c.prior_kl_target >= 0.0)) fail("prior_kl_target must be >= 0");
-  if (c.mlp_hidden.empty()) fail("mlp_hidden needs at least one layer");
-  for (int64_t units : c.mlp_hidden) {
-    if (units < 1) fail("mlp_hidden sizes must be positive");
   }
 }
 

@@ -96,7 +96,7 @@ class Trainer {
     return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
   }
   void ScheduleNextCheckpoint() {
-    const long every = options_.checkpoint_every_updates;
+    const long every = options_.checkpoint.every_updates;
     if (every > 0) next_checkpoint_updates_ = (state_.updates / every + 1) * every;
     last_checkpoint_time_ = Clock::now();
   }
@@ -369,11 +369,11 @@ void Trainer::ActOneRound() {
 
 void Trainer::CheckpointIfDue() {
   const bool by_updates =
-      options_.checkpoint_every_updates > 0 && state_.updates >= next_checkpoint_updates_;
+      options_.checkpoint.every_updates > 0 && state_.updates >= next_checkpoint_updates_;
   const bool by_time =
-      options_.checkpoint_every_minutes > 0 &&
+      options_.checkpoint.every_minutes > 0 &&
       std::chrono::duration<double>(Clock::now() - last_checkpoint_time_).count() >=
-          options_.checkpoint_every_minutes * 60;
+          options_.checkpoint.every_minutes * 60;
   if (by_updates) {
     Checkpoint("every checkpoint.every_updates");
   } else if (by_time) {
@@ -398,14 +398,14 @@ void Trainer::Checkpoint(const char* why) {
   state_.selection = selection_.Snapshot();
   const std::string path = CheckpointPath(options_.run_dir, state_.updates);
   fs::create_directories(CheckpointFolder(options_.run_dir));
-  WriteCheckpoint(path, state_, agent_, replay_, options_.checkpoint_compression);
+  WriteCheckpoint(path, state_, agent_, replay_, options_.checkpoint.compression);
   // The copies are only needed while writing; the CSV text can be megabytes.
   state_.env_states.clear();
   state_.train_csv.clear();
   state_.eval_csv.clear();
   state_.selection = SelectionState();
   for (const std::string& removed :
-       PruneCheckpoints(CheckpointFolder(options_.run_dir), options_.checkpoint_keep)) {
+       PruneCheckpoints(CheckpointFolder(options_.run_dir), options_.checkpoint.keep)) {
     spdlog::debug("removed old checkpoint {}", removed);
   }
   last_checkpoint_ = path;

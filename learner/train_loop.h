@@ -23,33 +23,18 @@
 
 namespace qosroute {
 
-struct TrainLoopOptions {
-  long total_frames = 1000000;
-  long warmup_frames = 25000;
-  std::string warmup_policy = "random";  // env/warmup_actions.h
-  double warmup_epsilon = 0.3;
+// The [train] schedule (bound to its keys) and what the run adds.
+struct TrainLoopOptions : TrainSchedule {
   GreedyQosOptions greedy;  // for the greedy-qos warm-up
-  double updates_per_frame = 1.0;
-  int batch_size = 256;
-  int replay_capacity = 100000;
-  long eval_every_frames = 100000;
-  int eval_seeds = 5;
   uint64_t eval_seed_base = 1000000;
   // Model selection at every periodic evaluation (learner/policy_selection.h); off while
   // selection.rates is empty.
   PolicySelectionOptions selection;
-  long log_every_frames = 5000;
-  int num_envs = 1;
-  uint64_t seed = 1;
   std::string run_dir;  // metrics/, policy.h5, config.cfg, checkpoints/ go here
 
-  // Checkpoints go to <run_dir>/checkpoints/ckpt_<updates>.h5: every so many updates and
-  // every so many minutes of wall time (0 turns a trigger off), on a stop request, and at the
-  // end of training. The newest `checkpoint_keep` are kept.
-  long checkpoint_every_updates = 0;
-  double checkpoint_every_minutes = 0.0;
-  int checkpoint_keep = 3;
-  int checkpoint_compression = 0;  // 0 = raw, 1-9 = shuffle + deflate level
+  // Checkpoints (learner/train_schedule.h); off by default here, unlike the config's.
+  CheckpointSchedule checkpoint{/*every_updates=*/0, /*every_minutes=*/0.0, /*keep=*/3,
+                                /*compression=*/0};
   // A checkpoint to continue from ("" starts fresh). Everything is read and checked before
   // anything in the run directory is written.
   std::string resume_from;

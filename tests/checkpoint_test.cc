@@ -121,9 +121,9 @@ TrainingSetup MakeSetup(const std::vector<std::string>& overrides = {}) {
   s.config = LoadRunConfig(path, overrides);
   s.workload = LoadConfiguredWorkload(s.config);
   const TrainConfig& t = s.config.train;
-  s.sac.actor_lr = t.actor_lr;
-  s.sac.critic_lr = t.critic_lr;
-  s.sac.mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
+  s.sac.actor_lr = s.config.sac.actor_lr;
+  s.sac.critic_lr = s.config.sac.critic_lr;
+  s.sac.mlp_hidden = s.config.sac.mlp_hidden;
   s.sac.encoder = t.encoder;
   s.sac.han.hidden(t.hidden).heads(t.heads).layers(t.layers);
   s.sac.num_experts = static_cast<int64_t>(s.config.env.experts.size());
@@ -147,8 +147,8 @@ TrainLoopOptions MakeOptions(const TrainingSetup& s, const std::string& run_dir)
   o.num_envs = t.num_envs;
   o.seed = t.seed;
   o.run_dir = run_dir;
-  o.checkpoint_every_updates = s.config.checkpoint.every_updates;
-  o.checkpoint_keep = s.config.checkpoint.keep;
+  o.checkpoint.every_updates = s.config.checkpoint.every_updates;
+  o.checkpoint.keep = s.config.checkpoint.keep;
   o.config_text = FormatResolvedConfig(s.config);
   return o;
 }

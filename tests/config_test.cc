@@ -93,8 +93,8 @@ TEST(Config, WarmupPolicyAndShapingKeys) {
 
 TEST(Config, LearnedRouterRecipeKeys) {
   const RunConfig defaults = LoadRunConfig("", {});
-  EXPECT_FALSE(defaults.train.dueling);
-  EXPECT_DOUBLE_EQ(defaults.train.lr_final_fraction, 1.0);
+  EXPECT_FALSE(defaults.sac.dueling);
+  EXPECT_DOUBLE_EQ(defaults.sac.lr_final_fraction, 1.0);
   EXPECT_EQ(defaults.env.shaping_potential, "predicted");
   EXPECT_FALSE(defaults.env.expert_score_prior);
   EXPECT_TRUE(defaults.env.lookahead_value);
@@ -103,8 +103,8 @@ TEST(Config, LearnedRouterRecipeKeys) {
       "", {"sac.dueling=true", "sac.lr_final_fraction=0.1", "env.shaping_potential=lookahead",
            "env.expert_score_prior=true", "env.lookahead_value=false",
            "env.undiscounted_credit=true", "sac.gamma=0.95"});
-  EXPECT_TRUE(c.train.dueling);
-  EXPECT_DOUBLE_EQ(c.train.lr_final_fraction, 0.1);
+  EXPECT_TRUE(c.sac.dueling);
+  EXPECT_DOUBLE_EQ(c.sac.lr_final_fraction, 0.1);
   EXPECT_EQ(c.env.shaping_potential, "lookahead");
   EXPECT_TRUE(c.env.expert_score_prior);
   EXPECT_FALSE(c.env.lookahead_value);
@@ -136,6 +136,28 @@ TEST(Config, ResolvedConfigParsesBackToTheSameValues) {
   const std::string path = WriteTempFile("resolved.cfg", FormatResolvedConfig(a));
   const RunConfig b = LoadRunConfig(path, {});
   EXPECT_EQ(a.resolved, b.resolved);
+}
+
+// The learner checks its hyper-parameters in its own terms (learner/sac_hyperparameters.h);
+// the config layer names the file and the key, and the SAC agent runs the same check.
+TEST(Config, SacHyperparametersAreCheckedOnceByTheLearnerAndNamedByKey) {
+  SacHyperparameters h;
+  h.tau = 0.0;
+  try {
+    CheckSacHyperparameters(h);
+    ADD_FAILURE() << "tau = 0 accepted";
+  } catch (const FieldError& e) {
+    EXPECT_EQ(e.field(), "tau");
+    EXPECT_EQ(e.problem(), "must be in (0, 1], got 0");
+  }
+  const std::string e = ErrorOf("", {"sac.tau=0"});
+  EXPECT_NE(e.find("config: sac.tau must be in (0, 1], got 0"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("", {"sac.twin_reduction=max"}).find("sac.twin_reduction must be min or mean"),
+            std::string::npos);
+  // -1 is the config's "the policy file's margin"; other negatives are refused.
+  EXPECT_EQ(LoadRunConfig("", {}).sac.deviation_margin, -1.0);
+  EXPECT_NE(ErrorOf("", {"sac.deviation_margin=-2"}).find("sac.deviation_margin must be in"),
+            std::string::npos);
 }
 
 }  // namespace

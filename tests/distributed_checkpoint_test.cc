@@ -130,8 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(DistributedCheckpoint, PeriodicCheckpointsLeaveTheRunIntact) {
   DistributedOptions options = SmallOptions();
   options.train.run_dir = FreshRunDir("periodic");
-  options.train.checkpoint_every_updates = 10;
-  options.train.checkpoint_keep = 2;
+  options.train.checkpoint.every_updates = 10;
+  options.train.checkpoint.keep = 2;
   const RoleLayout layout{4, 1, 1};
   const Job job = RunJob(layout, options);
   ASSERT_EQ(job.abort_message, "");

@@ -105,17 +105,17 @@ TrainingSetup MakeSetup() {
   s.config = LoadTestConfig();
   s.workload = LoadConfiguredWorkload(s.config);
   const TrainConfig& t = s.config.train;
-  s.sac.actor_lr = t.actor_lr;
-  s.sac.critic_lr = t.critic_lr;
-  s.sac.mlp_hidden.assign(t.mlp_hidden.begin(), t.mlp_hidden.end());
+  s.sac.actor_lr = s.config.sac.actor_lr;
+  s.sac.critic_lr = s.config.sac.critic_lr;
+  s.sac.mlp_hidden = s.config.sac.mlp_hidden;
   s.sac.han.hidden(t.hidden).heads(t.heads).layers(t.layers);
   s.sac.num_experts = static_cast<int64_t>(s.config.env.experts.size());
   s.sac.max_running = s.config.env.max_running_slots;
   s.sac.max_waiting = s.config.env.max_waiting_slots;
   s.sac.lookahead_features = true;
   s.sac.lookahead_value = true;
-  s.sac.prior = t.prior;
-  s.sac.prior_temperature = t.prior_temperature;
+  s.sac.prior = s.config.sac.prior;
+  s.sac.prior_temperature = s.config.sac.prior_temperature;
   s.sac.prior_drop_value = s.config.greedy.drop_threshold;
   s.sac.seed = t.seed;
   s.sac.torch_threads = 1;
@@ -148,9 +148,9 @@ TrainLoopOptions MakeOptions(const TrainingSetup& s, const std::string& run_dir,
   o.num_envs = t.num_envs;
   o.seed = t.seed;
   o.run_dir = run_dir;
-  o.checkpoint_every_updates = 0;
-  o.checkpoint_every_minutes = 0;
-  o.checkpoint_keep = 2;
+  o.checkpoint.every_updates = 0;
+  o.checkpoint.every_minutes = 0;
+  o.checkpoint.keep = 2;
   if (select) o.selection = SelectionOf(s.config);
   return o;
 }
