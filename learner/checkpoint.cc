@@ -198,37 +198,8 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
 // ------------------------------------------------------------------------- trainer's state
 
 void WriteTrainerState(h5::Writer& w, const TrainerState& s) {
-  w.Group("/counters");
-  w.Attribute("/counters", "frames", static_cast<int64_t>(s.frames));
-  w.Attribute("/counters", "updates", static_cast<int64_t>(s.updates));
-  w.Attribute("/counters", "episodes", static_cast<int64_t>(s.episodes));
-  w.Attribute("/counters", "weight_version", static_cast<int64_t>(s.weight_version));
-  w.Attribute("/counters", "seed", static_cast<int64_t>(s.seed));
-
-  w.Group("/loop");
-  w.Attribute("/loop", "next_log_frames", static_cast<int64_t>(s.next_log_frames));
-  w.Attribute("/loop", "next_eval_frames", static_cast<int64_t>(s.next_eval_frames));
+  WriteTrainerCore(w, s, s.frames);
   w.Attribute("/loop", "last_eval_frames", static_cast<int64_t>(s.last_eval_frames));
-  w.Attribute("/loop", "last_log_frames", static_cast<int64_t>(s.last_log_frames));
-  w.Attribute("/loop", "last_log_updates", static_cast<int64_t>(s.last_log_updates));
-  w.Attribute("/loop", "last_eval_qos", s.last_eval_qos);
-  w.Attribute("/loop", "last_episode_qos", s.last_episode_qos);
-  w.Attribute("/loop", "elapsed_seconds", s.elapsed_seconds);
-  w.Attribute("/loop", "loss_critic", s.last_losses.critic);
-  w.Attribute("/loop", "loss_actor", s.last_losses.actor);
-  w.Attribute("/loop", "loss_alpha", s.last_losses.alpha_loss);
-  w.Attribute("/loop", "alpha", s.last_losses.alpha);
-  w.Attribute("/loop", "entropy", s.last_losses.entropy);
-  w.Attribute("/loop", "q_mean", s.last_losses.q_mean);
-  w.Group("/rolling");
-  w.Attribute("/rolling", "qos_sum", s.rolling_qos_sum);
-  w.Attribute("/rolling", "requests", static_cast<int64_t>(s.rolling_requests));
-
-  w.Group("/metrics");
-  w.Text("/metrics/train_csv", s.train_csv);
-  w.Text("/metrics/eval_csv", s.eval_csv);
-
-  WriteSelectionState(w, s.selection);
 
   w.Group(kRank);
   w.Attribute(kRank, "role", std::string("actor+learner+replay"));
@@ -246,35 +217,9 @@ void WriteTrainerState(h5::Writer& w, const TrainerState& s) {
 
 TrainerState ReadTrainerState(const h5::Reader& r, int num_envs) {
   TrainerState s;
+  ReadTrainerCore(r, &s);
   s.frames = r.IntAttribute("/counters", "frames");
-  s.updates = r.IntAttribute("/counters", "updates");
-  s.episodes = r.IntAttribute("/counters", "episodes");
-  s.weight_version = r.IntAttribute("/counters", "weight_version");
-  s.seed = static_cast<uint64_t>(r.IntAttribute("/counters", "seed"));
-
-  s.next_log_frames = r.IntAttribute("/loop", "next_log_frames");
-  s.next_eval_frames = r.IntAttribute("/loop", "next_eval_frames");
   s.last_eval_frames = r.IntAttribute("/loop", "last_eval_frames");
-  s.last_log_frames = r.IntAttribute("/loop", "last_log_frames");
-  s.last_log_updates = r.IntAttribute("/loop", "last_log_updates");
-  s.last_eval_qos = r.DoubleAttribute("/loop", "last_eval_qos");
-  s.last_episode_qos = r.DoubleAttribute("/loop", "last_episode_qos");
-  s.elapsed_seconds = r.DoubleAttribute("/loop", "elapsed_seconds");
-  s.last_losses.critic = r.DoubleAttribute("/loop", "loss_critic");
-  s.last_losses.actor = r.DoubleAttribute("/loop", "loss_actor");
-  s.last_losses.alpha_loss = r.DoubleAttribute("/loop", "loss_alpha");
-  s.last_losses.alpha = r.DoubleAttribute("/loop", "alpha");
-  s.last_losses.entropy = r.DoubleAttribute("/loop", "entropy");
-  s.last_losses.q_mean = r.DoubleAttribute("/loop", "q_mean");
-  if (r.Has("/rolling")) {  // written since the rolling QoS exists
-    s.rolling_qos_sum = r.DoubleAttribute("/rolling", "qos_sum");
-    s.rolling_requests = r.IntAttribute("/rolling", "requests");
-  }
-
-  s.train_csv = r.Text("/metrics/train_csv");
-  s.eval_csv = r.Text("/metrics/eval_csv");
-  s.config_text = r.Text("/config");
-  s.selection = ReadSelectionState(r);
 
   const std::string rank = kRank;
   s.explore_rng = ReadRng(r, rank + "/rng/explore");

@@ -32,6 +32,7 @@
 
 #include "learner/sac.h"
 #include "learner/selection_keeper.h"
+#include "learner/trainer_core_state.h"
 #include "replay/uniform_replay.h"
 
 namespace qosroute {
@@ -40,43 +41,18 @@ constexpr char kCheckpointFormat[] = "qosroute-checkpoint";
 // 2: expert features 9-11 (mean score, greedy-qos value and margin) and the dueling attribute.
 constexpr int64_t kCheckpointFormatVersion = 2;
 
-// Everything of a training run that lives outside the agent and the replay.
-struct TrainerState {
+// Everything of a single-process training run that lives outside the agent and the replay:
+// the core both trainers share (learner/trainer_core_state.h) and the one process's actor.
+struct TrainerState : TrainerCoreState {
   long frames = 0;
-  long updates = 0;
-  long episodes = 0;          // finished training episodes
   long episodes_started = 0;  // the episode-seed counter: the next Reset uses seed index this
-  long weight_version = 0;    // one process: the actor always acts with the newest weights
-  uint64_t seed = 0;
+  long last_eval_frames = -1;
 
   std::array<uint64_t, 4> explore_rng{};        // warm-up actions and policy sampling
   std::array<uint64_t, 4> replay_sample_rng{};  // minibatch indices
 
   std::vector<std::vector<uint8_t>> env_states;  // ClusterEnv::SaveState, one per env
   std::vector<double> episode_returns;           // in-progress return of each env
-
-  // The loop's schedule and the values the next progress line prints.
-  long next_log_frames = 0;
-  long next_eval_frames = 0;
-  long last_eval_frames = -1;
-  long last_log_frames = 0;
-  long last_log_updates = 0;
-  double last_eval_qos = 0.0;
-  double last_episode_qos = 0.0;
-  SacLosses last_losses;
-  double elapsed_seconds = 0.0;  // training wall time so far, so that wall_s continues
-  // The rolling QoS's open interval (telemetry/rolling_qos.h): QoS and requests credited
-  // since the last progress row. Absent in older checkpoints (read as 0).
-  double rolling_qos_sum = 0.0;
-  long rolling_requests = 0;
-
-  std::string train_csv, eval_csv;  // metrics files up to here, header included
-  std::string config_text;          // the resolved config
-
-  // Model selection (learner/selection_keeper.h): the snapshot chosen so far, its score, its
-  // policy file's bytes and metrics/select.csv (its text filled only while writing a
-  // checkpoint, and on reading one; "" when selection is off).
-  SelectionState selection;
 };
 
 // Writes the checkpoint to `path` + ".tmp" and renames it to `path` once complete and

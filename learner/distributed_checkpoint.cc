@@ -30,85 +30,43 @@ uint64_t Unbits(int64_t v) {
 
 // ------------------------------------------------------------------ learner 0's bookkeeping
 
+// The core's groups, then learner 0's own /loop attributes (the stream accounting's fields
+// with their attribute names, for both directions).
+template <typename Stream, typename Visit>
+void ForEachStreamField(Stream& s, Visit visit) {
+  visit("actors_done", s.actors_done);
+  visit("shards_done", s.shards_done);
+  visit("actor_transitions", s.actor_transitions);
+  visit("shard_transitions", s.shard_transitions);
+}
+
 void WriteLearnerZero(h5::Writer& w, const LearnerZeroState& s) {
-  w.Group("/counters");
-  w.Attribute("/counters", "frames", static_cast<int64_t>(s.frames()));
-  w.Attribute("/counters", "updates", static_cast<int64_t>(s.updates));
-  w.Attribute("/counters", "episodes", static_cast<int64_t>(s.episodes));
-  w.Attribute("/counters", "weight_version", s.weight_version);
-  w.Attribute("/counters", "seed", static_cast<int64_t>(s.seed));
+  WriteTrainerCore(w, s, s.frames());
   const std::string g = "/loop";
-  w.Group(g);
   w.Write(g + "/actor_frames", s.actor_frames);
   w.Attribute(g, "published_updates", static_cast<int64_t>(s.published_updates));
-  w.Attribute(g, "next_log_frames", static_cast<int64_t>(s.next_log));
-  w.Attribute(g, "next_eval_frames", static_cast<int64_t>(s.next_eval));
-  w.Attribute(g, "last_log_frames", static_cast<int64_t>(s.last_log_frames));
-  w.Attribute(g, "last_log_updates", static_cast<int64_t>(s.last_log_updates));
-  w.Attribute(g, "last_episode_qos", s.last_episode_qos);
-  w.Attribute(g, "last_eval_qos", s.last_eval_qos);
-  w.Attribute(g, "elapsed_seconds", s.elapsed_seconds);
-  w.Attribute(g, "episode_lag_sum", s.episode_lag_sum);
-  w.Attribute(g, "actors_done", static_cast<int64_t>(s.actors_done));
-  w.Attribute(g, "shards_done", static_cast<int64_t>(s.shards_done));
-  w.Attribute(g, "actor_transitions", static_cast<int64_t>(s.actor_transitions));
-  w.Attribute(g, "shard_transitions", static_cast<int64_t>(s.shard_transitions));
-  w.Attribute(g, "actor_checksum", Bits(s.actor_checksum));
-  w.Attribute(g, "shard_checksum", Bits(s.shard_checksum));
-  w.Attribute(g, "max_rate_deviation", s.max_rate_deviation);
-  w.Attribute(g, "loss_critic", s.last_losses.critic);
-  w.Attribute(g, "loss_actor", s.last_losses.actor);
-  w.Attribute(g, "loss_alpha", s.last_losses.alpha_loss);
-  w.Attribute(g, "alpha", s.last_losses.alpha);
-  w.Attribute(g, "entropy", s.last_losses.entropy);
-  w.Attribute(g, "q_mean", s.last_losses.q_mean);
-  w.Group("/metrics");
-  w.Text("/metrics/train_csv", s.train_csv);
-  w.Text("/metrics/eval_csv", s.eval_csv);
-  w.Group("/rolling");
-  w.Attribute("/rolling", "qos_sum", s.rolling_qos_sum);
-  w.Attribute("/rolling", "requests", static_cast<int64_t>(s.rolling_requests));
-  WriteSelectionState(w, s.selection);
+  ForEachStreamField(s.stream, [&](const char* name, auto value) {
+    w.Attribute(g, name, static_cast<int64_t>(value));
+  });
+  w.Attribute(g, "actor_checksum", Bits(s.stream.actor_checksum));
+  w.Attribute(g, "shard_checksum", Bits(s.stream.shard_checksum));
+  w.Attribute(g, "max_rate_deviation", s.stream.max_rate_deviation);
+  w.Attribute(g, "episode_lag_sum", s.stream.episode_lag_sum);
 }
 
 LearnerZeroState ReadLearnerZero(const h5::Reader& r, int num_actors) {
   LearnerZeroState s;
-  s.updates = r.IntAttribute("/counters", "updates");
-  s.episodes = r.IntAttribute("/counters", "episodes");
-  s.weight_version = r.IntAttribute("/counters", "weight_version");
-  s.seed = static_cast<uint64_t>(r.IntAttribute("/counters", "seed"));
+  ReadTrainerCore(r, &s);
   const std::string g = "/loop";
   s.actor_frames = r.Read<int64_t>(g + "/actor_frames", {static_cast<uint64_t>(num_actors)});
   s.published_updates = r.IntAttribute(g, "published_updates");
-  s.next_log = r.IntAttribute(g, "next_log_frames");
-  s.next_eval = r.IntAttribute(g, "next_eval_frames");
-  s.last_log_frames = r.IntAttribute(g, "last_log_frames");
-  s.last_log_updates = r.IntAttribute(g, "last_log_updates");
-  s.last_episode_qos = r.DoubleAttribute(g, "last_episode_qos");
-  s.last_eval_qos = r.DoubleAttribute(g, "last_eval_qos");
-  s.elapsed_seconds = r.DoubleAttribute(g, "elapsed_seconds");
-  s.episode_lag_sum = r.DoubleAttribute(g, "episode_lag_sum");
-  s.actors_done = static_cast<int>(r.IntAttribute(g, "actors_done"));
-  s.shards_done = static_cast<int>(r.IntAttribute(g, "shards_done"));
-  s.actor_transitions = r.IntAttribute(g, "actor_transitions");
-  s.shard_transitions = r.IntAttribute(g, "shard_transitions");
-  s.actor_checksum = Unbits(r.IntAttribute(g, "actor_checksum"));
-  s.shard_checksum = Unbits(r.IntAttribute(g, "shard_checksum"));
-  s.max_rate_deviation = r.DoubleAttribute(g, "max_rate_deviation");
-  s.last_losses.critic = r.DoubleAttribute(g, "loss_critic");
-  s.last_losses.actor = r.DoubleAttribute(g, "loss_actor");
-  s.last_losses.alpha_loss = r.DoubleAttribute(g, "loss_alpha");
-  s.last_losses.alpha = r.DoubleAttribute(g, "alpha");
-  s.last_losses.entropy = r.DoubleAttribute(g, "entropy");
-  s.last_losses.q_mean = r.DoubleAttribute(g, "q_mean");
-  s.train_csv = r.Text("/metrics/train_csv");
-  s.eval_csv = r.Text("/metrics/eval_csv");
-  if (r.Has("/rolling")) {  // written since the rolling QoS exists
-    s.rolling_qos_sum = r.DoubleAttribute("/rolling", "qos_sum");
-    s.rolling_requests = r.IntAttribute("/rolling", "requests");
-  }
-  s.selection = ReadSelectionState(r);
-  s.config_text = r.Text("/config");
+  ForEachStreamField(s.stream, [&](const char* name, auto& value) {
+    value = static_cast<std::remove_reference_t<decltype(value)>>(r.IntAttribute(g, name));
+  });
+  s.stream.actor_checksum = Unbits(r.IntAttribute(g, "actor_checksum"));
+  s.stream.shard_checksum = Unbits(r.IntAttribute(g, "shard_checksum"));
+  s.stream.max_rate_deviation = r.DoubleAttribute(g, "max_rate_deviation");
+  s.stream.episode_lag_sum = r.DoubleAttribute(g, "episode_lag_sum");
   return s;
 }
 

@@ -26,31 +26,26 @@
 #include "learner/checkpoint_agent.h"
 #include "learner/sac.h"
 #include "learner/selection_keeper.h"
+#include "learner/trainer_core_state.h"
 #include "replay/rank_snapshot.h"
 
 namespace qosroute {
 
-// Learner 0's counters, schedule and stream accounting.
-struct LearnerZeroState {
-  long updates = 0;
-  long episodes = 0;
-  int64_t weight_version = 0;
-  long published_updates = 0;
-  uint64_t seed = 0;
-  std::vector<int64_t> actor_frames;  // per actor
-  long next_log = 0, next_eval = 0, last_log_frames = 0, last_log_updates = 0;
-  double last_episode_qos = 0.0, last_eval_qos = 0.0;
-  double elapsed_seconds = 0.0;
-  double episode_lag_sum = 0.0;
+// Whether every transition was stored exactly once, and how the shards kept their rate.
+struct StreamAccounting {
   int actors_done = 0, shards_done = 0;
   long actor_transitions = 0, shard_transitions = 0;
   uint64_t actor_checksum = 0, shard_checksum = 0;
   double max_rate_deviation = 0.0;
-  SacLosses last_losses;
-  double rolling_qos_sum = 0.0;  // the rolling QoS's open interval (telemetry/rolling_qos.h)
-  long rolling_requests = 0;
-  std::string train_csv, eval_csv, config_text;
-  SelectionState selection;  // model selection (learner/selection_keeper.h)
+  double episode_lag_sum = 0.0;  // policy lag summed over episode reports
+};
+
+// Learner 0's state: the core both trainers share (learner/trainer_core_state.h), the
+// actors' frames and the stream accounting.
+struct LearnerZeroState : TrainerCoreState {
+  long published_updates = 0;
+  std::vector<int64_t> actor_frames;  // per actor
+  StreamAccounting stream;
 
   long frames() const {
     long sum = 0;

@@ -41,9 +41,9 @@ void Learner::HandleReport(const Message& message) {
       const EpisodeReport e = DecodeEpisode(message.bytes);
       actor_frames_[e.actor] = std::max<long>(actor_frames_[e.actor], e.frames);
       ++episodes_;
-      last_episode_qos_ = e.avg_qos;
+      schedule_.last_episode_qos = e.avg_qos;
       const long lag = static_cast<long>(version_ - e.policy_version);
-      episode_lag_sum_ += lag;
+      stream_.episode_lag_sum += lag;
       if (index_ == 0) {
         TrainRow row;
         row.kind = "episode";
@@ -63,18 +63,18 @@ void Learner::HandleReport(const Message& message) {
     }
     case MessageKind::kActorDone: {
       const StreamTotals t = DecodeTotals(message.bytes);
-      ++actors_done_;
-      actor_transitions_ += t.transitions;
-      actor_checksum_ += t.checksum;
+      ++stream_.actors_done;
+      stream_.actor_transitions += t.transitions;
+      stream_.actor_checksum += t.checksum;
       actor_frames_[t.index] = t.frames;
       break;
     }
     case MessageKind::kShardDone: {
       const StreamTotals t = DecodeTotals(message.bytes);
-      ++shards_done_;
-      shard_transitions_ += t.transitions;
-      shard_checksum_ += t.checksum;
-      max_rate_deviation_ = std::max(max_rate_deviation_, t.rate_deviation_max);
+      ++stream_.shards_done;
+      stream_.shard_transitions += t.transitions;
+      stream_.shard_checksum += t.checksum;
+      stream_.max_rate_deviation = std::max(stream_.max_rate_deviation, t.rate_deviation_max);
       break;
     }
     case MessageKind::kLearnerDone: {
@@ -91,8 +91,8 @@ void Learner::HandleReport(const Message& message) {
 
 void Learner::OpenMetrics() {
   if (!options_.resuming) {
-    next_log_ = options_.train.log_every_frames;
-    next_eval_ = options_.train.eval_every_frames;
+    schedule_.next_log_frames = options_.train.log_every_frames;
+    schedule_.next_eval_frames = options_.train.eval_every_frames;
   }
   reporter_.Open(resumed_train_csv_, resumed_eval_csv_, TotalFrames(), updates_, options_.resuming);
   resumed_train_csv_.clear();
@@ -103,7 +103,7 @@ void Learner::OpenMetrics() {
 
 void Learner::MaybeLog(bool force) {
   const long frames = TotalFrames();
-  if (!force && frames < next_log_) return;
+  if (!force && frames < schedule_.next_log_frames) return;
   const RunReporter::Rates rates = reporter_.TakeRates(frames, updates_);
   TrainRow row;
   row.frames = frames;
@@ -112,13 +112,13 @@ void Learner::MaybeLog(bool force) {
   row.wall_s = Elapsed();
   row.frames_per_s = rates.frames_per_s;
   row.updates_per_s = rates.updates_per_s;
-  if (episodes_ > 0) row.episode_qos = last_episode_qos_;
+  if (episodes_ > 0) row.episode_qos = schedule_.last_episode_qos;
   if (updates_ > 0) {
-    row.critic_loss = last_losses_.critic;
-    row.actor_loss = last_losses_.actor;
-    row.alpha = last_losses_.alpha;
-    row.entropy = last_losses_.entropy;
-    row.q_mean = last_losses_.q_mean;
+    row.critic_loss = schedule_.last_losses.critic;
+    row.actor_loss = schedule_.last_losses.actor;
+    row.alpha = schedule_.last_losses.alpha;
+    row.entropy = schedule_.last_losses.entropy;
+    row.q_mean = schedule_.last_losses.q_mean;
   }
   if (lag_count_ > 0) row.policy_lag = lag_sum_ / lag_count_;
   row.rolling_qos = rolling_.Value();
@@ -128,23 +128,25 @@ void Learner::MaybeLog(bool force) {
                                         fmt::format("weights v{} | policy lag {:.2f}", version_,
                                                     row.policy_lag.value_or(0.0))));
   reporter_.Log(row);
-  last_log_frames_ = frames;
-  last_log_updates_ = updates_;
+  schedule_.last_log_frames = frames;
+  schedule_.last_log_updates = updates_;
   lag_sum_ = 0.0;
   lag_count_ = 0;
-  while (next_log_ <= frames) next_log_ += options_.train.log_every_frames;
+  while (schedule_.next_log_frames <= frames)
+    schedule_.next_log_frames += options_.train.log_every_frames;
 }
 
 void Learner::MaybeEvaluate() {
-  if (!options_.evaluate || TotalFrames() < next_eval_) return;
+  if (!options_.evaluate || TotalFrames() < schedule_.next_eval_frames) return;
   Evaluate();
-  while (next_eval_ <= TotalFrames()) next_eval_ += options_.train.eval_every_frames;
+  while (schedule_.next_eval_frames <= TotalFrames())
+    schedule_.next_eval_frames += options_.train.eval_every_frames;
 }
 
 void Learner::Evaluate() {
   const EvalRow row = evaluator_.Run(agent_, TotalFrames(), updates_);
   reporter_.Eval(row);
-  last_eval_qos_ = row.avg_qos;
+  schedule_.last_eval_qos = row.avg_qos;
   spdlog::info(
       "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes "
       "(greedy-qos {:.4f}, paired difference {:+.4f} ± {:.4f})",
@@ -163,30 +165,31 @@ std::string Learner::PolicyPath() const {
 
 void Learner::Finish(DistributedResult* result) {
   MaybeLog(true);
-  result->actor_transitions = actor_transitions_;
-  result->shard_transitions = shard_transitions_;
-  result->actor_checksum = actor_checksum_;
-  result->shard_checksum = shard_checksum_;
-  result->stream_consistent =
-      actor_transitions_ == shard_transitions_ && actor_checksum_ == shard_checksum_;
+  result->actor_transitions = stream_.actor_transitions;
+  result->shard_transitions = stream_.shard_transitions;
+  result->actor_checksum = stream_.actor_checksum;
+  result->shard_checksum = stream_.shard_checksum;
+  result->stream_consistent = stream_.actor_transitions == stream_.shard_transitions &&
+                              stream_.actor_checksum == stream_.shard_checksum;
   result->learners_identical = true;
   for (const auto& [learner, checksum] : learner_checksums_) {
     result->learners_identical =
         result->learners_identical && checksum == result->parameter_checksum;
   }
-  result->max_rate_deviation = max_rate_deviation_;
+  result->max_rate_deviation = stream_.max_rate_deviation;
   result->rate_error_buffer = plan_.error_buffer;
-  result->mean_policy_lag = episodes_ > 0 ? episode_lag_sum_ / episodes_ : 0.0;
+  result->mean_policy_lag = episodes_ > 0 ? stream_.episode_lag_sum / episodes_ : 0.0;
   spdlog::info(
       "stream check: actors sent {} transitions (checksum {:016x}), shards stored {} ({:016x}): "
       "{}",
-      actor_transitions_, actor_checksum_, shard_transitions_, shard_checksum_,
+      stream_.actor_transitions, stream_.actor_checksum, stream_.shard_transitions,
+      stream_.shard_checksum,
       result->stream_consistent ? "every transition exactly once" : "MISMATCH");
   spdlog::info(
       "learners bitwise identical: {}; worst rate-limiter deviation {:.0f} samples (tolerance "
       "{:.0f}); "
       "mean policy lag {:.2f} versions",
-      result->learners_identical ? "yes" : "NO", max_rate_deviation_, plan_.error_buffer,
+      result->learners_identical ? "yes" : "NO", stream_.max_rate_deviation, plan_.error_buffer,
       result->mean_policy_lag);
   QR_CHECK_MSG(result->stream_consistent,
                "transitions were lost or duplicated between actors and shards");
@@ -200,16 +203,9 @@ void Learner::Finish(DistributedResult* result) {
     if (!options_.evaluate) SavePolicy(PolicyPath(), agent_);
     t.policy_path = PolicyPath();
   }
-  t.last_eval_qos = last_eval_qos_;
+  t.last_eval_qos = schedule_.last_eval_qos;
   t.seconds = Elapsed();
-  const SelectionState& selected = selection_.state();
-  if (selection_.enabled() && selected.updates >= 0) {
-    t.selected_policy_path = selection_.selected_path();
-    t.selected_updates = selected.updates;
-    t.selected_mean_gain = selected.mean_gain;
-    t.selected_min_gain = selected.min_gain;
-    t.selected_margin = selected.margin;
-  }
+  ReportSelection(selection_, &t);
 }
 
 }  // namespace qosroute

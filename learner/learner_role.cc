@@ -71,7 +71,7 @@ DistributedResult Learner::Run() {
     ++updates_;
     if (options_.prioritized) SendPriorities();
     if (index_ == 0) {
-      last_losses_ = losses;
+      schedule_.last_losses = losses;
       if (updates_ % options_.publish_every_updates == 0) Publish();
       MaybeLog(false);
       MaybeEvaluate();
@@ -122,8 +122,8 @@ DistributedResult Learner::WindDown() {
     WaitUntil(
         [&] {
           const bool busy = Pump();
-          const bool all = actors_done_ == layout_.num_actors() &&
-                           shards_done_ == layout_.num_shards() &&
+          const bool all = stream_.actors_done == layout_.num_actors() &&
+                           stream_.shards_done == layout_.num_shards() &&
                            static_cast<int>(learner_checksums_.size()) == layout_.learners;
           return all ? WaitStatus::kDone : busy ? WaitStatus::kBusy : WaitStatus::kIdle;
         },

@@ -148,15 +148,11 @@ class Learner {
   // Learner 0 only.
   Clock::time_point start_;
   std::vector<long> actor_frames_;
-  long episodes_ = 0, next_log_ = 0, next_eval_ = 0, last_log_frames_ = 0, last_log_updates_ = 0;
-  double last_episode_qos_ = 0.0, last_eval_qos_ = 0.0;
-  double lag_sum_ = 0.0, episode_lag_sum_ = 0.0;
+  long episodes_ = 0;
+  ReportSchedule schedule_;  // the next progress row and evaluation (checkpointed)
+  double lag_sum_ = 0.0;     // policy lag since the last progress row
   long lag_count_ = 0;
-  SacLosses last_losses_;
-  int actors_done_ = 0, shards_done_ = 0;
-  long actor_transitions_ = 0, shard_transitions_ = 0;
-  uint64_t actor_checksum_ = 0, shard_checksum_ = 0;
-  double max_rate_deviation_ = 0.0;
+  StreamAccounting stream_;  // every transition stored once? (checkpointed)
   std::map<int, uint64_t> learner_checksums_;
   RunReporter reporter_;  // metrics/*.csv and TensorBoard (their text rides in checkpoints)
   std::string resumed_train_csv_, resumed_eval_csv_;  // the checkpoint's, until OpenMetrics

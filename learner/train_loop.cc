@@ -141,9 +141,9 @@ TrainResult Trainer::Run() {
       break;
     }
     LogIfDue();
-    if (state_.frames >= state_.next_eval_frames) {
+    if (state_.frames >= state_.schedule.next_eval_frames) {
       Evaluate();
-      state_.next_eval_frames += options_.eval_every_frames;
+      state_.schedule.next_eval_frames += options_.eval_every_frames;
     }
     if (state_.frames >= options_.total_frames) break;
     if (StopRequested()) {
@@ -166,16 +166,9 @@ TrainResult Trainer::Run() {
   result.updates = state_.updates;
   result.episodes = state_.episodes;
   result.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-  result.last_eval_qos = state_.last_eval_qos;
+  result.last_eval_qos = state_.schedule.last_eval_qos;
   result.policy_path = policy_path_;
-  const SelectionState& selected = selection_.state();
-  if (selection_.enabled() && selected.updates >= 0) {
-    result.selected_policy_path = selection_.selected_path();
-    result.selected_updates = selected.updates;
-    result.selected_mean_gain = selected.mean_gain;
-    result.selected_margin = selected.margin;
-    result.selected_min_gain = selected.min_gain;
-  }
+  ReportSelection(selection_, &result);
   result.stopped = stopped;
   result.checkpoint_path = last_checkpoint_;
   return result;
@@ -200,8 +193,8 @@ void Trainer::Start() {
     for (auto& env : envs_)
       env->Reset(TrainingEpisodeSeed(options_.seed, state_.episodes_started++));
     state_.episode_returns.assign(envs_.size(), 0.0);
-    state_.next_log_frames = options_.log_every_frames;
-    state_.next_eval_frames = options_.eval_every_frames;
+    state_.schedule.next_log_frames = options_.log_every_frames;
+    state_.schedule.next_eval_frames = options_.eval_every_frames;
   } else {
     Resume();
   }
@@ -267,7 +260,7 @@ bool Trainer::PayOwedUpdates() {
     if (StopRequested()) return false;
     replay_.SampleIndices(options_.batch_size, sample_rng_, &indices_);
     const SampledBatch b = Gather(replay_, indices_);
-    state_.last_losses = agent_.Update(b.obs, b.actions, b.rewards, b.next_obs, b.dones);
+    state_.schedule.last_losses = agent_.Update(b.obs, b.actions, b.rewards, b.next_obs, b.dones);
     ++state_.updates;
     state_.weight_version = state_.updates;
   }
@@ -277,10 +270,10 @@ bool Trainer::PayOwedUpdates() {
 void Trainer::LogIfDue() {
   // The frame guard keeps a resumed run from logging a round its first process logged.
   const bool due =
-      state_.frames >= state_.next_log_frames || state_.frames >= options_.total_frames;
-  if (!due || state_.frames == state_.last_log_frames) return;
+      state_.frames >= state_.schedule.next_log_frames || state_.frames >= options_.total_frames;
+  if (!due || state_.frames == state_.schedule.last_log_frames) return;
   const RunReporter::Rates rates = reporter_.TakeRates(state_.frames, state_.updates);
-  const SacLosses& losses = state_.last_losses;
+  const SacLosses& losses = state_.schedule.last_losses;
   TrainRow row;
   row.frames = state_.frames;
   row.updates = state_.updates;
@@ -288,7 +281,7 @@ void Trainer::LogIfDue() {
   row.wall_s = Elapsed();
   row.frames_per_s = rates.frames_per_s;
   row.updates_per_s = rates.updates_per_s;
-  if (state_.episodes > 0) row.episode_qos = state_.last_episode_qos;
+  if (state_.episodes > 0) row.episode_qos = state_.schedule.last_episode_qos;
   if (state_.updates > 0) {
     row.critic_loss = losses.critic;
     row.actor_loss = losses.actor;
@@ -302,16 +295,16 @@ void Trainer::LogIfDue() {
   rolling_.Clear();
   spdlog::info("{}", FormatProgressLine(row, options_.total_frames, ""));
   reporter_.Log(row);
-  state_.last_log_frames = state_.frames;
-  state_.last_log_updates = state_.updates;
-  state_.next_log_frames += options_.log_every_frames;
+  state_.schedule.last_log_frames = state_.frames;
+  state_.schedule.last_log_updates = state_.updates;
+  state_.schedule.next_log_frames += options_.log_every_frames;
 }
 
 void Trainer::Evaluate() {
   std::vector<EpisodeMetrics> episodes;
   const EvalRow row = evaluator_.Run(agent_, state_.frames, state_.updates, &episodes);
   reporter_.Eval(row);
-  state_.last_eval_qos = row.avg_qos;
+  state_.schedule.last_eval_qos = row.avg_qos;
   state_.last_eval_frames = state_.frames;
   spdlog::info(
       "eval at {} frames / {} updates: avg QoS {:.4f} ± {:.4f} over {} held-out episodes "
@@ -347,7 +340,7 @@ void Trainer::ActOneRound() {
     ++state_.frames;
     if (step.done) {
       const EpisodeMetrics m = env.Metrics();
-      state_.last_episode_qos = m.avg_qos;
+      state_.schedule.last_episode_qos = m.avg_qos;
       ++state_.episodes;
       TrainRow row;
       row.kind = "episode";
@@ -422,6 +415,16 @@ TrainResult RunTraining(const EnvConfig& env_config, std::shared_ptr<const Workl
                         const EvalCallback& on_eval) {
   Trainer trainer(env_config, std::move(workload), sac_config, options, on_eval);
   return trainer.Run();
+}
+
+void ReportSelection(const SelectionKeeper& keeper, TrainResult* result) {
+  const SelectionState& selected = keeper.state();
+  if (!keeper.enabled() || selected.updates < 0) return;
+  result->selected_policy_path = keeper.selected_path();
+  result->selected_updates = selected.updates;
+  result->selected_mean_gain = selected.mean_gain;
+  result->selected_min_gain = selected.min_gain;
+  result->selected_margin = selected.margin;
 }
 
 }  // namespace qosroute

@@ -20,6 +20,7 @@
 #include "env/heuristics.h"
 #include "learner/policy_selection.h"
 #include "learner/sac.h"
+#include "learner/selection_keeper.h"
 
 namespace qosroute {
 
@@ -65,6 +66,9 @@ struct TrainResult {
   bool stopped = false;             // a stop request ended training early, after a checkpoint
   std::string checkpoint_path;      // the last checkpoint written ("" if none)
 };
+
+// With a snapshot selected: its file, update count, validation gains and margin.
+void ReportSelection(const SelectionKeeper& keeper, TrainResult* result);
 
 // Called at every evaluation with (frames, updates, the agent's episodes), for reporting.
 using EvalCallback = std::function<void(long, long, const std::vector<EpisodeMetrics>&)>;

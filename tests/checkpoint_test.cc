@@ -220,11 +220,11 @@ void ExpectSameTraining(const TrainingSetup& s, const std::string& path_a,
   EXPECT_EQ(a.state.replay_sample_rng, b.state.replay_sample_rng);
   EXPECT_EQ(a.state.env_states, b.state.env_states);
   EXPECT_EQ(a.state.episode_returns, b.state.episode_returns);
-  EXPECT_EQ(a.state.next_log_frames, b.state.next_log_frames);
-  EXPECT_EQ(a.state.next_eval_frames, b.state.next_eval_frames);
-  EXPECT_EQ(a.state.last_eval_qos, b.state.last_eval_qos);
-  EXPECT_EQ(a.state.last_losses.critic, b.state.last_losses.critic);
-  EXPECT_EQ(a.state.last_losses.alpha, b.state.last_losses.alpha);
+  EXPECT_EQ(a.state.schedule.next_log_frames, b.state.schedule.next_log_frames);
+  EXPECT_EQ(a.state.schedule.next_eval_frames, b.state.schedule.next_eval_frames);
+  EXPECT_EQ(a.state.schedule.last_eval_qos, b.state.schedule.last_eval_qos);
+  EXPECT_EQ(a.state.schedule.last_losses.critic, b.state.schedule.last_losses.critic);
+  EXPECT_EQ(a.state.schedule.last_losses.alpha, b.state.schedule.last_losses.alpha);
   EXPECT_EQ(a.state.eval_csv, b.state.eval_csv);
   EXPECT_EQ(WithoutTimings(a.state.train_csv), WithoutTimings(b.state.train_csv));
   ExpectSameTensors(a.agent->NamedParameters(), b.agent->NamedParameters());
