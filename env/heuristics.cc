@@ -10,6 +10,21 @@ namespace qosroute {
 
 namespace {
 
+// The expert with the smallest key (the first of equals).
+template <typename Key>
+int ArgminExpert(const ClusterEnv& env, Key key) {
+  int best = 0;
+  double best_key = std::numeric_limits<double>::infinity();
+  for (const ExpertServer& e : env.experts()) {
+    const double k = key(e);
+    if (k < best_key) {
+      best_key = k;
+      best = e.index();
+    }
+  }
+  return best;
+}
+
 class RandomPolicy final : public RoutingPolicy {
  public:
   std::string name() const override { return "random"; }
@@ -40,16 +55,9 @@ class ShortestQueuePolicy final : public RoutingPolicy {
  public:
   std::string name() const override { return "shortest-queue-first"; }
   int Act(const ClusterEnv& env) override {
-    int best = 0;
-    size_t best_len = std::numeric_limits<size_t>::max();
-    for (const ExpertServer& e : env.experts()) {
-      const size_t len = e.running().size() + e.waiting().size();
-      if (len < best_len) {
-        best_len = len;
-        best = e.index();
-      }
-    }
-    return best;
+    return ArgminExpert(env, [](const ExpertServer& e) {
+      return static_cast<double>(e.running().size() + e.waiting().size());
+    });
   }
 };
 
@@ -57,16 +65,9 @@ class LeastKvLoadPolicy final : public RoutingPolicy {
  public:
   std::string name() const override { return "least-kv-load"; }
   int Act(const ClusterEnv& env) override {
-    int best = 0;
-    double best_load = std::numeric_limits<double>::infinity();
-    for (const ExpertServer& e : env.experts()) {
-      const double load = static_cast<double>(e.blocks_used()) / e.num_blocks();
-      if (load < best_load) {
-        best_load = load;
-        best = e.index();
-      }
-    }
-    return best;
+    return ArgminExpert(env, [](const ExpertServer& e) {
+      return static_cast<double>(e.blocks_used()) / e.num_blocks();
+    });
   }
 };
 

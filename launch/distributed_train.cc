@@ -83,6 +83,46 @@ std::shared_ptr<const DistributedCheckpoint> LoadResumeCheckpoint(
   return checkpoint;
 }
 
+// A learner's gradient averaging over `learners`: NCCL (and a CUDA device in *sac) or MPI,
+// as launch.gradient_backend and launch.learner_device ask; a failure ends the job.
+std::unique_ptr<GradientSync> MakeGradientSync(const RunConfig& config, MPI_Comm learners,
+                                               SacConfig* sac, MpiTransport* transport) {
+  const std::string backend = config.launch.gradient_backend;
+  const bool want_nccl =
+      backend == "nccl" || (backend == "auto" && config.launch.learner_device == "cuda");
+  try {
+    if (config.launch.learner_device == "cuda" && !CudaDeviceUsable()) {
+      throw UserError(
+          "launch.learner_device = cuda, but this build or machine has no usable CUDA device");
+    }
+    if (want_nccl) {
+      int device = 0;
+      auto sync = MakeNcclGradientSyncOverMpi(learners, &device);
+      sac->device = "cuda:" + std::to_string(device);
+      return sync;
+    }
+    if (config.launch.learner_device == "cuda") sac->device = "cuda";
+    return std::make_unique<MpiGradientSync>(learners);
+  } catch (const std::exception& e) {
+    transport->Abort(e.what());
+  }
+  return nullptr;  // not reached: Abort ends the job
+}
+
+// Learner 0 at the end of training: the totals, then the comparison table if asked.
+void ReportTrainedRun(const RunConfig& config, std::shared_ptr<const Workload> workload,
+                      const TrainResult& t, const std::string& run_dir, bool compare) {
+  spdlog::info(
+      "trained {} frames, {} updates, {} episodes in {:.0f} s ({:.0f} frames/s, {:.1f} "
+      "updates/s); "
+      "policy: {}",
+      t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
+      t.updates / std::max(t.seconds, 1e-9), t.policy_path);
+  const std::vector<NamedPolicyFile> compared = TrainedPolicies(config, t);
+  if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);
+  std::printf("run directory: %s\n", run_dir.c_str());
+}
+
 }  // namespace
 
 int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, bool compare,
@@ -136,30 +176,10 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
   MpiTransport transport;
   transport.set_role(layout.Describe(rank));
   std::unique_ptr<GradientSync> sync;
-  if (role == Role::kLearner) {
-    const std::string backend = config.launch.gradient_backend;
-    const bool want_nccl =
-        backend == "nccl" || (backend == "auto" && config.launch.learner_device == "cuda");
-    try {
-      if (config.launch.learner_device == "cuda" && !CudaDeviceUsable()) {
-        throw UserError(
-            "launch.learner_device = cuda, but this build or machine has no usable CUDA device");
-      }
-      if (want_nccl) {
-        int device = 0;
-        sync = MakeNcclGradientSyncOverMpi(learners, &device);
-        sac.device = "cuda:" + std::to_string(device);
-      } else {
-        sync = std::make_unique<MpiGradientSync>(learners);
-        if (config.launch.learner_device == "cuda") sac.device = "cuda";
-      }
-    } catch (const std::exception& e) {
-      transport.Abort(e.what());
-    }
-  }
+  if (role == Role::kLearner) sync = MakeGradientSync(config, learners, &sac, &transport);
 
   const DistributedResult result =
-      RunDistributedRank(layout, options, config.env, workload, sac, &transport, sync.get());
+      RunDistributedRank({layout, options, config.env, workload, sac}, &transport, sync.get());
   sync.reset();
   if (learners != MPI_COMM_NULL) MPI_Comm_free(&learners);
 
@@ -175,18 +195,7 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
   }
   // Training is saved from here on: a signal during the comparison ends the process at once.
   stop_signals.reset();
-  if (rank == 0) {
-    const TrainResult& t = result.train;
-    spdlog::info(
-        "trained {} frames, {} updates, {} episodes in {:.0f} s ({:.0f} frames/s, {:.1f} "
-        "updates/s); "
-        "policy: {}",
-        t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
-        t.updates / std::max(t.seconds, 1e-9), t.policy_path);
-    const std::vector<NamedPolicyFile> compared = TrainedPolicies(config, t);
-    if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);
-    std::printf("run directory: %s\n", run_dir.c_str());
-  }
+  if (rank == 0) ReportTrainedRun(config, workload, result.train, run_dir, compare);
   return 0;
 }
 

@@ -30,24 +30,22 @@ uint64_t Unbits(int64_t v) {
 
 // ------------------------------------------------------------------ learner 0's bookkeeping
 
-// The core's groups, then learner 0's own /loop attributes (the stream accounting's fields
-// with their attribute names, for both directions).
-template <typename Stream, typename Visit>
-void ForEachStreamField(Stream& s, Visit visit) {
-  visit("actors_done", s.actors_done);
-  visit("shards_done", s.shards_done);
-  visit("actor_transitions", s.actor_transitions);
-  visit("shard_transitions", s.shard_transitions);
-}
+// Learner 0's own /loop attributes after the core's groups: the stream's counts by name.
+constexpr std::pair<const char*, long StreamAccounting::*> kStreamCounts[] = {
+    {"actors_done", &StreamAccounting::actors_done},
+    {"shards_done", &StreamAccounting::shards_done},
+    {"actor_transitions", &StreamAccounting::actor_transitions},
+    {"shard_transitions", &StreamAccounting::shard_transitions},
+};
 
 void WriteLearnerZero(h5::Writer& w, const LearnerZeroState& s) {
   WriteTrainerCore(w, s, s.frames());
   const std::string g = "/loop";
   w.Write(g + "/actor_frames", s.actor_frames);
   w.Attribute(g, "published_updates", static_cast<int64_t>(s.published_updates));
-  ForEachStreamField(s.stream, [&](const char* name, auto value) {
-    w.Attribute(g, name, static_cast<int64_t>(value));
-  });
+  for (const auto& [name, count] : kStreamCounts) {
+    w.Attribute(g, name, static_cast<int64_t>(s.stream.*count));
+  }
   w.Attribute(g, "actor_checksum", Bits(s.stream.actor_checksum));
   w.Attribute(g, "shard_checksum", Bits(s.stream.shard_checksum));
   w.Attribute(g, "max_rate_deviation", s.stream.max_rate_deviation);
@@ -60,9 +58,7 @@ LearnerZeroState ReadLearnerZero(const h5::Reader& r, int num_actors) {
   const std::string g = "/loop";
   s.actor_frames = r.Read<int64_t>(g + "/actor_frames", {static_cast<uint64_t>(num_actors)});
   s.published_updates = r.IntAttribute(g, "published_updates");
-  ForEachStreamField(s.stream, [&](const char* name, auto& value) {
-    value = static_cast<std::remove_reference_t<decltype(value)>>(r.IntAttribute(g, name));
-  });
+  for (const auto& [name, count] : kStreamCounts) s.stream.*count = r.IntAttribute(g, name);
   s.stream.actor_checksum = Unbits(r.IntAttribute(g, "actor_checksum"));
   s.stream.shard_checksum = Unbits(r.IntAttribute(g, "shard_checksum"));
   s.stream.max_rate_deviation = r.DoubleAttribute(g, "max_rate_deviation");

@@ -33,7 +33,7 @@ namespace qosroute {
 
 // Whether every transition was stored exactly once, and how the shards kept their rate.
 struct StreamAccounting {
-  int actors_done = 0, shards_done = 0;
+  long actors_done = 0, shards_done = 0;
   long actor_transitions = 0, shard_transitions = 0;
   uint64_t actor_checksum = 0, shard_checksum = 0;
   double max_rate_deviation = 0.0;

@@ -105,13 +105,10 @@ std::map<PartKind, std::vector<uint8_t>> ReceiveResumeParts(Transport* transport
   return out;
 }
 
-DistributedResult RunLearnerRole(const RoleLayout& layout, const DistributedOptions& options,
-                                 const EnvConfig& env_config,
-                                 std::shared_ptr<const Workload> workload,
-                                 const SacConfig& sac_config, Transport* transport,
+DistributedResult RunLearnerRole(const DistributedJob& job, Transport* transport,
                                  GradientSync* sync) {
   QR_CHECK(sync != nullptr);
-  Learner learner(layout, options, env_config, std::move(workload), sac_config, transport, sync);
+  Learner learner(job, transport, sync);
   return learner.Run();
 }
 

@@ -73,6 +73,15 @@ struct DistributedOptions : DistributedTuning {
   size_t max_chunk_bytes = 64u << 20;  // checkpoint parts travel in chunks of at most this
 };
 
+// What every rank of a job is given (each role takes the parts it needs).
+struct DistributedJob {
+  RoleLayout layout;
+  DistributedOptions options;
+  EnvConfig env_config;
+  std::shared_ptr<const Workload> workload;
+  SacConfig sac_config;
+};
+
 struct DistributedResult {
   Role role = Role::kActor;
   TrainResult train;  // learner 0: the run's totals
@@ -119,10 +128,7 @@ std::map<PartKind, std::vector<uint8_t>> ReceiveResumeParts(Transport* transport
 // The learner role (learner/ knows no other role; runner/distributed_ranks.h dispatches):
 // samples, updates, averages gradients with the other learners; learner 0 also publishes
 // weights, writes metrics, evaluates, selects, coordinates checkpoints and ends the run.
-DistributedResult RunLearnerRole(const RoleLayout& layout, const DistributedOptions& options,
-                                 const EnvConfig& env_config,
-                                 std::shared_ptr<const Workload> workload,
-                                 const SacConfig& sac_config, Transport* transport,
+DistributedResult RunLearnerRole(const DistributedJob& job, Transport* transport,
                                  GradientSync* sync);
 
 }  // namespace qosroute

@@ -3,6 +3,7 @@
 #include <torch/nn/init.h>
 
 #include <string>
+#include <tuple>
 
 #include "common/error.h"
 #include "learner/han_kernels.h"
@@ -34,18 +35,17 @@ HanLayerImpl::HanLayerImpl(int64_t request_in, int64_t expert_in, int64_t slot_i
   expert_proj_ = register_module("expert_proj", torch::nn::Linear(expert_in, hidden));
   running_proj_ = register_module("running_proj", torch::nn::Linear(slot_in, hidden));
   waiting_proj_ = register_module("waiting_proj", torch::nn::Linear(slot_in, hidden));
-  expert_to_request_src_ =
-      register_parameter("expert_to_request_src", AttentionVector(heads, head_dim));
-  expert_to_request_dst_ =
-      register_parameter("expert_to_request_dst", AttentionVector(heads, head_dim));
-  running_to_expert_src_ =
-      register_parameter("running_to_expert_src", AttentionVector(heads, head_dim));
-  running_to_expert_dst_ =
-      register_parameter("running_to_expert_dst", AttentionVector(heads, head_dim));
-  waiting_to_expert_src_ =
-      register_parameter("waiting_to_expert_src", AttentionVector(heads, head_dim));
-  waiting_to_expert_dst_ =
-      register_parameter("waiting_to_expert_dst", AttentionVector(heads, head_dim));
+  // Each edge type's source and destination attention vectors, registered (and so drawn
+  // from the generator) in this order.
+  const std::tuple<const char*, torch::Tensor*, torch::Tensor*> edges[] = {
+      {"expert_to_request", &expert_to_request_src_, &expert_to_request_dst_},
+      {"running_to_expert", &running_to_expert_src_, &running_to_expert_dst_},
+      {"waiting_to_expert", &waiting_to_expert_src_, &waiting_to_expert_dst_},
+  };
+  for (const auto& [edge, src, dst] : edges) {
+    *src = register_parameter(std::string(edge) + "_src", AttentionVector(heads, head_dim));
+    *dst = register_parameter(std::string(edge) + "_dst", AttentionVector(heads, head_dim));
+  }
   semantic_proj_ =
       register_module("semantic_proj", torch::nn::Linear(hidden, options.semantic_hidden()));
   semantic_query_ = register_module(

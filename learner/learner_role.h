@@ -34,32 +34,30 @@ class Learner {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Learner(const RoleLayout& layout, const DistributedOptions& options, const EnvConfig& env_config,
-          std::shared_ptr<const Workload> workload, const SacConfig& sac_config,
-          Transport* transport, GradientSync* sync)
-      : layout_(layout),
-        options_(options),
-        plan_(MakeDistributedPlan(layout, options)),
-        env_config_(env_config),
-        workload_(std::move(workload)),
+  Learner(const DistributedJob& job, Transport* transport, GradientSync* sync)
+      : layout_(job.layout),
+        options_(job.options),
+        plan_(MakeDistributedPlan(layout_, options_)),
+        env_config_(job.env_config),
+        workload_(job.workload),
         transport_(transport),
         sync_(sync),
-        index_(layout.IndexOf(transport->rank())),
-        agent_(sac_config),
-        actor_frames_(layout.num_actors(), 0),
-        reporter_(options.train.run_dir, options.write_metrics && index_ == 0),
-        evaluator_(env_config_, workload_, options.train.greedy, options.train.eval_seed_base,
-                   options.train.eval_seeds),
-        selection_(env_config_, workload_, options.train.greedy, options.train.selection,
-                   options.train.run_dir, options.write_metrics && index_ == 0) {
-    if (layout.replay_shards == 0) {
+        index_(layout_.IndexOf(transport->rank())),
+        agent_(job.sac_config),
+        actor_frames_(layout_.num_actors(), 0),
+        reporter_(options_.train.run_dir, options_.write_metrics && index_ == 0),
+        evaluator_(env_config_, workload_, options_.train.greedy, options_.train.eval_seed_base,
+                   options_.train.eval_seeds),
+        selection_(env_config_, workload_, options_.train.greedy, options_.train.selection,
+                   options_.train.run_dir, options_.write_metrics && index_ == 0) {
+    if (layout_.replay_shards == 0) {
       hosted_shard_ =
-          std::make_unique<ShardServer>(layout, index_, ShardOptions(plan_, options, index_),
-                                        LimiterOptions(plan_, options), transport);
-      hosted_shard_->set_max_chunk_bytes(options.max_chunk_bytes);
+          std::make_unique<ShardServer>(layout_, index_, ShardOptions(plan_, options_, index_),
+                                        LimiterOptions(plan_, options_), transport);
+      hosted_shard_->set_max_chunk_bytes(options_.max_chunk_bytes);
     }
     wait_.serve = [this] { return Pump(); };
-    wait_.idle_timeout_s = options.wait_timeout_s;
+    wait_.idle_timeout_s = options_.wait_timeout_s;
   }
 
   DistributedResult Run();

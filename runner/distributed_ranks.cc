@@ -73,11 +73,10 @@ DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& o
 }
 }  // namespace
 
-DistributedResult RunDistributedRank(const RoleLayout& layout, const DistributedOptions& options,
-                                     const EnvConfig& env_config,
-                                     std::shared_ptr<const Workload> workload,
-                                     const SacConfig& sac_config, Transport* transport,
+DistributedResult RunDistributedRank(const DistributedJob& job, Transport* transport,
                                      GradientSync* sync) {
+  const RoleLayout& layout = job.layout;
+  const DistributedOptions& options = job.options;
   const int rank = transport->rank();
   transport->set_role(layout.Describe(rank));
   try {
@@ -91,8 +90,7 @@ DistributedResult RunDistributedRank(const RoleLayout& layout, const Distributed
     }
     switch (layout.RoleOf(rank)) {
       case Role::kLearner:
-        return RunLearnerRole(layout, options, env_config, std::move(workload), sac_config,
-                              transport, sync);
+        return RunLearnerRole(job, transport, sync);
       case Role::kShard:
         return RunShard(layout, options, transport);
       case Role::kActor: {
@@ -122,11 +120,11 @@ DistributedResult RunDistributedRank(const RoleLayout& layout, const Distributed
         a.send_transitions = options.send_transitions;
         a.max_inflight_sends = options.max_inflight_sends;
         a.wait_timeout_s = options.wait_timeout_s;
-        SacConfig actor_sac = sac_config;
+        SacConfig actor_sac = job.sac_config;
         actor_sac.device = "cpu";     // actors infer on the CPU,
         actor_sac.torch_threads = 1;  // one thread each: actor ranks already fill the cores
         const ActorResult r =
-            RunActor(layout, a, env_config, std::move(workload), actor_sac, transport);
+            RunActor(layout, a, job.env_config, job.workload, actor_sac, transport);
         DistributedResult result;
         result.role = Role::kActor;
         result.versions_adopted = r.versions_adopted;

@@ -21,10 +21,7 @@ long ActorFrameBudget(long total_frames, int num_actors, int actor);
 
 // Runs this rank's role to the end of the job. Any exception ends the whole job through
 // Transport::Abort with the rank and the message.
-DistributedResult RunDistributedRank(const RoleLayout& layout, const DistributedOptions& options,
-                                     const EnvConfig& env_config,
-                                     std::shared_ptr<const Workload> workload,
-                                     const SacConfig& sac_config, Transport* transport,
+DistributedResult RunDistributedRank(const DistributedJob& job, Transport* transport,
                                      GradientSync* sync);
 
 }  // namespace qosroute
