@@ -6,7 +6,7 @@
 #include "common/error.h"
 #include "launch/command_line.h"
 #include "launch/commands.h"
-#include "learner/checkpoint_inspect.h"
+#include "checkpoint/inspect.h"
 
 namespace po = boost::program_options;
 

@@ -23,8 +23,8 @@
 #include "launch/roles.h"
 #include "launch/sac_policy_hook.h"
 #include "launch/sac_setup.h"
-#include "learner/checkpoint_files.h"
-#include "learner/checkpoint_signals.h"
+#include "checkpoint/files.h"
+#include "checkpoint/signals.h"
 #include "learner/train_loop.h"
 #include "telemetry/run_dir_lock.h"
 

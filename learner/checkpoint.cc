@@ -10,8 +10,8 @@
 
 #include "common/error.h"
 #include "learner/checkpoint_agent.h"
-#include "learner/checkpoint_files.h"
-#include "learner/checkpoint_hdf5.h"
+#include "checkpoint/files.h"
+#include "checkpoint/hdf5_file.h"
 #include "learner/policy_io.h"
 
 namespace qosroute {

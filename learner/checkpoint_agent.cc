@@ -1,7 +1,5 @@
 #include "learner/checkpoint_agent.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <map>
 
@@ -35,89 +33,23 @@ int64_t CheckCheckpointFormat(const h5::Reader& r) {
 // ------------------------------------------------------------------------------ architecture
 
 void WriteArchitecture(h5::Writer& w, const PolicyArchitecture& a) {
-  const std::string g = "/architecture";
-  w.Group(g);
-  w.Attribute(g, "encoder", a.encoder);
-  w.Attribute(g, "hidden", a.hidden);
-  w.Attribute(g, "heads", a.heads);
-  w.Attribute(g, "layers", a.layers);
-  w.Attribute(g, "semantic_hidden", a.semantic_hidden);
-  w.Attribute(g, "mlp_hidden", a.mlp_hidden);
-  w.Attribute(g, "dueling", a.dueling);
-  w.Attribute(g, "flat_mlp_hidden", a.flat_mlp_hidden);
-  w.Attribute(g, "request_features", a.request_features);
-  w.Attribute(g, "expert_features", a.expert_features);
-  w.Attribute(g, "slot_features", a.slot_features);
-  w.Attribute(g, "num_experts", a.num_experts);
-  w.Attribute(g, "max_running", a.max_running);
-  w.Attribute(g, "max_waiting", a.max_waiting);
-  w.Attribute(g, "lookahead_features", a.lookahead_features);
-  w.Attribute(g, "lookahead_value", a.lookahead_value);
-  w.Attribute(g, "expert_score_prior", a.expert_score_prior);
-  w.Attribute(g, "prior", a.prior);
-  w.Attribute(g, "prior_temperature", a.prior_temperature);
-  w.Attribute(g, "prior_drop_value", a.prior_drop_value);
+  w.Group("/architecture");
+  WriteArchitecture(w, "/architecture", a);
 }
 
 namespace {
 
 const char* const kOptimizers[] = {"critic", "actor", "alpha"};
 
-std::string Join(const std::vector<int64_t>& values) {
-  std::string out = "[";
-  for (size_t i = 0; i < values.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(values[i]);
-  return out + "]";
-}
-
 }  // namespace
 
 // Unlike a policy file, a checkpoint also pins the expert count and observation slots for
 // the HAN: the replay's observations and the simulators' states have those shapes.
 void CheckArchitecture(const h5::Reader& r, const PolicyArchitecture& wanted) {
-  const std::string g = "/architecture";
-  auto check = [&](const char* field, const std::string& in_file, const std::string& asked,
-                   const char* asker) {
-    if (in_file != asked) {
-      throw UserError("checkpoint " + r.path() + " was written for " + field + "=" + in_file +
-                      " but " + asker + " " + asked);
-    }
-  };
-  const char* config = "the config asks for";
-  const char* build = "this build uses";
-  auto num = [&](const char* name) { return std::to_string(r.IntAttribute(g, name)); };
-  check("request_features", num("request_features"), std::to_string(wanted.request_features),
-        build);
-  check("expert_features", num("expert_features"), std::to_string(wanted.expert_features), build);
-  check("slot_features", num("slot_features"), std::to_string(wanted.slot_features), build);
-  check("encoder", r.StringAttribute(g, "encoder"), wanted.encoder, config);
-  check("num_experts", num("num_experts"), std::to_string(wanted.num_experts), config);
-  check("max_running", num("max_running"), std::to_string(wanted.max_running), config);
-  check("max_waiting", num("max_waiting"), std::to_string(wanted.max_waiting), config);
-  check("hidden", num("hidden"), std::to_string(wanted.hidden), config);
-  check("mlp_hidden", Join(r.IntsAttribute(g, "mlp_hidden")), Join(wanted.mlp_hidden), config);
-  check("dueling", num("dueling"), std::to_string(wanted.dueling), config);
-  // The replay's observations carry the features of the run that wrote them.
-  check("lookahead_features", num("lookahead_features"), std::to_string(wanted.lookahead_features),
-        config);
-  check("lookahead_value", num("lookahead_value"), std::to_string(wanted.lookahead_value), config);
-  check("expert_score_prior", num("expert_score_prior"), std::to_string(wanted.expert_score_prior),
-        config);
-  check("prior", r.StringAttribute(g, "prior"), wanted.prior, config);
-  if (wanted.prior != "none") {
-    auto real = [&](const char* name) { return fmt::format("{}", r.DoubleAttribute(g, name)); };
-    check("prior_temperature", real("prior_temperature"),
-          fmt::format("{}", wanted.prior_temperature), config);
-    check("prior_drop_value", real("prior_drop_value"), fmt::format("{}", wanted.prior_drop_value),
-          config);
-  }
-  if (wanted.encoder == "han") {
-    check("heads", num("heads"), std::to_string(wanted.heads), config);
-    check("layers", num("layers"), std::to_string(wanted.layers), config);
-    check("semantic_hidden", num("semantic_hidden"), std::to_string(wanted.semantic_hidden),
-          config);
-  } else {
-    check("flat_mlp_hidden", Join(r.IntsAttribute(g, "flat_mlp_hidden")),
-          Join(wanted.flat_mlp_hidden), config);
+  const std::string difference =
+      ArchitectureDifference(ReadArchitecture(r, "/architecture"), wanted, /*pin_layout=*/true);
+  if (!difference.empty()) {
+    throw UserError("checkpoint " + r.path() + " was written for " + difference);
   }
 }
 

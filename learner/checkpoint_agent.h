@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "learner/checkpoint_hdf5.h"
+#include "checkpoint/hdf5_file.h"
 #include "learner/policy_io.h"
 #include "learner/sac.h"
 

@@ -5,8 +5,8 @@
 #include "common/bytes.h"
 #include "common/error.h"
 #include "learner/checkpoint.h"
-#include "learner/checkpoint_files.h"
-#include "learner/checkpoint_hdf5.h"
+#include "checkpoint/files.h"
+#include "checkpoint/hdf5_file.h"
 
 namespace qosroute {
 namespace {

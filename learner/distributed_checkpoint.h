@@ -70,7 +70,7 @@ struct DistributedCheckpointExpectations {
   bool prioritized = false;
 };
 
-// Writes `path`.tmp, then commits it under `path` (learner/checkpoint_files.h).
+// Writes `path`.tmp, then commits it under `path` (checkpoint/files.h).
 void WriteDistributedCheckpoint(const std::string& path, const RoleLayout& layout,
                                 const LearnerZeroState& state, const SacAgent& agent,
                                 const std::map<int, ActorSnapshot>& actors,

@@ -15,7 +15,7 @@
 #include <optional>
 
 #include "common/error.h"
-#include "learner/checkpoint_files.h"
+#include "checkpoint/files.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/learner_role.h"

@@ -11,12 +11,14 @@
 //
 // Loading checks the architecture first and throws UserError with one sentence naming the
 // file and the first field that differs. The HAN runs on any N, R and W, so those are checked
-// only for the flat encoder, whose input width depends on them. The HDF5 C library is not
-// thread-safe: call these from one thread at a time. They switch off HDF5's automatic error
-// printing, since every failure is reported as a UserError instead.
+// only for the flat encoder, whose input width depends on them. Written and read through the
+// one HDF5 layer of checkpoint/hdf5_file.h (as checkpoints are), so every failure is one
+// UserError naming the file and the object, and larger parameters are Fletcher-32 checksummed.
+// The HDF5 C library is not thread-safe: call these from one thread at a time.
 #include <string>
 #include <vector>
 
+#include "checkpoint/hdf5_file.h"
 #include "learner/sac.h"
 
 namespace qosroute {
@@ -54,6 +56,18 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config);
 // Throws UserError if the file's feature layout is not this build's.
 void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string& path,
                        SacConfig* config);
+
+// The first field in which `file` and `wanted` differ, as "<field>=<file> but the config asks
+// for <wanted>", or "" when they agree in every field that shapes the parameters. The HAN's
+// expert count and slots are compared only with pin_layout (checkpoints: their replay and
+// simulators have those shapes) or for the flat encoder.
+std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyArchitecture& wanted,
+                                   bool pin_layout);
+
+// The architecture as attributes of `group` (an existing group: "/" in policy files,
+// "/architecture" in checkpoints).
+void WriteArchitecture(h5::Writer& w, const std::string& group, const PolicyArchitecture& a);
+PolicyArchitecture ReadArchitecture(const h5::Reader& r, const std::string& group);
 
 // Writes atomically: to `path`.tmp first, then renamed over `path`.
 void SavePolicy(const std::string& path, const SacAgent& agent);

@@ -8,7 +8,7 @@
 #include <iterator>
 
 #include "common/error.h"
-#include "learner/checkpoint_hdf5.h"
+#include "checkpoint/hdf5_file.h"
 #include "learner/policy_io.h"
 #include "telemetry/run_reporter.h"
 

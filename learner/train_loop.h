@@ -42,7 +42,7 @@ struct TrainLoopOptions : TrainSchedule {
   // The resolved config: written to <run_dir>/config.cfg and into every checkpoint.
   std::string config_text;
   // Polled between updates and decision rounds; once set, the loop writes a checkpoint and
-  // returns with TrainResult::stopped (see learner/checkpoint_signals.h).
+  // returns with TrainResult::stopped (see checkpoint/signals.h).
   const std::atomic<bool>* stop_requested = nullptr;
   // Behave as if a stop was requested once this many updates are done (0 = never): lets
   // tests stop a run at a chosen point.

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "learner/checkpoint_hdf5.h"
+#include "checkpoint/hdf5_file.h"
 #include "learner/sac.h"
 #include "learner/selection_keeper.h"
 

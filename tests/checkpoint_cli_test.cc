@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
-#include "learner/checkpoint_files.h"
-#include "learner/checkpoint_hdf5.h"
-#include "learner/checkpoint_inspect.h"
+#include "checkpoint/files.h"
+#include "checkpoint/hdf5_file.h"
+#include "checkpoint/inspect.h"
 #include "scratch_dir.h"
 #include "telemetry/run_dir_lock.h"
 

@@ -19,8 +19,8 @@
 
 #include "common/error.h"
 #include "launch/config.h"
-#include "learner/checkpoint_files.h"
-#include "learner/checkpoint_inspect.h"
+#include "checkpoint/files.h"
+#include "checkpoint/inspect.h"
 #include "learner/policy_io.h"
 #include "learner/train_loop.h"
 #include "scratch_dir.h"

@@ -13,7 +13,7 @@
 
 #include "common/error.h"
 #include "distributed_test_util.h"
-#include "learner/checkpoint_files.h"
+#include "checkpoint/files.h"
 
 namespace qosroute {
 namespace {

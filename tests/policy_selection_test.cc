@@ -18,7 +18,7 @@
 #include "env/evaluation.h"
 #include "launch/config.h"
 #include "learner/agent_evaluation.h"
-#include "learner/checkpoint_files.h"
+#include "checkpoint/files.h"
 #include "learner/policy_io.h"
 #include "learner/train_loop.h"
 #include "sac_test_util.h"

@@ -512,6 +512,35 @@ TEST_F(SacTest, MissingOrNonHdf5PolicyFilesAreUserErrors) {
   EXPECT_THROW(SavePolicy("/nonexistent-dir/x/policy.h5", SacAgent(SmallConfig("han"))), UserError);
 }
 
+// Policy files go through checkpoint/'s HDF5 layer: object headers (where small parameters
+// live) and chunks carry checksums, so damage is one UserError naming the file.
+TEST_F(SacTest, TruncatedOrDamagedPolicyFilesAreUserErrorsNamingTheFile) {
+  const std::string good = TempPath("good_policy.h5");
+  SavePolicy(good, SacAgent(SmallConfig("han")));
+  const auto size = std::filesystem::file_size(good);
+
+  const std::string truncated = TempPath("truncated_policy.h5");
+  std::filesystem::copy_file(good, truncated, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(truncated, size / 2);
+  const std::string cut = LoadError(truncated, SmallConfig("han"));
+  EXPECT_NE(cut.find("policy " + truncated), std::string::npos) << cut;
+
+  const std::string damaged = TempPath("damaged_policy.h5");
+  std::filesystem::copy_file(good, damaged, std::filesystem::copy_options::overwrite_existing);
+  {
+    std::fstream f(damaged, std::ios::in | std::ios::out | std::ios::binary);
+    for (double at : {0.3, 0.5, 0.7}) {
+      f.seekp(static_cast<std::streamoff>(size * at));
+      const std::string junk(512, '\xA5');
+      f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+  }
+  const std::string bad = LoadError(damaged, SmallConfig("han"));
+  EXPECT_NE(bad.find("policy " + damaged), std::string::npos) << bad;
+  EXPECT_EQ(LoadError(good, SmallConfig("han")), "");
+  for (const std::string& p : {good, truncated, damaged}) std::filesystem::remove(p);
+}
+
 // Learning: on TwoExpertToyEnv the greedy policy must reach the documented optimum (route to
 // expert 0 iff its load is below capacity, else to expert 1).
 struct Transition {

@@ -1,4 +1,4 @@
-#include "learner/checkpoint_files.h"
+#include "checkpoint/files.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,13 +1,17 @@
 #pragma once
-// Whole-dataset HDF5 reads and writes for checkpoint files, with every failure turned into
-// one UserError naming the file and the object. No torch and no HDF5 type here, so that only
+// Whole-dataset HDF5 reads and writes for checkpoints and policy files (the one HDF5 layer
+// of the project), with every failure turned into one UserError naming the file and the
+// object. No torch and no HDF5 type here, so that only
 // checkpoint_hdf5.cc compiles against hdf5.h.
 //
 // Integrity. Files use the HDF5 1.10 format (superblock, object headers and chunk indexes
 // carry checksums). Small datasets (up to kCompactBytes) are stored inside their object
 // header, which is checksummed; larger ones are chunked with the Fletcher-32 filter, so a
 // flipped bit anywhere a reader looks makes the read fail instead of returning wrong numbers.
-// A compression level > 0 adds shuffle + deflate to the chunked ones.
+// A compression level > 0 adds shuffle + deflate to the chunked ones. Groups keep their links
+// and attributes in their object header ("compact" storage, never the dense form): HDF5 1.10
+// does not checksum the fractal heap of dense storage, and damage there crashed the library
+// instead of failing a read (a damaged policy file with ~100 parameters in one group).
 //
 // The HDF5 C library is not thread-safe: use these from one thread at a time.
 #include <cstdint>
@@ -62,12 +66,15 @@ class Writer {
 
  private:
   int64_t OpenObject(const std::string& object) const;
+  // Creates the missing groups on the way to `name` (not `name` itself).
+  void CreateParents(const std::string& name);
   [[noreturn]] void Fail(const std::string& what) const;
 
   std::string path_, what_;
   int compression_level_;
   int64_t file_ = -1;
   int64_t link_properties_ = -1;
+  int64_t group_properties_ = -1;  // links kept in the (checksummed) object header
 };
 
 class Reader {
@@ -95,6 +102,8 @@ class Reader {
   std::string TypeName(const std::string& name) const;
   std::string Text(const std::string& name) const;
 
+  // Whether `object` (which must exist) has the attribute `name`.
+  bool HasAttribute(const std::string& object, const char* name) const;
   int64_t IntAttribute(const std::string& object, const char* name) const;
   double DoubleAttribute(const std::string& object, const char* name) const;
   std::string StringAttribute(const std::string& object, const char* name) const;

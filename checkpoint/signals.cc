@@ -1,4 +1,4 @@
-#include "learner/checkpoint_signals.h"
+#include "checkpoint/signals.h"
 
 #include <csignal>
 

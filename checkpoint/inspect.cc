@@ -1,4 +1,4 @@
-#include "learner/checkpoint_inspect.h"
+#include "checkpoint/inspect.h"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include "checkpoint/hdf5_file.h"
 #include "common/error.h"
-#include "learner/checkpoint_hdf5.h"
 
 namespace qosroute {
 namespace {

@@ -1,4 +1,4 @@
-#include "learner/checkpoint_hdf5.h"
+#include "checkpoint/hdf5_file.h"
 
 #include <hdf5.h>
 
@@ -8,8 +8,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "checkpoint/hdf5_id.h"
 #include "common/error.h"
-#include "learner/hdf5_id.h"
 
 namespace qosroute::h5 {
 
@@ -157,7 +157,16 @@ Writer::Writer(const std::string& path, std::string what, int compression_level)
   Id access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   // The 1.10 format checksums superblock, object headers and chunk indexes.
   H5Pset_libver_bounds(access.get(), H5F_LIBVER_V110, H5F_LIBVER_LATEST);
-  file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get());
+  // Compact link and attribute storage at any size (the root group's through the file's
+  // properties).
+  constexpr unsigned kMaxCompactLinks = 65535;
+  Id creation(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  // Attributes likewise (the default moves a 9th attribute into the heap).
+  for (hid_t properties : {creation.get(), group_properties_ = H5Pcreate(H5P_GROUP_CREATE)}) {
+    H5Pset_link_phase_change(properties, kMaxCompactLinks, kMaxCompactLinks);
+    H5Pset_attr_phase_change(properties, kMaxCompactLinks, kMaxCompactLinks);
+  }
+  file_ = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, creation.get(), access.get());
   if (file_ < 0) Fail("cannot create the file (does its folder exist and is it writable?)");
   link_properties_ = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(link_properties_, 1);
@@ -165,6 +174,7 @@ Writer::Writer(const std::string& path, std::string what, int compression_level)
 
 Writer::~Writer() {
   if (link_properties_ >= 0) H5Pclose(link_properties_);
+  if (group_properties_ >= 0) H5Pclose(group_properties_);
   if (file_ >= 0) H5Fclose(file_);
 }
 
@@ -179,12 +189,26 @@ int64_t Writer::OpenObject(const std::string& object) const {
 }
 
 void Writer::Group(const std::string& name) {
-  Id group(H5Gcreate2(file_, name.c_str(), link_properties_, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  CreateParents(name);
+  Id group(H5Gcreate2(file_, name.c_str(), H5P_DEFAULT, group_properties_, H5P_DEFAULT), H5Gclose);
   if (!group.ok()) Fail("cannot create group " + name);
+}
+
+void Writer::CreateParents(const std::string& name) {
+  const std::vector<std::string> parts = SplitPath(name);
+  std::string prefix;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    prefix += "/" + parts[i];
+    if (H5Lexists(file_, prefix.c_str(), H5P_DEFAULT) > 0) continue;
+    Id group(H5Gcreate2(file_, prefix.c_str(), H5P_DEFAULT, group_properties_, H5P_DEFAULT),
+             H5Gclose);
+    if (!group.ok()) Fail("cannot create group " + prefix);
+  }
 }
 
 template <typename T>
 void Writer::Write(const std::string& name, const T* data, const Dims& dims) {
+  CreateParents(name);
   Id space = MakeSpace(dims);
   Id dcpl = CreationProperties(dims, sizeof(T), compression_level_);
   Id dataset(H5Dcreate2(file_, name.c_str(), TypeOf<T>::File(), space.get(), link_properties_,
@@ -198,6 +222,7 @@ void Writer::Write(const std::string& name, const T* data, const Dims& dims) {
 }
 
 void Writer::Text(const std::string& name, const std::string& text) {
+  CreateParents(name);
   Id type(H5Tcopy(H5T_C_S1), H5Tclose);
   const size_t size = std::max<size_t>(1, text.size());  // HDF5 has no zero-length strings
   H5Tset_size(type.get(), size);
@@ -388,6 +413,14 @@ std::string Reader::Text(const std::string& name) const {
     Fail("dataset " + name + " is damaged (checksum mismatch or data cut off)");
   }
   return buffer.substr(0, buffer.find('\0'));
+}
+
+bool Reader::HasAttribute(const std::string& object, const char* name) const {
+  Id target(OpenObject(object), H5Oclose);
+  const htri_t exists = H5Aexists(target.get(), name);
+  if (exists < 0)
+    Fail("attribute " + object + "@" + name + " is damaged (checksum mismatch or data cut off)");
+  return exists > 0;
 }
 
 int64_t Reader::IntAttribute(const std::string& object, const char* name) const {
