@@ -14,8 +14,8 @@
 #include <map>
 #include <optional>
 
-#include "common/error.h"
 #include "checkpoint/files.h"
+#include "common/error.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/periodic_evaluation.h"
@@ -61,7 +61,7 @@ DistributedResult Learner::Run() {
     }
     // Learner 0's checkpoint decision for the update after this one rides along.
     torch::Tensor control = torch::zeros({1}, torch::TensorOptions().device(agent_.device()));
-    if (index_ == 0) control.fill_(static_cast<float>(DecideCheckpoint()));
+    if (index_ == 0) control.fill_(static_cast<float>(checkpoints_.Decide(updates_)));
     grads.push_back(control);
     sync_->AllReduceMean(grads, wait_);
     const int decision =
@@ -78,7 +78,17 @@ DistributedResult Learner::Run() {
     }
     if (checkpoint) {
       QR_CHECK(checkpoint->id == updates_);
-      if (TakeCheckpoint(*checkpoint)) return Stopped();
+      const bool stop = checkpoints_.Take(
+          *checkpoint, [this] { return Pump(); },
+          [this](const std::map<int, ActorSnapshot>& actors) {
+            // The actors' own counts are exact; progress reports may lag them.
+            for (int a = 0; a < layout_.num_actors(); ++a) {
+              actor_frames_[a] = actors.at(layout_.ActorRank(a)).frames;
+            }
+            return Bookkeeping();
+          },
+          agent_);
+      if (stop) return Stopped();
       if (updates_ < plan_.total_updates) pending = RequestBatch();
     }
   }
@@ -87,7 +97,8 @@ DistributedResult Learner::Run() {
 }
 
 void Learner::Start() {
-  start_ = last_checkpoint_time_ = Clock::now();
+  start_ = Clock::now();
+  checkpoints_.Start();
   if (options_.resuming) Restore();
   if (index_ == 0) OpenMetrics();
   // Identical start: every learner takes learner 0's parameters.
@@ -111,7 +122,7 @@ void Learner::Start() {
 DistributedResult Learner::WindDown() {
   DistributedResult result;
   result.role = Role::kLearner;
-  result.checkpoints = checkpoints_;
+  result.checkpoints = checkpoints_.checkpoints();
   result.parameter_checksum = ParameterChecksum(agent_);
   if (index_ == 0) {
     Publish();
@@ -248,18 +259,14 @@ bool Learner::Pump() {
         stop_ = true;
         break;
       case MessageKind::kCheckpointPart:
-        parts_.Add(message.bytes);
+        checkpoints_.OnPart(message.bytes);
         break;
       case MessageKind::kCheckpointDone:
         QR_CHECK_MSG(index_ != 0, "learner 0 got a checkpoint-done message");
-        checkpoint_done_ = DecodeCheckpointSignal(kind, message.bytes);
+        checkpoints_.OnDone(DecodeCheckpointSignal(kind, message.bytes));
         break;
       case MessageKind::kStopRequest:
-        QR_CHECK_MSG(index_ == 0, "a stop request reached a learner other than learner 0");
-        if (!peer_stop_request_) {
-          spdlog::info("rank {} caught a stop signal: checkpoint and stop", message.source);
-        }
-        peer_stop_request_ = true;
+        checkpoints_.OnStopRequest(message.source);
         break;
       default:
         QR_CHECK_MSG(index_ == 0,

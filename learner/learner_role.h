@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "learner/checkpoint_coordinator.h"
 #include "learner/distributed_run.h"
 #include "learner/graph_batch.h"
 #include "learner/periodic_evaluation.h"
@@ -49,7 +50,8 @@ class Learner {
         evaluator_(env_config_, workload_, options_.train.greedy, options_.train.eval_seed_base,
                    options_.train.eval_seeds),
         selection_(env_config_, workload_, options_.train.greedy, options_.train.selection,
-                   options_.train.run_dir, options_.write_metrics && index_ == 0) {
+                   options_.train.run_dir, options_.write_metrics && index_ == 0),
+        checkpoints_(layout_, options_, plan_.total_updates, index_, transport) {
     if (layout_.replay_shards == 0) {
       hosted_shard_ =
           std::make_unique<ShardServer>(layout_, index_, ShardOptions(plan_, options_, index_),
@@ -82,20 +84,13 @@ class Learner {
 
   // ------------------------------------------------------------------------- checkpoints
 
-  // Learner 0, during update updates_ + 1: 0 = nothing, 1 = checkpoint after update
-  // updates_ + 2, 2 = checkpoint and stop then.
-  int DecideCheckpoint();
-
-  // Every learner, right after update `c.id`. Returns whether the job stops now.
-  bool TakeCheckpoint(const CheckpointSignal& c);
-  void WriteCheckpointFile(const CheckpointSignal& c);
+  // Learner 0's state as a checkpoint holds it.
   LearnerZeroState Bookkeeping() const;
 
   // Resume: learner 0 takes its state from the checkpoint and sends every other rank its
   // part; the other learners wait for theirs.
   void Restore();
   static long StoredTransitions(const DistributedCheckpoint& c);
-  void SendPart(int rank, PartKind kind, const std::vector<uint8_t>& state);
   DistributedResult Stopped();
 
   // Learner 0's bookkeeping of actor, shard and learner reports.
@@ -161,14 +156,10 @@ class Learner {
 
   // Checkpoints.
   std::optional<CheckpointSignal> planned_checkpoint_;  // follows the next update
-  std::optional<CheckpointSignal> checkpoint_done_;     // learners > 0: learner 0's verdict
-  PartAssembler parts_;        // learner 0: every rank's part; others: theirs on resume
   std::deque<Message> early_;  // resume: messages that arrived before this rank's part
-  bool peer_stop_request_ = false, stop_decided_ = false, stop_forwarded_ = false;
-  int checkpoints_ = 0;
-  std::string last_checkpoint_path_;
-  Clock::time_point last_checkpoint_time_ = Clock::now();
-  double elapsed_before_ = 0.0;  // training wall time before the resume
+  bool stop_forwarded_ = false;
+  CheckpointCoordinator checkpoints_;  // when, and the protocol with every rank
+  double elapsed_before_ = 0.0;        // training wall time before the resume
 };
 
 }  // namespace qosroute
