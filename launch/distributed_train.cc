@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <memory>
 
+#include "checkpoint/files.h"
+#include "checkpoint/signals.h"
 #include "comm/mpi_check.h"
 #include "comm/mpi_scope.h"
 #include "comm/transport_mpi.h"
@@ -17,8 +19,6 @@
 #include "launch/roles.h"
 #include "launch/sac_policy_hook.h"
 #include "launch/sac_setup.h"
-#include "checkpoint/files.h"
-#include "checkpoint/signals.h"
 #include "learner/gradient_sync_mpi.h"
 #include "runner/distributed_ranks.h"
 #include "telemetry/run_dir_lock.h"

@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "checkpoint/inspect.h"
 #include "common/error.h"
 #include "launch/command_line.h"
 #include "launch/commands.h"
-#include "checkpoint/inspect.h"
 
 namespace po = boost::program_options;
 

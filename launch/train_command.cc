@@ -10,6 +10,8 @@
 #include <iostream>
 #include <memory>
 
+#include "checkpoint/files.h"
+#include "checkpoint/signals.h"
 #include "comm/mpi_scope.h"
 #include "common/blas_probe.h"
 #include "common/error.h"
@@ -23,8 +25,6 @@
 #include "launch/roles.h"
 #include "launch/sac_policy_hook.h"
 #include "launch/sac_setup.h"
-#include "checkpoint/files.h"
-#include "checkpoint/signals.h"
 #include "learner/train_loop.h"
 #include "telemetry/run_dir_lock.h"
 

@@ -8,10 +8,10 @@
 #include <map>
 #include <utility>
 
-#include "common/error.h"
-#include "learner/checkpoint_agent.h"
 #include "checkpoint/files.h"
 #include "checkpoint/hdf5_file.h"
+#include "common/error.h"
+#include "learner/checkpoint_agent.h"
 #include "learner/policy_io.h"
 
 namespace qosroute {

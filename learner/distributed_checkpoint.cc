@@ -2,11 +2,11 @@
 
 #include <cstring>
 
+#include "checkpoint/files.h"
+#include "checkpoint/hdf5_file.h"
 #include "common/bytes.h"
 #include "common/error.h"
 #include "learner/checkpoint.h"
-#include "checkpoint/files.h"
-#include "checkpoint/hdf5_file.h"
 
 namespace qosroute {
 namespace {

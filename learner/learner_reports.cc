@@ -12,8 +12,8 @@
 #include <map>
 #include <optional>
 
-#include "common/error.h"
 #include "checkpoint/files.h"
+#include "common/error.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/learner_role.h"

@@ -7,8 +7,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "common/error.h"
 #include "checkpoint/hdf5_file.h"
+#include "common/error.h"
 #include "learner/policy_io.h"
 #include "telemetry/run_reporter.h"
 

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/files.h"
 #include "common/error.h"
 #include "env/episode_seeds.h"
 #include "env/warmup_actions.h"
 #include "learner/checkpoint.h"
-#include "checkpoint/files.h"
 #include "learner/periodic_evaluation.h"
 #include "learner/policy_io.h"
 #include "replay/uniform_replay.h"

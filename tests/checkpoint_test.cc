@@ -17,10 +17,10 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
-#include "launch/config.h"
 #include "checkpoint/files.h"
 #include "checkpoint/inspect.h"
+#include "common/error.h"
+#include "launch/config.h"
 #include "learner/policy_io.h"
 #include "learner/train_loop.h"
 #include "scratch_dir.h"

@@ -2,12 +2,7 @@
 # and signals against the real binary in child processes.
 qosroute_add_test(checkpoint_test SOURCES checkpoint_test.cc LIBS qosroute_learner qosroute_launch TIMEOUT 300)
 # The bad-file tests edit HDF5 attributes and links directly.
-if(TARGET HDF5::HDF5)
-  target_link_libraries(checkpoint_test PRIVATE HDF5::HDF5)
-else()
-  target_include_directories(checkpoint_test SYSTEM PRIVATE ${HDF5_C_INCLUDE_DIRS} ${HDF5_INCLUDE_DIRS})
-  target_link_libraries(checkpoint_test PRIVATE ${HDF5_C_LIBRARIES})
-endif()
+target_link_libraries(checkpoint_test PRIVATE qosroute_hdf5)
 qosroute_add_test(checkpoint_cli_test SOURCES checkpoint_cli_test.cc LIBS qosroute_learner qosroute_launch qosroute_telemetry TIMEOUT 300)
 target_compile_definitions(checkpoint_cli_test PRIVATE QOSROUTE_BINARY="$<TARGET_FILE:qosroute>")
 add_dependencies(checkpoint_cli_test qosroute)
