@@ -1,5 +1,7 @@
 #include "learner/trainer_core_state.h"
 
+#include <type_traits>
+
 namespace qosroute {
 namespace {
 
