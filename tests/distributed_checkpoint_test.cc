@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/files.h"
 #include "common/error.h"
 #include "distributed_test_util.h"
-#include "checkpoint/files.h"
 
 namespace qosroute {
 namespace {

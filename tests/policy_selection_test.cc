@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/files.h"
 #include "common/error.h"
 #include "env/evaluation.h"
 #include "launch/config.h"
 #include "learner/agent_evaluation.h"
-#include "checkpoint/files.h"
 #include "learner/policy_io.h"
 #include "learner/train_loop.h"
 #include "sac_test_util.h"
