@@ -1,29 +1,13 @@
-#include <fmt/format.h>
+// Learner 0's checkpointed state (what the CheckpointCoordinator writes) and resume.
 #include <spdlog/spdlog.h>
-#include <torch/torch.h>
 
-#include <atomic>
-#include <chrono>
-#include <cmath>
-#include <cstdlib>
-#include <deque>
-#include <filesystem>
-#include <fstream>
+#include <algorithm>
 #include <map>
-#include <optional>
+#include <vector>
 
-#include "checkpoint/files.h"
 #include "common/error.h"
 #include "learner/distributed_weights.h"
-#include "learner/graph_batch.h"
 #include "learner/learner_role.h"
-#include "learner/periodic_evaluation.h"
-#include "learner/policy_io.h"
-#include "learner/selection_keeper.h"
-#include "replay/replay_shard.h"
-#include "replay/transition_codec.h"
-#include "telemetry/rolling_qos.h"
-#include "telemetry/run_reporter.h"
 
 namespace qosroute {
 
