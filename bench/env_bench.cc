@@ -49,6 +49,13 @@ void BM_Edge4090Episode_RoundRobin(benchmark::State& state) {
   RunEpisodes(state, "edge-4090.cfg", "round-robin", {"workload.rate=40"});
 }
 
+// The same with the aggregate expert features (a pass over every queued request per expert
+// per decision).
+void BM_Edge4090Episode_RoundRobinAggregates(benchmark::State& state) {
+  RunEpisodes(state, "edge-4090.cfg", "round-robin",
+              {"workload.rate=40", "env.expert_aggregates=true"});
+}
+
 void BM_PaperEpisode_RoundRobin(benchmark::State& state) {
   RunPaperEpisodes(state, "round-robin");
 }
@@ -71,6 +78,9 @@ BENCHMARK(BM_PaperEpisode_RoundRobinLookahead)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Edge4090Episode_RoundRobin)
     ->Name("BM_Edge4090Episode/round_robin")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Edge4090Episode_RoundRobinAggregates)
+    ->Name("BM_Edge4090Episode/round_robin_aggregates")
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -64,13 +64,14 @@ std::string DescribeArchitecture(const h5::Reader& r) {
       "architecture: {} encoder, hidden {}, heads {}, layers {}, semantic hidden {}, mlp_hidden "
       "{}{}, {} experts, "
       "{} running and {} waiting slots; optional expert features: lookahead {}, lookahead value "
-      "{}, expert score prior {}; prior policy {}\n",
+      "{}, expert score prior {}, aggregates {}; prior policy {}\n",
       r.StringAttribute(a, "encoder"), r.IntAttribute(a, "hidden"), r.IntAttribute(a, "heads"),
       r.IntAttribute(a, "layers"), r.IntAttribute(a, "semantic_hidden"), list("mlp_hidden"),
       r.IntAttribute(a, "dueling") != 0 ? ", dueling critics" : "",
       r.IntAttribute(a, "num_experts"), r.IntAttribute(a, "max_running"),
       r.IntAttribute(a, "max_waiting"), OnOff(r.IntAttribute(a, "lookahead_features")),
       OnOff(r.IntAttribute(a, "lookahead_value")), OnOff(r.IntAttribute(a, "expert_score_prior")),
+      OnOff(r.HasAttribute(a, "expert_aggregates") ? r.IntAttribute(a, "expert_aggregates") : 0),
       r.StringAttribute(a, "prior"));
   out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
                      r.IntAttribute("/agent", "num_updates"));

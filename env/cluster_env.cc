@@ -43,6 +43,11 @@ struct SlotContext {
   float inv_blocks = 0.0f;  // 1 / the expert's KV blocks
 };
 
+// The current latency per token of a request, as slot feature 5 measures it (seconds).
+double CurrentLatencyPerToken(const ActiveRequest& r, double now) {
+  return (now - r.arrival) / std::max(1, r.generated);
+}
+
 // The first `slots` requests of a queue as slot features; the slots past its end are zero
 // and masked out. Requests beyond `slots` are not shown (docs/SIMULATOR.md: observation).
 template <typename Queue>
@@ -56,13 +61,45 @@ void FillSlots(const Queue& queue, int slots, const SlotContext& c, float* dst, 
     f[2] = r.pred_output_tokens / kTokenScale;
     f[3] = r.blocks * c.inv_blocks;
     f[4] = r.generated / kTokenScale;
-    const double lpt = (c.now - r.arrival) / std::max(1, r.generated);
+    const double lpt = CurrentLatencyPerToken(r, c.now);
     f[5] = std::min(kLatencyClip, static_cast<float>(lpt / c.sla));
   }
   std::fill(dst + static_cast<size_t>(shown) * kSlotFeatures,
             dst + static_cast<size_t>(slots) * kSlotFeatures, 0.0f);
   std::fill(mask, mask + slots, 0);
   std::fill(mask, mask + shown, 1);
+}
+
+// Expert features 12-18 (observation.h): aggregates over every running and waiting request,
+// the slot view's truncation included. `slots_r` is R: running requests past it are unseen.
+template <typename RunningQueue, typename WaitingQueue>
+void FillAggregates(const RunningQueue& running, const WaitingQueue& waiting, int slots_r,
+                    const SlotContext& c, float* ex) {
+  constexpr float kSumScale = kTokenScale * kCountScale;
+  double decode_ahead = 0.0, worst_running = 0.0, worst_waiting = 0.0;
+  long past_sla = 0, unseen_blocks = 0;
+  for (size_t i = 0; i < running.size(); ++i) {
+    const ActiveRequest& r = running[i];
+    decode_ahead += std::max(0, r.pred_output_tokens - r.generated);
+    const double lpt = CurrentLatencyPerToken(r, c.now);
+    worst_running = std::max(worst_running, lpt);
+    if (lpt > c.sla) ++past_sla;
+    if (static_cast<int>(i) >= slots_r) unseen_blocks += r.blocks;
+  }
+  double prefill_queued = 0.0, waiting_output = 0.0;
+  for (const ActiveRequest& r : waiting) {
+    prefill_queued += r.prompt_tokens;
+    waiting_output += r.pred_output_tokens;
+    worst_waiting = std::max(worst_waiting, CurrentLatencyPerToken(r, c.now));
+  }
+  float* a = ex + kFirstAggregateFeature;
+  a[0] = static_cast<float>(decode_ahead / kSumScale);
+  a[1] = static_cast<float>(prefill_queued / kSumScale);
+  a[2] = static_cast<float>(waiting_output / kSumScale);
+  a[3] = std::min(kLatencyClip, static_cast<float>(worst_running / c.sla));
+  a[4] = past_sla / kCountScale;
+  a[5] = std::min(kLatencyClip, static_cast<float>(worst_waiting / c.sla));
+  a[6] = unseen_blocks * c.inv_blocks;
 }
 
 }  // namespace
@@ -363,9 +400,11 @@ void ClusterEnv::BuildObservation() {
   const int n = static_cast<int>(experts_.size());
   const int slots_r = config_.max_running_slots;
   const int slots_w = config_.max_waiting_slots;
+  const int width = ExpertFeatureWidth(config_.expert_aggregates);
   Observation& obs = observation_;
-  if (obs.num_experts != n || obs.max_running != slots_r || obs.max_waiting != slots_w) {
-    obs.Resize(n, slots_r, slots_w);
+  if (obs.num_experts != n || obs.max_running != slots_r || obs.max_waiting != slots_w ||
+      obs.expert_features != width) {
+    obs.Resize(n, slots_r, slots_w, width);
   }
   const float sla = static_cast<float>(config_.sla);
   float mean_score = 0.0f, mean_output = 0.0f;
@@ -380,7 +419,7 @@ void ClusterEnv::BuildObservation() {
   for (int e = 0; e < n; ++e) {
     const ExpertServer& server = experts_[e];
     const float inv_blocks = 1.0f / server.num_blocks();
-    float* ex = obs.expert.data() + static_cast<size_t>(e) * kExpertFeatures;
+    float* ex = obs.expert.data() + static_cast<size_t>(e) * width;
     ex[0] = server.blocks_used() * inv_blocks;
     ex[1] = server.running().size() / kCountScale;
     ex[2] = server.waiting().size() / kCountScale;
@@ -411,6 +450,8 @@ void ClusterEnv::BuildObservation() {
     ex[9] = config_.expert_score_prior ? expert_mean_score_[e] : 0.0f;
 
     const SlotContext context{now_, sla, inv_blocks};
+    if (config_.expert_aggregates)
+      FillAggregates(server.running(), server.waiting(), slots_r, context, ex);
     FillSlots(server.running(), slots_r, context,
               obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures,
               obs.running_mask.data() + static_cast<size_t>(e) * slots_r);
@@ -423,9 +464,9 @@ void ClusterEnv::BuildObservation() {
   // experts of similar quality arrive at O(1).
   float best_value = -std::numeric_limits<float>::infinity();
   for (int e = 0; e < n; ++e)
-    best_value = std::max(best_value, obs.expert[e * kExpertFeatures + kGreedyValueFeature]);
+    best_value = std::max(best_value, obs.expert[e * width + kGreedyValueFeature]);
   for (int e = 0; e < n; ++e) {
-    float* ex = obs.expert.data() + static_cast<size_t>(e) * kExpertFeatures;
+    float* ex = obs.expert.data() + static_cast<size_t>(e) * width;
     ex[11] = config_.lookahead_features && config_.lookahead_value
                  ? std::max(-kValueMarginClip,
                             (ex[kGreedyValueFeature] - best_value) / kValueMarginScale)

@@ -43,6 +43,11 @@ struct EnvConfig {
   // noisy predicted score, the expected true score lies between the prediction and the
   // expert's mean, and the learned router can weigh the two where greedy-qos cannot.
   bool expert_score_prior = false;
+  // Expert features 12-18 (observation.h): per-expert aggregates over all running and
+  // waiting requests (work queued and ahead, worst latency so far, requests past the SLA, KV
+  // held beyond the slots). Ours. With dozens of requests per expert the R/W slots show only
+  // the first R and W; these keep the rest visible. Widens the HAN's expert input.
+  bool expert_aggregates = false;
   // Potential-based reward shaping (Ng, Harada and Russell 1999; ours, not the ref's): adds
   // gamma * Phi(s') - Phi(s) to every reward, where Phi is the sum of the predicted scores of
   // the requests routed but not yet credited. Routing a request to an expert then pays its

@@ -4,12 +4,13 @@
 
 namespace qosroute {
 
-void Observation::Resize(int n, int r, int w) {
+void Observation::Resize(int n, int r, int w, int f) {
   num_experts = n;
   max_running = r;
   max_waiting = w;
+  expert_features = f;
   request.fill(0.0f);
-  expert.assign(static_cast<size_t>(n) * kExpertFeatures, 0.0f);
+  expert.assign(static_cast<size_t>(n) * f, 0.0f);
   running.assign(static_cast<size_t>(n) * r * kSlotFeatures, 0.0f);
   running_mask.assign(static_cast<size_t>(n) * r, 0);
   waiting.assign(static_cast<size_t>(n) * w * kSlotFeatures, 0.0f);
@@ -22,7 +23,7 @@ void Observation::FlatView(std::vector<float>* out) const {
   out->assign(static_cast<size_t>(num_experts) * width, 0.0f);
   for (int e = 0; e < num_experts; ++e) {
     float* dst = out->data() + static_cast<size_t>(e) * width;
-    const float* ex = expert.data() + static_cast<size_t>(e) * kExpertFeatures;
+    const float* ex = expert.data() + static_cast<size_t>(e) * expert_features;
     dst[0] = ex[3];
     dst[1] = ex[4];
     dst[2] = ex[5];

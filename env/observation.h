@@ -45,6 +45,28 @@ constexpr int kRequestFeatures = 3;
 //    greedy-qos's choice, negative for the others (0 when off)
 constexpr int kExpertFeatures = 12;
 constexpr int kGreedyValueFeature = 10;  // read by the learner's greedy-qos prior
+// With env.expert_aggregates, 7 more expert features over ALL the expert's running and
+// waiting requests, so that what the R and W slots cannot show still reaches the policy
+// when dozens of requests run per expert (features 0-2 already count all of them and their
+// whole KV use):
+// 12 predicted output tokens still to generate by the running requests (sum over them of
+//    max(0, predicted output - generated)) / (128 x 10): the decode work ahead
+// 13 prompt tokens of the waiting requests / (128 x 10): the prefill work queued
+// 14 predicted output tokens of the waiting requests / (128 x 10)
+// 15 worst current latency per token among the running requests / SLA (slot feature 5's
+//    formula), clipped to 10
+// 16 running requests whose current latency per token is past the SLA / 10
+// 17 worst current latency per token among the waiting requests / SLA, clipped to 10 (for a
+//    request never run: its time in the queue)
+// 18 fraction of the expert's KV blocks held by running requests beyond the R slots
+// The learner's input width follows (policy files record it); the flat baseline keeps the
+// reference layout and does not read them, as it does not read features 6-11.
+constexpr int kAggregateFeatures = 7;
+constexpr int kFirstAggregateFeature = kExpertFeatures;
+// Expert features per node: kExpertFeatures, plus kAggregateFeatures with the aggregates.
+inline int ExpertFeatureWidth(bool aggregates) {
+  return kExpertFeatures + (aggregates ? kAggregateFeatures : 0);
+}
 constexpr float kValueMarginScale = 0.05f;
 constexpr float kValueMarginClip = 10.0f;
 
@@ -66,10 +88,11 @@ inline int FlatWidthPerExpert(int max_running, int max_waiting) {
 
 struct Observation {
   int num_experts = 0;
-  int max_running = 0;  // R
-  int max_waiting = 0;  // W
+  int max_running = 0;                    // R
+  int max_waiting = 0;                    // W
+  int expert_features = kExpertFeatures;  // F: ExpertFeatureWidth(env.expert_aggregates)
   std::array<float, kRequestFeatures> request{};
-  std::vector<float> expert;          // [N][kExpertFeatures]
+  std::vector<float> expert;          // [N][F]
   std::vector<float> running;         // [N][R][kSlotFeatures]
   std::vector<uint8_t> running_mask;  // [N][R], 1 = slot holds a request
   std::vector<float> waiting;         // [N][W][kSlotFeatures]
@@ -79,8 +102,12 @@ struct Observation {
   int num_actions() const { return num_experts + 1; }
   int drop_action() const { return num_experts; }
 
-  // Sizes every buffer for N experts and R/W slots, zero-filled.
-  void Resize(int n, int r, int w);
+  // Sizes every buffer for N experts, R/W slots and F expert features, zero-filled.
+  void Resize(int n, int r, int w, int f = kExpertFeatures);
+  bool SameLayout(const Observation& o) const {
+    return num_experts == o.num_experts && max_running == o.max_running &&
+           max_waiting == o.max_waiting && expert_features == o.expert_features;
+  }
 
   // The reference flat encoding (126 values per expert for R = W = 10), written into *out.
   // Per expert: [prompt/128, pred score, pred output/128, KV util, running/10, waiting/10,

@@ -176,6 +176,8 @@ void RegisterEnvKeys(KeyTable& keys, RunConfig* config) {
                "with lookahead_features: greedy-qos value and margin per expert (10, 11)");
   keys.AddBool("env.expert_score_prior", &env.expert_score_prior,
                "expert feature 9: the expert's mean score over the workload");
+  keys.AddBool("env.expert_aggregates", &env.expert_aggregates,
+               "expert features 12-18: aggregates over all running and waiting requests");
   keys.AddBool("env.potential_shaping", &env.potential_shaping,
                "potential-based reward shaping with the predicted scores of queued requests");
   keys.Add("env.shaping_potential", &env.shaping_potential,

@@ -11,24 +11,34 @@
 #include "learner/graph_batch.h"
 
 namespace qosroute {
+namespace {
+
+// The policy sees the optional features it was trained with, whatever the config says; they
+// change observations only, never the simulation or the metrics.
+void UseTrainedFeatures(const SacConfig& trained, EnvConfig* env) {
+  env->lookahead_features = trained.lookahead_features;
+  env->lookahead_value = trained.lookahead_value;
+  env->expert_score_prior = trained.expert_score_prior;
+  env->expert_aggregates = trained.expert_aggregates;
+}
+
+}  // namespace
 
 std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
                                                   std::shared_ptr<const Workload> workload,
                                                   const std::string& policy_file) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
-  // The policy sees the optional features it was trained with, whatever the config says;
-  // they change observations only, never the simulation or the metrics.
   EnvConfig env = config.env;
-  env.lookahead_features = agent->config().lookahead_features;
-  env.lookahead_value = agent->config().lookahead_value;
-  env.expert_score_prior = agent->config().expert_score_prior;
+  UseTrainedFeatures(agent->config(), &env);
   if (env.lookahead_features != config.env.lookahead_features ||
       env.lookahead_value != config.env.lookahead_value ||
-      env.expert_score_prior != config.env.expert_score_prior) {
+      env.expert_score_prior != config.env.expert_score_prior ||
+      env.expert_aggregates != config.env.expert_aggregates) {
     spdlog::info(
-        "{} was trained with lookahead_features={} lookahead_value={} expert_score_prior={}; "
-        "its observations use those",
-        policy_file, env.lookahead_features, env.lookahead_value, env.expert_score_prior);
+        "{} was trained with lookahead_features={} lookahead_value={} expert_score_prior={} "
+        "expert_aggregates={}; its observations use those",
+        policy_file, env.lookahead_features, env.lookahead_value, env.expert_score_prior,
+        env.expert_aggregates);
   }
   return EvaluateAgent(*agent, env, workload, config.eval.seed_base, config.eval.seeds);
 }
@@ -59,9 +69,7 @@ std::unique_ptr<RoutingPolicy> LoadLearnedRoutingPolicy(const RunConfig& config,
                                                         const std::string& policy_file,
                                                         EnvConfig* env) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
-  env->lookahead_features = agent->config().lookahead_features;
-  env->lookahead_value = agent->config().lookahead_value;
-  env->expert_score_prior = agent->config().expert_score_prior;
+  UseTrainedFeatures(agent->config(), env);
   return std::make_unique<LearnedRoutingPolicy>(std::move(agent));
 }
 

@@ -30,6 +30,7 @@ SacConfig MakeSacConfig(const RunConfig& config) {
   s.lookahead_features = config.env.lookahead_features;
   s.lookahead_value = config.env.lookahead_value;
   s.expert_score_prior = config.env.expert_score_prior;
+  s.expert_aggregates = config.env.expert_aggregates;
   s.seed = t.seed;
   s.torch_threads = t.threads;
   return s;

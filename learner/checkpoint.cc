@@ -36,11 +36,11 @@ struct ObservationFields {
   std::vector<Field<uint8_t>> bytes;
 };
 
-ObservationFields FieldsFor(uint64_t n, uint64_t r, uint64_t w) {
+ObservationFields FieldsFor(uint64_t n, uint64_t r, uint64_t w, uint64_t width) {
   ObservationFields f;
   f.floats = {
       {"request", {kRequestFeatures}, [](Observation& o) { return o.request.data(); }},
-      {"expert", {n, kExpertFeatures}, [](Observation& o) { return o.expert.data(); }},
+      {"expert", {n, width}, [](Observation& o) { return o.expert.data(); }},
       {"running", {n, r, kSlotFeatures}, [](Observation& o) { return o.running.data(); }},
       {"waiting", {n, w, kSlotFeatures}, [](Observation& o) { return o.waiting.data(); }},
   };
@@ -96,11 +96,12 @@ void ReadObservationField(const h5::Reader& r, const std::string& name,
 
 void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
   const int size = replay.size();
-  int n = 0, r = 0, wt = 0;
+  int n = 0, r = 0, wt = 0, f = kExpertFeatures;
   if (size > 0) {
     n = replay.at(0).obs.num_experts;
     r = replay.at(0).obs.max_running;
     wt = replay.at(0).obs.max_waiting;
+    f = replay.at(0).obs.expert_features;
   }
   std::vector<int32_t> actions(size);
   std::vector<float> rewards(size);
@@ -108,7 +109,7 @@ void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
   for (int i = 0; i < size; ++i) {
     const Transition& t = replay.at(i);
     for (const Observation* o : {&t.obs, &t.next_obs}) {
-      QR_CHECK_MSG(o->num_experts == n && o->max_running == r && o->max_waiting == wt,
+      QR_CHECK_MSG(o->SameLayout(replay.at(0).obs),
                    "replay holds observations of different layouts");
     }
     actions[i] = t.action;
@@ -123,11 +124,12 @@ void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
   w.Attribute(kReplay, "num_experts", static_cast<int64_t>(n));
   w.Attribute(kReplay, "max_running", static_cast<int64_t>(r));
   w.Attribute(kReplay, "max_waiting", static_cast<int64_t>(wt));
+  w.Attribute(kReplay, "expert_features", static_cast<int64_t>(f));
   const std::string g = kReplay;
   w.Write(g + "/action", actions);
   w.Write(g + "/reward", rewards);
   w.Write(g + "/done", dones);
-  const ObservationFields fields = FieldsFor(n, r, wt);
+  const ObservationFields fields = FieldsFor(n, r, wt, f);
   for (bool next : {false, true}) {
     const std::string prefix = g + (next ? "/next_obs/" : "/obs/");
     for (const auto& f : fields.floats) WriteObservationField(w, prefix + f.name, replay, next, f);
@@ -157,11 +159,15 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
   const int64_t n = r.IntAttribute(kReplay, "num_experts");
   const int64_t rr = r.IntAttribute(kReplay, "max_running");
   const int64_t ww = r.IntAttribute(kReplay, "max_waiting");
+  // Checkpoints from before the expert aggregates have no such attribute: 12 features.
+  const int64_t ff = r.HasAttribute(kReplay, "expert_features")
+                         ? r.IntAttribute(kReplay, "expert_features")
+                         : kExpertFeatures;
   if (size > 0 && (n != architecture.num_experts || rr != architecture.max_running ||
-                   ww != architecture.max_waiting)) {
-    throw UserError(where + " holds replay observations for " + std::to_string(n) +
-                    " experts and " + std::to_string(rr) + "/" + std::to_string(ww) +
-                    " running/waiting slots, which the config does not have");
+                   ww != architecture.max_waiting || ff != architecture.expert_features)) {
+    throw UserError(where + " holds replay observations for " + std::to_string(n) + " experts, " +
+                    std::to_string(rr) + "/" + std::to_string(ww) + " running/waiting slots and " +
+                    std::to_string(ff) + " expert features, which the config does not have");
   }
   ReplayState out;
   out.cursor = static_cast<int>(r.IntAttribute(kReplay, "cursor"));
@@ -181,10 +187,12 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
     t.action = actions[i];
     t.reward = rewards[i];
     t.done = dones[i] != 0;
-    t.obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww));
-    t.next_obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww));
+    t.obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww),
+                 static_cast<int>(ff));
+    t.next_obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww),
+                      static_cast<int>(ff));
   }
-  const ObservationFields fields = FieldsFor(n, rr, ww);
+  const ObservationFields fields = FieldsFor(n, rr, ww, ff);
   for (bool next : {false, true}) {
     const std::string prefix = g + (next ? "/next_obs/" : "/obs/");
     for (const auto& f : fields.floats)

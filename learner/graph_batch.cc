@@ -69,19 +69,20 @@ GraphBatch BatchObservations(const std::vector<const Observation*>& observations
   const int64_t n = first.num_experts;
   const int64_t r = first.max_running;
   const int64_t w = first.max_waiting;
+  const int64_t f = first.expert_features;
 
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
   const auto boolean = torch::TensorOptions().dtype(torch::kBool);
   GraphBatch batch;
   batch.request = torch::empty({b, kRequestFeatures}, f32);
-  batch.expert = torch::empty({b, n, kExpertFeatures}, f32);
+  batch.expert = torch::empty({b, n, f}, f32);
   batch.running = torch::empty({b, n, r, kSlotFeatures}, f32);
   batch.running_mask = torch::empty({b, n, r}, boolean);
   batch.waiting = torch::empty({b, n, w, kSlotFeatures}, f32);
   batch.waiting_mask = torch::empty({b, n, w}, boolean);
   batch.action_mask = torch::empty({b, n + 1}, boolean);
 
-  const size_t expert_len = static_cast<size_t>(n) * kExpertFeatures;
+  const size_t expert_len = static_cast<size_t>(n * f);
   const size_t running_len = static_cast<size_t>(n * r) * kSlotFeatures;
   const size_t waiting_len = static_cast<size_t>(n * w) * kSlotFeatures;
   float* request_dst = batch.request.data_ptr<float>();
@@ -94,11 +95,12 @@ GraphBatch BatchObservations(const std::vector<const Observation*>& observations
 
   for (int64_t i = 0; i < b; ++i) {
     const Observation& obs = *observations[i];
-    QR_CHECK_MSG(obs.num_experts == n && obs.max_running == r && obs.max_waiting == w,
-                 "observation " + std::to_string(i) + " has N,R,W = " +
-                     std::to_string(obs.num_experts) + "," + std::to_string(obs.max_running) + "," +
-                     std::to_string(obs.max_waiting) + " but the batch has " + std::to_string(n) +
-                     "," + std::to_string(r) + "," + std::to_string(w));
+    QR_CHECK_MSG(
+        obs.SameLayout(first),
+        "observation " + std::to_string(i) + " has N,R,W,F = " + std::to_string(obs.num_experts) +
+            "," + std::to_string(obs.max_running) + "," + std::to_string(obs.max_waiting) + "," +
+            std::to_string(obs.expert_features) + " but the batch has " + std::to_string(n) + "," +
+            std::to_string(r) + "," + std::to_string(w) + "," + std::to_string(f));
     std::memcpy(request_dst + i * kRequestFeatures, obs.request.data(),
                 kRequestFeatures * sizeof(float));
     CopyFloats(obs.expert, expert_len, expert_dst + i * expert_len);

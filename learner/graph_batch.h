@@ -6,7 +6,7 @@
 // N experts, R running and W waiting slots per expert:
 //
 //   request      [B, kRequestFeatures]            float
-//   expert       [B, N, kExpertFeatures]          float
+//   expert       [B, N, F]                        float  (F = Observation::expert_features)
 //   running      [B, N, R, kSlotFeatures]         float
 //   running_mask [B, N, R]                        bool   (true = slot holds a request)
 //   waiting      [B, N, W, kSlotFeatures]         float
@@ -47,7 +47,7 @@ struct GraphBatch {
   torch::Tensor FlatView() const;
 };
 
-// Stacks observations that share N, R and W into one batch on the CPU (checked: a mismatch
+// Stacks observations that share N, R, W and F into one batch on the CPU (checked: a mismatch
 // is a bug in the caller, not bad user input). Masks are converted to bool.
 GraphBatch BatchObservations(const std::vector<const Observation*>& observations);
 

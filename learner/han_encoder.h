@@ -42,11 +42,14 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include "env/observation.h"
 #include "learner/encoder.h"
 
 namespace qosroute {
 
 struct HanEncoderOptions {
+  // Expert node input width: ExpertFeatureWidth(env.expert_aggregates) (env/observation.h).
+  TORCH_ARG(int64_t, expert_features) = kExpertFeatures;
   TORCH_ARG(int64_t, hidden) = 64;
   TORCH_ARG(int64_t, heads) = 4;  // hidden must be divisible by heads
   TORCH_ARG(int64_t, layers) = 2;

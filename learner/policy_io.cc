@@ -47,12 +47,18 @@ void ForEachArchitectureField(Architecture& a, Visit visit) {
   visit("lookahead_features", a.lookahead_features);
   visit("lookahead_value", a.lookahead_value);
   visit("expert_score_prior", a.expert_score_prior);
+  visit("expert_aggregates", a.expert_aggregates);
   visit("prior", a.prior);
   visit("prior_temperature", a.prior_temperature);
   visit("prior_drop_value", a.prior_drop_value);
 }
 
 void ReadAttribute(const h5::Reader& r, const std::string& g, const char* name, int64_t* v) {
+  // Files written before the expert aggregates existed lack the attribute: they are off.
+  if (std::string(name) == "expert_aggregates" && !r.HasAttribute(g, name)) {
+    *v = 0;
+    return;
+  }
   *v = r.IntAttribute(g, name);
 }
 void ReadAttribute(const h5::Reader& r, const std::string& g, const char* name, double* v) {
@@ -100,6 +106,8 @@ std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyA
   const char* config = "the config asks for";
   const char* build = "this build uses";
   auto str = [](int64_t v) { return std::to_string(v); };
+  // The aggregates first: they set the expert width, so a differing width is theirs to name.
+  check("expert_aggregates", str(file.expert_aggregates), str(wanted.expert_aggregates), config);
   check("request_features", str(file.request_features), str(wanted.request_features), build);
   check("expert_features", str(file.expert_features), str(wanted.expert_features), build);
   check("slot_features", str(file.slot_features), str(wanted.slot_features), build);
@@ -155,7 +163,7 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   a.dueling = config.dueling ? 1 : 0;
   a.flat_mlp_hidden = config.flat_mlp_hidden;
   a.request_features = kRequestFeatures;
-  a.expert_features = kExpertFeatures;
+  a.expert_features = ExpertFeatureWidth(config.expert_aggregates);
   a.slot_features = kSlotFeatures;
   a.num_experts = config.num_experts;
   a.max_running = config.max_running;
@@ -163,6 +171,7 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   a.lookahead_features = config.lookahead_features ? 1 : 0;
   a.lookahead_value = config.lookahead_value ? 1 : 0;
   a.expert_score_prior = config.expert_score_prior ? 1 : 0;
+  a.expert_aggregates = config.expert_aggregates ? 1 : 0;
   a.prior = config.prior;
   a.prior_temperature = config.prior_temperature;
   a.prior_drop_value = config.prior_drop_value;
@@ -178,6 +187,7 @@ void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string
   candidate.lookahead_features = architecture.lookahead_features != 0;
   candidate.lookahead_value = architecture.lookahead_value != 0;
   candidate.expert_score_prior = architecture.expert_score_prior != 0;
+  candidate.expert_aggregates = architecture.expert_aggregates != 0;
   candidate.prior = architecture.prior;
   candidate.prior_temperature = architecture.prior_temperature;
   candidate.prior_drop_value = architecture.prior_drop_value;

@@ -42,6 +42,7 @@ struct PolicyArchitecture {
   int64_t lookahead_features = 0;
   int64_t lookahead_value = 0;
   int64_t expert_score_prior = 0;
+  int64_t expert_aggregates = 0;  // absent in files from before it existed: read as 0
   // The prior policy added to the actor's logits (SacConfig::prior) and its parameters.
   std::string prior = "none";
   double prior_temperature = 0.0;

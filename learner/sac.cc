@@ -87,7 +87,11 @@ void KeepTensorMemoryInProcess() {
 }
 
 std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
-  if (config.encoder == "han") return std::make_shared<HanEncoderImpl>(config.han);
+  if (config.encoder == "han") {
+    HanEncoderOptions options = config.han;
+    options.expert_features(ExpertFeatureWidth(config.expert_aggregates));
+    return std::make_shared<HanEncoderImpl>(options);
+  }
   if (config.encoder == "flat") {
     return std::make_shared<FlatEncoderImpl>(
         FlatEncoderOptions(config.num_experts, config.max_running, config.max_waiting)

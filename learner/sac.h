@@ -70,6 +70,7 @@ struct SacConfig : SacHyperparameters {
   bool lookahead_features = false;
   bool lookahead_value = true;
   bool expert_score_prior = false;
+  bool expert_aggregates = false;  // the HAN's expert input is then 19 features wide
 
   uint64_t seed = 0;
   // Intra-op threads for torch (global to the process). 0 leaves torch's setting alone. One

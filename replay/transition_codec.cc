@@ -1,6 +1,7 @@
 #include "replay/transition_codec.h"
 
 #include <cstring>
+#include <string>
 
 #include "common/error.h"
 
@@ -32,15 +33,22 @@ void EncodeObservation(const Observation& o, std::vector<uint8_t>* out) {
   Append(o.action_mask.data(), o.action_mask.size(), out);
 }
 
-void DecodeObservation(const uint8_t*& p, const uint8_t* end, Observation* o) {
-  int32_t dims[3];
-  QR_CHECK(end - p >= static_cast<ptrdiff_t>(sizeof(dims)));
-  Read(p, dims, 3);
+// N, R, W of the observation at `p` (not consumed).
+void PeekDims(const uint8_t* p, const uint8_t* end, int32_t dims[3]) {
+  QR_CHECK(end - p >= static_cast<ptrdiff_t>(3 * sizeof(int32_t)));
+  std::memcpy(dims, p, 3 * sizeof(int32_t));
   QR_CHECK_MSG(dims[0] > 0 && dims[1] >= 0 && dims[2] >= 0, "corrupt transition record");
-  QR_CHECK(static_cast<size_t>(end - p) + sizeof(dims) >=
-           EncodedObservationSize(dims[0], dims[1], dims[2]));
-  if (o->num_experts != dims[0] || o->max_running != dims[1] || o->max_waiting != dims[2]) {
-    o->Resize(dims[0], dims[1], dims[2]);
+}
+
+void DecodeObservation(const uint8_t*& p, const uint8_t* end, int expert_features, Observation* o) {
+  int32_t dims[3];
+  PeekDims(p, end, dims);
+  QR_CHECK(static_cast<size_t>(end - p) >=
+           EncodedObservationSize(dims[0], dims[1], dims[2], expert_features));
+  p += sizeof(dims);
+  if (o->num_experts != dims[0] || o->max_running != dims[1] || o->max_waiting != dims[2] ||
+      o->expert_features != expert_features) {
+    o->Resize(dims[0], dims[1], dims[2], expert_features);
   }
   Read(p, o->request.data(), o->request.size());
   Read(p, o->expert.data(), o->expert.size());
@@ -53,24 +61,24 @@ void DecodeObservation(const uint8_t*& p, const uint8_t* end, Observation* o) {
 
 }  // namespace
 
-size_t EncodedObservationSize(int n, int r, int w) {
+size_t EncodedObservationSize(int n, int r, int w, int f) {
   return 3 * sizeof(int32_t) + kRequestFeatures * sizeof(float) +
-         n * kExpertFeatures * sizeof(float) +
+         static_cast<size_t>(n) * f * sizeof(float) +
          static_cast<size_t>(n) * (r + w) * (kSlotFeatures * sizeof(float) + 1) + (n + 1);
 }
 
-size_t EncodedTransitionSize(int n, int r, int w) {
-  return 2 * EncodedObservationSize(n, r, w) + sizeof(int32_t) + sizeof(float) + 1;
+size_t EncodedTransitionSize(int n, int r, int w, int f) {
+  return 2 * EncodedObservationSize(n, r, w, f) + sizeof(int32_t) + sizeof(float) + 1;
 }
 
 size_t EncodedTransitionSize(const Observation& layout) {
-  return EncodedTransitionSize(layout.num_experts, layout.max_running, layout.max_waiting);
+  return EncodedTransitionSize(layout.num_experts, layout.max_running, layout.max_waiting,
+                               layout.expert_features);
 }
 
 void EncodeTransition(const Observation& obs, int action, float reward, const Observation& next_obs,
                       bool done, std::vector<uint8_t>* out) {
-  QR_CHECK(obs.num_experts == next_obs.num_experts && obs.max_running == next_obs.max_running &&
-           obs.max_waiting == next_obs.max_waiting);
+  QR_CHECK(obs.SameLayout(next_obs));
   const size_t before = out->size();
   EncodeObservation(obs, out);
   const int32_t a = action;
@@ -85,13 +93,20 @@ void EncodeTransition(const Observation& obs, int action, float reward, const Ob
 void DecodeTransition(const uint8_t* data, size_t size, Transition* t) {
   const uint8_t* p = data;
   const uint8_t* end = data + size;
-  DecodeObservation(p, end, &t->obs);
-  QR_CHECK(size == EncodedTransitionSize(t->obs));
+  // F from the size: everything else in the record is fixed by N, R and W.
+  int32_t dims[3];
+  PeekDims(p, end, dims);
+  const size_t without_experts = EncodedTransitionSize(dims[0], dims[1], dims[2], 0);
+  const size_t per_feature = 2 * static_cast<size_t>(dims[0]) * sizeof(float);
+  QR_CHECK_MSG(size > without_experts && (size - without_experts) % per_feature == 0,
+               "transition record of " + std::to_string(size) + " bytes fits no expert width");
+  const int f = static_cast<int>((size - without_experts) / per_feature);
+  DecodeObservation(p, end, f, &t->obs);
   int32_t a;
   Read(p, &a, 1);
   t->action = a;
   Read(p, &t->reward, 1);
-  DecodeObservation(p, end, &t->next_obs);
+  DecodeObservation(p, end, f, &t->next_obs);
   uint8_t d;
   Read(p, &d, 1);
   t->done = d != 0;

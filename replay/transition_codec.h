@@ -10,8 +10,12 @@
 //   reward   : float32
 //   next_obs : Observation
 //   done     : uint8
-// Observation: int32 N, R, W; request[3]; expert[N*9]; running[N*R*6]; running_mask[N*R];
+// Observation: int32 N, R, W; request[3]; expert[N*F]; running[N*R*6]; running_mask[N*R];
 //              waiting[N*W*6]; waiting_mask[N*W]; action_mask[N+1].
+// F, the expert features per node (12, or 19 with env.expert_aggregates), is not in the
+// header: it is what the record's size leaves once N, R and W are known. Records written
+// before F could vary (F = 12) therefore decode unchanged, in messages and in the shards of
+// distributed checkpoints alike.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -21,8 +25,10 @@
 
 namespace qosroute {
 
-size_t EncodedObservationSize(int num_experts, int max_running, int max_waiting);
-size_t EncodedTransitionSize(int num_experts, int max_running, int max_waiting);
+size_t EncodedObservationSize(int num_experts, int max_running, int max_waiting,
+                              int expert_features);
+size_t EncodedTransitionSize(int num_experts, int max_running, int max_waiting,
+                             int expert_features);
 size_t EncodedTransitionSize(const Observation& layout);
 
 // Appends one record to *out.

@@ -129,6 +129,7 @@ TrainingSetup MakeSetup(const std::vector<std::string>& overrides = {}) {
   s.sac.num_experts = static_cast<int64_t>(s.config.env.experts.size());
   s.sac.max_running = s.config.env.max_running_slots;
   s.sac.max_waiting = s.config.env.max_waiting_slots;
+  s.sac.expert_aggregates = s.config.env.expert_aggregates;
   s.sac.seed = t.seed;
   s.sac.torch_threads = t.threads;
   return s;
@@ -468,6 +469,27 @@ TEST_F(CheckpointExactResume, InspectSummarisesCountersPartsAndConfig) {
   EXPECT_NE(text.find("[han]"), std::string::npos) << text;
 }
 
+// With the aggregate expert features (19 per expert) the replay's observations are wider;
+// resuming is still bit-exact.
+TEST(CheckpointAggregates, ResumeWithExpertAggregatesEqualsStraightRun) {
+  const TrainingSetup s = MakeSetup({"env.expert_aggregates=true", "train.total_frames=250"});
+  ASSERT_TRUE(s.sac.expert_aggregates);
+  const std::string straight = FreshDir("aggregates_straight");
+  ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight)).stopped);
+  const std::string resumed = FreshDir("aggregates_resumed");
+  TrainLoopOptions options = MakeOptions(s, resumed);
+  options.stop_at_updates = 101;
+  ASSERT_TRUE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
+  options.stop_at_updates = 0;
+  options.resume_from = NewestCheckpoint(resumed);
+  ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
+  ExpectSameTraining(s, NewestCheckpoint(straight), NewestCheckpoint(resumed));
+  const Loaded l = Load(s, NewestCheckpoint(resumed));
+  ASSERT_GT(l.replay->size(), 0);
+  EXPECT_EQ(l.replay->at(0).obs.expert_features, kExpertFeatures + kAggregateFeatures);
+  EXPECT_EQ(l.replay->at(0).next_obs.expert_features, kExpertFeatures + kAggregateFeatures);
+}
+
 // ------------------------------------------------------------------------------- bad files
 
 // Every file below the folder with its bytes, to show that nothing was changed.
@@ -598,6 +620,11 @@ TEST_F(BadCheckpoint, DifferentArchitecture) {
 TEST_F(BadCheckpoint, DifferentExpertCount) {
   ExpectRejected(*good_, "num_experts=2 but the config asks for 3",
                  {"cluster.experts=alpaca-native,chatglm-6b,mpt-7b-instruct"});
+}
+
+TEST_F(BadCheckpoint, DifferentExpertAggregates) {
+  ExpectRejected(*good_, "expert_aggregates=0 but the config asks for 1",
+                 {"env.expert_aggregates=true"});
 }
 
 TEST_F(BadCheckpoint, DifferentEnvCountOrReplayCapacity) {

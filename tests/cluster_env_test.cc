@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "env/heuristics.h"
 #include "env_test_util.h"
@@ -260,6 +262,69 @@ TEST(ClusterEnv, LookaheadValueFeaturesAreGreedyQosValuesAndMargins) {
     plain.Step(action);
   }
   EXPECT_GT(checked_drops, 0) << "the loaded scenario should make greedy-qos drop some requests";
+}
+
+// Features 12-18 against a computation over the experts' whole queues, in a loaded episode
+// with 2 running and 2 waiting slots, so that most requests are beyond the slots; the other
+// features are the same as without the aggregates.
+TEST(ClusterEnv, ExpertAggregatesSumOverEveryRunningAndWaitingRequest) {
+  auto workload = SyntheticTestWorkload();
+  EnvConfig config = PaperLikeConfig(8.0, 400);
+  config.max_running_slots = 2;
+  config.max_waiting_slots = 2;
+  ClusterEnv plain(config, workload);
+  config.expert_aggregates = true;
+  ClusterEnv env(config, workload);
+  env.Reset(9);
+  plain.Reset(9);
+  const int n = static_cast<int>(config.experts.size());
+  const int width = kExpertFeatures + kAggregateFeatures;
+  int truncated_steps = 0;
+  double largest_unseen_kv = 0.0;
+  for (int step = 0; step < 300 && !env.done(); ++step) {
+    const Observation& obs = env.observation();
+    ASSERT_EQ(obs.expert_features, width);
+    ASSERT_EQ(plain.observation().expert_features, kExpertFeatures);
+    for (int e = 0; e < n; ++e) {
+      const ExpertServer& server = env.experts()[e];
+      double ahead = 0, prefill = 0, waiting_out = 0, worst_run = 0, worst_wait = 0;
+      int past = 0, unseen_blocks = 0, index = 0;
+      for (const ActiveRequest& r : server.running()) {
+        ahead += std::max(0, r.pred_output_tokens - r.generated);
+        const double lpt = (env.now() - r.arrival) / std::max(1, r.generated);
+        worst_run = std::max(worst_run, lpt);
+        past += lpt > config.sla ? 1 : 0;
+        if (index++ >= 2) unseen_blocks += r.blocks;
+      }
+      for (const ActiveRequest& r : server.waiting()) {
+        prefill += r.prompt_tokens;
+        waiting_out += r.pred_output_tokens;
+        worst_wait = std::max(worst_wait, (env.now() - r.arrival) / std::max(1, r.generated));
+      }
+      const float* a = obs.expert.data() + e * width + kFirstAggregateFeature;
+      EXPECT_NEAR(a[0], ahead / 1280.0, 1e-5);
+      EXPECT_NEAR(a[1], prefill / 1280.0, 1e-5);
+      EXPECT_NEAR(a[2], waiting_out / 1280.0, 1e-5);
+      EXPECT_NEAR(a[3], std::min(10.0, worst_run / config.sla), 1e-4);
+      EXPECT_NEAR(a[4], past / 10.0, 1e-6);
+      EXPECT_NEAR(a[5], std::min(10.0, worst_wait / config.sla), 1e-4);
+      const double unseen_kv = static_cast<double>(unseen_blocks) / server.num_blocks();
+      EXPECT_NEAR(a[6], unseen_kv, 1e-6);
+      largest_unseen_kv = std::max(largest_unseen_kv, unseen_kv);
+      if (server.running().size() > 2 && !server.waiting().empty()) ++truncated_steps;
+      for (int f = 0; f < kExpertFeatures; ++f) {
+        EXPECT_EQ(obs.expert[e * width + f], plain.observation().expert[e * kExpertFeatures + f]);
+      }
+    }
+    EXPECT_EQ(obs.running, plain.observation().running);
+    EXPECT_EQ(obs.waiting, plain.observation().waiting);
+    const int action = step % n;
+    env.Step(action);
+    plain.Step(action);
+  }
+  // The scenario does what it is for: queues longer than the slots, KV held out of view.
+  EXPECT_GT(truncated_steps, 20);
+  EXPECT_GT(largest_unseen_kv, 0.0);
 }
 
 TEST(ClusterEnv, RejectsAWorkloadMissingAnExpertsModel) {

@@ -65,6 +65,10 @@ endfunction()
 qosroute_add_mpi_resume_test(distributed_resume_np2_hosted_shard stop-resume 2)
 qosroute_add_mpi_resume_test(distributed_resume_np3_shard stop-resume 3 --set launch.replay_shards=1)
 qosroute_add_mpi_resume_test(distributed_resume_np4_two_learners stop-resume 4 --set launch.learners=2 --set launch.replay_shards=1)
+# The same with the aggregate expert features: wider records through MPI, the shard's snapshot
+# and the split batch.
+qosroute_add_mpi_resume_test(distributed_resume_np4_aggregates stop-resume 4 --set launch.learners=2
+                             --set launch.replay_shards=1 --set env.expert_aggregates=true)
 qosroute_add_mpi_resume_test(distributed_resume_np3_sigusr1 signal 3 --set launch.replay_shards=1 --set train.total_frames=200000)
 qosroute_add_mpi_resume_test(distributed_resume_np2_bad_file bad-file 2)
 # One job per run directory and one error line per job (not per rank).

@@ -36,9 +36,11 @@ std::vector<EnvCase> AllEnvironments() {
     };
   };
   // The calibrated edge world (configs/edge-4090.cfg): RTX 4090 profile on every expert.
-  auto edge = [workload](double rate, int requests, const std::string& time_model) {
+  auto edge = [workload](double rate, int requests, const std::string& time_model,
+                         bool aggregates = false) {
     return [=]() -> std::unique_ptr<Environment> {
       EnvConfig c = testing_util::PaperLikeConfig(rate, requests);
+      c.expert_aggregates = aggregates;
       for (auto& e : c.experts) {
         ApplyGpuProfile(FindGpuProfile("rtx4090"), &e);
         if (time_model == "table") {
@@ -54,6 +56,7 @@ std::vector<EnvCase> AllEnvironments() {
       {"Edge4090Loaded", edge(40.0, 600, "calibrated")},
       {"Edge4090Overloaded", edge(120.0, 1500, "calibrated")},
       {"Edge4090Table", edge(40.0, 600, "table")},
+      {"Edge4090OverloadedWithAggregates", edge(120.0, 1500, "calibrated", true)},
       {"ClusterPaper", cluster(3.0, 0, "poisson", true)},
       {"ClusterOverloaded", cluster(12.0, 0, "poisson", true)},
       {"ClusterTinyKvCache", cluster(8.0, 24, "poisson", false)},
@@ -92,7 +95,9 @@ TEST_P(EnvironmentConformance, RandomRolloutsProduceFiniteValidObservations) {
     int steps = 0;
     while (!env->done()) {
       const Observation& obs = env->observation();
-      ASSERT_EQ(obs.expert.size(), static_cast<size_t>(obs.num_experts) * kExpertFeatures);
+      ASSERT_TRUE(obs.expert_features == kExpertFeatures ||
+                  obs.expert_features == kExpertFeatures + kAggregateFeatures);
+      ASSERT_EQ(obs.expert.size(), static_cast<size_t>(obs.num_experts) * obs.expert_features);
       ASSERT_EQ(obs.action_mask.size(), static_cast<size_t>(obs.num_actions()));
       for (float v : obs.expert) ASSERT_TRUE(std::isfinite(v));
       for (float v : obs.running) ASSERT_TRUE(std::isfinite(v));

@@ -1,6 +1,7 @@
 // The SAC options beyond the reference: dueling critic heads, the learning-rate schedule and
 // the greedy-qos prior of KL-regularised SAC.
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -137,6 +138,62 @@ TEST_F(SacOptions, DuelingIsPartOfThePolicyArchitecture) {
   EXPECT_TRUE(rebuilt.dueling);
   SacAgent again(rebuilt);
   EXPECT_NO_THROW(LoadPolicy(path, &again));
+  std::filesystem::remove(path);
+}
+
+// env.expert_aggregates widens the HAN's expert input to 19 features; the added weights
+// learn (gradients reach them), the policy file records the choice, and an evaluator rebuilds
+// the agent from the file. Files from before the aggregates existed (no attribute) load with
+// them off.
+TEST_F(SacOptions, ExpertAggregatesWidenTheEncoderAndArePartOfThePolicyFile) {
+  const int wide = ExpertFeatureWidth(true);
+  SacConfig config = SmallConfig("han");
+  config.expert_aggregates = true;
+  SacAgent agent(config);
+  const Transitions t = RandomTransitions(12, 16, 3, 4, 3, wide);
+  agent.ComputeLosses(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones).critic.backward();
+  bool found = false;
+  for (const auto& [name, p] : agent.NamedParameters()) {
+    if (name != "encoder.layers.0.expert_proj.weight") continue;
+    found = true;
+    ASSERT_EQ(p.size(1), wide);
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_GT(p.grad().slice(1, kFirstAggregateFeature, wide).abs().sum().item<double>(), 0.0);
+  }
+  ASSERT_TRUE(found) << "no first-layer expert projection";
+  agent.Update(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones);
+
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("qosroute_sac_aggregates_" + std::to_string(::getpid()) + ".h5"))
+                               .string();
+  SavePolicy(path, agent);
+  SacConfig rebuilt = SmallConfig("han");
+  ApplyArchitecture(ReadPolicyArchitecture(path), path, &rebuilt);
+  EXPECT_TRUE(rebuilt.expert_aggregates);
+  SacAgent loaded(rebuilt);
+  LoadPolicy(path, &loaded);
+  EXPECT_TRUE(torch::equal(agent.ActionProbs(t.obs_batch), loaded.ActionProbs(t.obs_batch)));
+  SacAgent plain(SmallConfig("han"));
+  try {
+    LoadPolicy(path, &plain);
+    ADD_FAILURE() << "a policy with aggregates loaded into an agent without them";
+  } catch (const UserError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "policy " + path + " has expert_aggregates=1 but the config asks for 0");
+  }
+
+  // A file as written before the attribute existed.
+  SavePolicy(path, SacAgent(SmallConfig("han")));
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  ASSERT_GE(H5Adelete_by_name(file, "/", "expert_aggregates", H5P_DEFAULT), 0);
+  H5Fclose(file);
+  SacConfig old = SmallConfig("han");
+  old.expert_aggregates = true;  // whatever the config says, the file decides
+  ApplyArchitecture(ReadPolicyArchitecture(path), path, &old);
+  EXPECT_FALSE(old.expert_aggregates);
+  SacAgent old_agent(old);
+  EXPECT_NO_THROW(LoadPolicy(path, &old_agent));
   std::filesystem::remove(path);
 }
 

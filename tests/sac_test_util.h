@@ -14,9 +14,10 @@
 
 namespace qosroute::sac_test_util {
 
-inline Observation RandomObservation(Rng& rng, int n, int r, int w, bool allow_drop) {
+inline Observation RandomObservation(Rng& rng, int n, int r, int w, bool allow_drop,
+                                     int expert_features = kExpertFeatures) {
   Observation o;
-  o.Resize(n, r, w);
+  o.Resize(n, r, w, expert_features);
   for (float& v : o.request) v = static_cast<float>(rng.Uniform());
   for (float& v : o.expert) v = static_cast<float>(rng.Uniform());
   for (float& v : o.running) v = static_cast<float>(rng.Normal());
@@ -40,14 +41,16 @@ inline GraphBatch Batch(const std::vector<Observation>& observations) {
   return BatchObservations(ptrs);
 }
 
-inline Transitions RandomTransitions(uint64_t seed, int count, int n, int r, int w) {
+inline Transitions RandomTransitions(uint64_t seed, int count, int n, int r, int w,
+                                     int expert_features = kExpertFeatures) {
   Rng rng(seed);
   Transitions t;
   std::vector<int64_t> actions;
   std::vector<float> rewards, dones;
   for (int i = 0; i < count; ++i) {
-    t.obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 3 != 0));
-    t.next_obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 4 != 0));
+    t.obs.push_back(RandomObservation(rng, n, r, w, /*allow_drop=*/i % 3 != 0, expert_features));
+    t.next_obs.push_back(
+        RandomObservation(rng, n, r, w, /*allow_drop=*/i % 4 != 0, expert_features));
     const Observation& o = t.obs.back();
     int a;
     do {

@@ -113,11 +113,12 @@ TEST(ServePredictorTest, PriorIsTheWorkloadMeanAndLongerPromptsPredictTheirOwnLe
   EXPECT_EQ(tokens[0], 100);
 }
 
-// The live observation of the same state as the simulator's: equal field by field, and every
-// heuristic decides the same on both.
+// The live observation of the same state as the simulator's: equal field by field (the
+// optional features and the aggregates included), and every heuristic decides the same on both.
 TEST(LiveObservationTest, EqualsTheSimulatorsForTheSameState) {
-  RunConfig config = LoadRunConfig(
-      kEdge, {"workload.rate=70", "env.lookahead_features=true", "env.expert_score_prior=true"});
+  RunConfig config =
+      LoadRunConfig(kEdge, {"workload.rate=70", "env.lookahead_features=true",
+                            "env.expert_score_prior=true", "env.expert_aggregates=true"});
   auto workload = LoadConfiguredWorkload(config);
   ClusterEnv sim(config.env, workload);
   ClusterEnv live(config.env, workload);
@@ -138,6 +139,7 @@ TEST(LiveObservationTest, EqualsTheSimulatorsForTheSameState) {
       const Observation& a = sim.observation();
       const Observation& b = live.ObserveLive(sim.now(), sim.arrived(), state, all);
       EXPECT_EQ(a.request, b.request);
+      ASSERT_EQ(b.expert_features, kExpertFeatures + kAggregateFeatures);
       EXPECT_EQ(a.expert, b.expert) << "step " << step;
       EXPECT_EQ(a.running, b.running);
       EXPECT_EQ(a.running_mask, b.running_mask);

@@ -7,9 +7,9 @@
 namespace qosroute {
 namespace {
 
-Observation RandomObservation(int n, int r, int w, Rng& rng) {
+Observation RandomObservation(int n, int r, int w, Rng& rng, int f = kExpertFeatures) {
   Observation o;
-  o.Resize(n, r, w);
+  o.Resize(n, r, w, f);
   for (auto& v : o.request) v = static_cast<float>(rng.Uniform());
   for (auto& v : o.expert) v = static_cast<float>(rng.Uniform());
   for (auto& v : o.running) v = static_cast<float>(rng.Uniform());
@@ -22,6 +22,7 @@ Observation RandomObservation(int n, int r, int w, Rng& rng) {
 
 void ExpectSame(const Observation& a, const Observation& b) {
   EXPECT_EQ(a.num_experts, b.num_experts);
+  EXPECT_EQ(a.expert_features, b.expert_features);
   EXPECT_EQ(a.request, b.request);
   EXPECT_EQ(a.expert, b.expert);
   EXPECT_EQ(a.running, b.running);
@@ -37,7 +38,7 @@ TEST(TransitionCodec, RoundTripsEveryField) {
   const Observation next = RandomObservation(3, 4, 5, rng);
   std::vector<uint8_t> bytes;
   EncodeTransition(obs, 2, -0.75f, next, true, &bytes);
-  ASSERT_EQ(bytes.size(), EncodedTransitionSize(3, 4, 5));
+  ASSERT_EQ(bytes.size(), EncodedTransitionSize(3, 4, 5, kExpertFeatures));
   Transition t;
   DecodeTransition(bytes.data(), bytes.size(), &t);
   ExpectSame(t.obs, obs);
@@ -54,12 +55,46 @@ TEST(TransitionCodec, RecordsAppendBackToBackAtFixedSize) {
     EncodeTransition(RandomObservation(2, 3, 3, rng), i % 3, 0.1f * i,
                      RandomObservation(2, 3, 3, rng), false, &bytes);
   }
-  const size_t size = EncodedTransitionSize(2, 3, 3);
+  const size_t size = EncodedTransitionSize(2, 3, 3, kExpertFeatures);
   ASSERT_EQ(bytes.size(), 5 * size);
   Transition t;
   DecodeTransition(bytes.data() + 3 * size, size, &t);
   EXPECT_EQ(t.action, 0);
   EXPECT_FLOAT_EQ(t.reward, 0.3f);
+}
+
+// The expert width is not in the record's header: it follows from the record's size, so
+// records with and without the aggregate features (and those written before they existed,
+// which are byte for byte the F = 12 records) decode to their own width.
+TEST(TransitionCodec, ExpertWidthFollowsTheRecordSize) {
+  const int wide = ExpertFeatureWidth(/*aggregates=*/true);
+  ASSERT_EQ(wide, kExpertFeatures + kAggregateFeatures);
+  for (const int f : {kExpertFeatures, wide}) {
+    Rng rng(6);
+    const Observation obs = RandomObservation(3, 2, 4, rng, f);
+    const Observation next = RandomObservation(3, 2, 4, rng, f);
+    std::vector<uint8_t> bytes;
+    EncodeTransition(obs, 1, 0.5f, next, false, &bytes);
+    ASSERT_EQ(bytes.size(), EncodedTransitionSize(3, 2, 4, f));
+    Transition t;
+    t.obs.Resize(3, 2, 4, f == wide ? kExpertFeatures : wide);  // reused buffers of the other width
+    DecodeTransition(bytes.data(), bytes.size(), &t);
+    ExpectSame(t.obs, obs);
+    ExpectSame(t.next_obs, next);
+    EXPECT_EQ(t.obs.expert.size(), static_cast<size_t>(3 * f));
+  }
+  EXPECT_EQ(EncodedTransitionSize(3, 2, 4, wide) - EncodedTransitionSize(3, 2, 4, kExpertFeatures),
+            2 * 3 * kAggregateFeatures * sizeof(float));
+}
+
+TEST(TransitionCodecDeathTest, ARecordSizeThatFitsNoExpertWidthIsCaught) {
+  Rng rng(7);
+  std::vector<uint8_t> bytes;
+  EncodeTransition(RandomObservation(2, 2, 2, rng), 0, 0.0f, RandomObservation(2, 2, 2, rng), false,
+                   &bytes);
+  bytes.push_back(0);  // one byte more than any width gives
+  Transition t;
+  EXPECT_DEATH(DecodeTransition(bytes.data(), bytes.size(), &t), "fits no expert width");
 }
 
 TEST(TransitionCodec, ChecksumSumIsOrderIndependentAndSeesDuplicates) {
