@@ -432,6 +432,10 @@ int64_t Reader::IntAttribute(const std::string& object, const char* name) const 
   return values[0];
 }
 
+int64_t Reader::IntAttributeOr(const std::string& object, const char* name, int64_t absent) const {
+  return HasAttribute(object, name) ? IntAttribute(object, name) : absent;
+}
+
 std::vector<int64_t> Reader::IntsAttribute(const std::string& object, const char* name) const {
   Id target(OpenObject(object), H5Oclose);
   CheckAttributeExists(target.get(), object, name);

@@ -105,6 +105,9 @@ class Reader {
   // Whether `object` (which must exist) has the attribute `name`.
   bool HasAttribute(const std::string& object, const char* name) const;
   int64_t IntAttribute(const std::string& object, const char* name) const;
+  // IntAttribute, or `absent` when the object lacks it (an attribute added after files of
+  // the same format version were written).
+  int64_t IntAttributeOr(const std::string& object, const char* name, int64_t absent) const;
   double DoubleAttribute(const std::string& object, const char* name) const;
   std::string StringAttribute(const std::string& object, const char* name) const;
   std::vector<int64_t> IntsAttribute(const std::string& object, const char* name) const;

@@ -71,8 +71,7 @@ std::string DescribeArchitecture(const h5::Reader& r) {
       r.IntAttribute(a, "num_experts"), r.IntAttribute(a, "max_running"),
       r.IntAttribute(a, "max_waiting"), OnOff(r.IntAttribute(a, "lookahead_features")),
       OnOff(r.IntAttribute(a, "lookahead_value")), OnOff(r.IntAttribute(a, "expert_score_prior")),
-      OnOff(r.HasAttribute(a, "expert_aggregates") ? r.IntAttribute(a, "expert_aggregates") : 0),
-      r.StringAttribute(a, "prior"));
+      OnOff(r.IntAttributeOr(a, "expert_aggregates", 0)), r.StringAttribute(a, "prior"));
   out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
                      r.IntAttribute("/agent", "num_updates"));
   return out;

@@ -160,9 +160,7 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
   const int64_t rr = r.IntAttribute(kReplay, "max_running");
   const int64_t ww = r.IntAttribute(kReplay, "max_waiting");
   // Checkpoints from before the expert aggregates have no such attribute: 12 features.
-  const int64_t ff = r.HasAttribute(kReplay, "expert_features")
-                         ? r.IntAttribute(kReplay, "expert_features")
-                         : kExpertFeatures;
+  const int64_t ff = r.IntAttributeOr(kReplay, "expert_features", kExpertFeatures);
   if (size > 0 && (n != architecture.num_experts || rr != architecture.max_running ||
                    ww != architecture.max_waiting || ff != architecture.expert_features)) {
     throw UserError(where + " holds replay observations for " + std::to_string(n) + " experts, " +

@@ -18,6 +18,8 @@ constexpr char kFormat[] = "qosroute-policy";
 // dueling attribute, the optional-feature attributes and the prior policy.
 constexpr int64_t kFormatVersion = 2;
 constexpr char kParameters[] = "/parameters";
+// Added after format version 2 without a bump: files from before lack it, and are off.
+constexpr char kAggregatesAttribute[] = "expert_aggregates";
 
 std::string ToString(const std::vector<int64_t>& values) {
   std::ostringstream out;
@@ -27,7 +29,8 @@ std::string ToString(const std::vector<int64_t>& values) {
   return out.str();
 }
 
-// Every architecture field with its attribute name, for both directions and both file kinds.
+// Every architecture field of format version 2 with its attribute name, for both directions
+// and both file kinds (later optional ones are read and written after it).
 template <typename Architecture, typename Visit>
 void ForEachArchitectureField(Architecture& a, Visit visit) {
   visit("encoder", a.encoder);
@@ -47,18 +50,12 @@ void ForEachArchitectureField(Architecture& a, Visit visit) {
   visit("lookahead_features", a.lookahead_features);
   visit("lookahead_value", a.lookahead_value);
   visit("expert_score_prior", a.expert_score_prior);
-  visit("expert_aggregates", a.expert_aggregates);
   visit("prior", a.prior);
   visit("prior_temperature", a.prior_temperature);
   visit("prior_drop_value", a.prior_drop_value);
 }
 
 void ReadAttribute(const h5::Reader& r, const std::string& g, const char* name, int64_t* v) {
-  // Files written before the expert aggregates existed lack the attribute: they are off.
-  if (std::string(name) == "expert_aggregates" && !r.HasAttribute(g, name)) {
-    *v = 0;
-    return;
-  }
   *v = r.IntAttribute(g, name);
 }
 void ReadAttribute(const h5::Reader& r, const std::string& g, const char* name, double* v) {
@@ -143,12 +140,14 @@ std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyA
 void WriteArchitecture(h5::Writer& w, const std::string& group, const PolicyArchitecture& a) {
   ForEachArchitectureField(
       a, [&](const char* name, const auto& value) { w.Attribute(group, name, value); });
+  w.Attribute(group, kAggregatesAttribute, a.expert_aggregates);
 }
 
 PolicyArchitecture ReadArchitecture(const h5::Reader& r, const std::string& group) {
   PolicyArchitecture a;
   ForEachArchitectureField(
       a, [&](const char* name, auto& value) { ReadAttribute(r, group, name, &value); });
+  a.expert_aggregates = r.IntAttributeOr(group, kAggregatesAttribute, 0);
   return a;
 }
 
