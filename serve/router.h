@@ -5,6 +5,10 @@
 // running or waiting) plus each backend's vLLM gauges scraped on a short period, turned into
 // the training observation by ClusterEnv::ObserveLive. The chosen backend gets the request
 // (the qosroute extension stripped, its own API key set); the drop action answers 503.
+//
+// One class over several files: router.cc (construction, decisions, forwarding, answers),
+// router_health.cc (health checks and scrapes), router_endpoints.cc (/health, /v1/models,
+// /metrics); the accounting that becomes the live state is LiveState (live_state.h).
 #include <chrono>
 #include <map>
 #include <memory>
@@ -14,6 +18,7 @@
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
 #include "serve/http_client.h"
+#include "serve/live_state.h"
 #include "serve/openai_api.h"
 #include "serve/prometheus_text.h"
 #include "serve/serve_predictor.h"
@@ -73,8 +78,9 @@ class Router {
   void Forward(std::shared_ptr<Exchange> exchange, CompletionRequest request, int expert,
                const ArrivedRequestView& view, double received);
   HttpCallHandlers CallHandlers(long id, const std::string& name);
+  void FinishCall(long id, const std::string& name, beast::error_code ec, std::string body);
   void EndCall(long id, const std::string& outcome);
-  void RecordAddedLatency(const Call& call);
+  void RecordAddedLatency(long id, const Call& call);
   void HealthCheck(size_t backend);
   void MarkDown(size_t backend, const std::string& why);
   void HandleHealth(std::shared_ptr<Exchange> exchange);
@@ -85,6 +91,7 @@ class Router {
 
   net::io_context& io_;
   ClusterEnv live_env_;
+  LiveState live_;  // the accounting of calls_ and of the backends' scrapes
   std::unique_ptr<RoutingPolicy> policy_;
   std::string policy_name_;
   std::unique_ptr<ServePredictor> predictor_;
