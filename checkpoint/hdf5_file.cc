@@ -529,6 +529,51 @@ uint64_t Reader::LogicalBytes(const std::string& name) const {
   return static_cast<uint64_t>(H5Sget_simple_extent_npoints(space.get())) * H5Tget_size(type.get());
 }
 
+void Reader::VerifyAttributes(int64_t object_id, const std::string& object) const {
+  H5O_info_t info;
+  if (H5Oget_info2(object_id, &info, H5O_INFO_NUM_ATTRS) < 0)
+    Fail(object + " is damaged (checksum mismatch or data cut off)");
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    Id attr(H5Aopen_by_idx(object_id, ".", H5_INDEX_NAME, H5_ITER_INC, i, H5P_DEFAULT, H5P_DEFAULT),
+            H5Aclose);
+    Id type(attr.ok() ? H5Aget_type(attr.get()) : -1, H5Tclose);
+    Id space(attr.ok() ? H5Aget_space(attr.get()) : -1, H5Sclose);
+    const hssize_t count = space.ok() ? H5Sget_simple_extent_npoints(space.get()) : -1;
+    std::vector<char> buffer(count > 0 && type.ok() ? count * H5Tget_size(type.get()) : 0);
+    if (!type.ok() || count < 0 ||
+        (!buffer.empty() && H5Aread(attr.get(), type.get(), buffer.data()) < 0)) {
+      Fail("attribute " + std::to_string(i) + " of " + object +
+           " is damaged (checksum mismatch or data cut off)");
+    }
+  }
+}
+
+void Reader::VerifyEverything() const {
+  std::vector<std::string> pending{"/"};
+  while (!pending.empty()) {
+    const std::string object = pending.back();
+    pending.pop_back();
+    Id id(OpenObject(object), H5Oclose);
+    VerifyAttributes(id.get(), object);
+    if (H5Iget_type(id.get()) == H5I_GROUP) {
+      for (const std::string& child : Children(object))
+        pending.push_back((object == "/" ? "" : object) + "/" + child);
+      continue;
+    }
+    if (H5Iget_type(id.get()) != H5I_DATASET) continue;
+    // The file's own type: every value is read back as stored, checksums included.
+    Id type(H5Dget_type(id.get()), H5Tclose);
+    Id space(H5Dget_space(id.get()), H5Sclose);
+    const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+    if (!type.ok() || count < 0) Fail("dataset " + object + " is damaged or not a dataset");
+    std::vector<char> buffer(static_cast<size_t>(count) * H5Tget_size(type.get()));
+    if (!buffer.empty() &&
+        H5Dread(id.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0) {
+      Fail("dataset " + object + " is damaged (checksum mismatch or data cut off)");
+    }
+  }
+}
+
 #define QOSROUTE_H5_INSTANTIATE(T)                                                \
   template void Writer::Write<T>(const std::string&, const T*, const Dims&);      \
   template void Reader::ReadInto<T>(const std::string&, const Dims&, T*) const;   \

@@ -120,7 +120,13 @@ class Reader {
   uint64_t StoredBytes(const std::string& name) const;
   uint64_t LogicalBytes(const std::string& name) const;
 
+  // Reads every attribute and every dataset of the file, whatever its type, so that each
+  // checksum (object headers, chunk indexes, Fletcher-32 of every chunk) is checked once:
+  // UserError naming the first damaged object. Costs one full read of the file.
+  void VerifyEverything() const;
+
  private:
+  void VerifyAttributes(int64_t object_id, const std::string& object) const;
   int64_t OpenObject(const std::string& object) const;
   int64_t OpenDataset(const std::string& name) const;
   void CheckAttributeExists(int64_t object_id, const std::string& object, const char* name) const;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "checkpoint/files.h"
+#include "checkpoint/resume_auto.h"
 #include "checkpoint/signals.h"
 #include "comm/mpi_check.h"
 #include "comm/mpi_scope.h"
@@ -48,7 +49,6 @@ std::string BroadcastString(const std::string& value) {
 std::shared_ptr<const DistributedCheckpoint> LoadResumeCheckpoint(
     const RunConfig& config, const std::string& run_dir, const std::string& resume,
     const RoleLayout& layout, const DistributedOptions& options, const SacConfig& sac) {
-  std::string path = resume == "auto" ? NewestCheckpoint(run_dir) : resume;
   if (resume.empty()) {
     const std::string existing = NewestCheckpoint(run_dir);
     if (!existing.empty()) {
@@ -58,6 +58,7 @@ std::shared_ptr<const DistributedCheckpoint> LoadResumeCheckpoint(
     }
     return nullptr;
   }
+  const std::string path = resume == "auto" ? NewestIntactCheckpoint(run_dir) : resume;
   if (path.empty()) {
     spdlog::info("--resume auto: no checkpoint in {}; starting fresh", CheckpointFolder(run_dir));
     return nullptr;
@@ -112,12 +113,7 @@ std::unique_ptr<GradientSync> MakeGradientSync(const RunConfig& config, MPI_Comm
 // Learner 0 at the end of training: the totals, then the comparison table if asked.
 void ReportTrainedRun(const RunConfig& config, std::shared_ptr<const Workload> workload,
                       const TrainResult& t, const std::string& run_dir, bool compare) {
-  spdlog::info(
-      "trained {} frames, {} updates, {} episodes in {:.0f} s ({:.0f} frames/s, {:.1f} "
-      "updates/s); "
-      "policy: {}",
-      t.frames, t.updates, t.episodes, t.seconds, t.frames / std::max(t.seconds, 1e-9),
-      t.updates / std::max(t.seconds, 1e-9), t.policy_path);
+  spdlog::info("{}", DescribeTrainedRun(t));
   const std::vector<NamedPolicyFile> compared = TrainedPolicies(config, t);
   if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);
   std::printf("run directory: %s\n", run_dir.c_str());

@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "checkpoint/files.h"
+#include "checkpoint/resume_auto.h"
 #include "checkpoint/signals.h"
 #include "comm/mpi_scope.h"
 #include "common/blas_probe.h"
@@ -78,7 +79,7 @@ int RunTrainCommand(const Args& args) {
   options.config_text = FormatResolvedConfig(config);
   options.stop_requested = &StopSignals::flag();
   if (resume == "auto") {
-    options.resume_from = NewestCheckpoint(run_dir);
+    options.resume_from = NewestIntactCheckpoint(run_dir);
     if (options.resume_from.empty()) {
       spdlog::info("--resume auto: no checkpoint in {}; starting fresh", CheckpointFolder(run_dir));
     }
@@ -100,10 +101,7 @@ int RunTrainCommand(const Args& args) {
         StopSignals::signal_number(), result.frames, result.updates, result.checkpoint_path);
     return 0;
   }
-  spdlog::info(
-      "trained {} frames, {} updates, {} episodes in {:.0f} s ({:.1f} updates/s); policy: {}",
-      result.frames, result.updates, result.episodes, result.seconds,
-      result.updates / result.seconds, result.policy_path);
+  spdlog::info("{}", DescribeTrainedRun(result));
 
   const std::vector<NamedPolicyFile> compared = TrainedPolicies(config, result);
   if (compare) CompareTrainedPolicy(config, workload, compared, run_dir);

@@ -51,6 +51,8 @@ void Learner::Restore() {
     resumed_selection_ = s.selection;
     rolling_.Set(s.rolling_qos_sum, s.rolling_requests);
     schedule_.last_log_frames = std::min(schedule_.last_log_frames, TotalFrames());
+    start_frames_ = TotalFrames();
+    start_updates_ = updates_;
     checkpoints_.SendResumeParts(c, EncodeLearnerPart(c.agent, updates_));
     const auto hosted = c.shards.find(transport_->rank());
     if (hosted != c.shards.end()) hosted_shard_->Restore(hosted->second);
@@ -83,11 +85,8 @@ DistributedResult Learner::Stopped() {
   result.parameter_checksum = ParameterChecksum(agent_);
   TrainResult& t = result.train;
   t.stopped = true;
-  t.frames = TotalFrames();
-  t.updates = updates_;
-  t.episodes = episodes_;
+  FillTotals(&t);
   t.checkpoint_path = checkpoints_.last_path();
-  t.seconds = Elapsed();
   t.last_eval_qos = schedule_.last_eval_qos;
   WaitForSends();
   return result;

@@ -195,17 +195,24 @@ void Learner::Finish(DistributedResult* result) {
                "transitions were lost or duplicated between actors and shards");
   QR_CHECK_MSG(result->learners_identical, "learners diverged: their parameters differ");
   TrainResult& t = result->train;
-  t.frames = TotalFrames();
-  t.updates = updates_;
-  t.episodes = episodes_;
+  FillTotals(&t);
   if (options_.evaluate) Evaluate();
   if (!options_.train.run_dir.empty()) {
     if (!options_.evaluate) SavePolicy(PolicyPath(), agent_);
     t.policy_path = PolicyPath();
   }
   t.last_eval_qos = schedule_.last_eval_qos;
-  t.seconds = Elapsed();
+  t.seconds = ProcessSeconds();  // after the final evaluation, as the one-process trainer's
   ReportSelection(selection_, &t);
+}
+
+void Learner::FillTotals(TrainResult* t) const {
+  t->frames = TotalFrames();
+  t->updates = updates_;
+  t->episodes = episodes_;
+  t->seconds = ProcessSeconds();
+  t->start_frames = start_frames_;
+  t->start_updates = start_updates_;
 }
 
 }  // namespace qosroute

@@ -100,9 +100,12 @@ class Learner {
     for (long f : actor_frames_) sum += f;
     return sum;
   }
-  double Elapsed() const {
-    return elapsed_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+  double ProcessSeconds() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count();
   }
+  double Elapsed() const { return elapsed_before_ + ProcessSeconds(); }
+  // The closing figures: totals, this process's time and the counters it began at.
+  void FillTotals(TrainResult* t) const;
 
   // Fresh: headers and the first log/eval points. Resumed: the rows up to the checkpoint
   // (rows written after it are dropped; the resumed run writes them again).
@@ -158,8 +161,9 @@ class Learner {
   std::optional<CheckpointSignal> planned_checkpoint_;  // follows the next update
   std::deque<Message> early_;  // resume: messages that arrived before this rank's part
   bool stop_forwarded_ = false;
-  CheckpointCoordinator checkpoints_;  // when, and the protocol with every rank
-  double elapsed_before_ = 0.0;        // training wall time before the resume
+  CheckpointCoordinator checkpoints_;          // when, and the protocol with every rank
+  double elapsed_before_ = 0.0;                // training wall time before the resume
+  long start_frames_ = 0, start_updates_ = 0;  // the counters this process resumed at
 };
 
 }  // namespace qosroute

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,7 @@ class Trainer {
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_checkpoint_time_ = start_;
   double elapsed_before_ = 0.0;
+  long start_frames_ = 0, start_updates_ = 0;  // the counters this process began at
   long next_checkpoint_updates_ = 0;
 
   // Scratch buffers reused across rounds and updates.
@@ -166,6 +168,8 @@ TrainResult Trainer::Run() {
   result.updates = state_.updates;
   result.episodes = state_.episodes;
   result.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  result.start_frames = start_frames_;
+  result.start_updates = start_updates_;
   result.last_eval_qos = state_.schedule.last_eval_qos;
   result.policy_path = policy_path_;
   ReportSelection(selection_, &result);
@@ -236,6 +240,8 @@ void Trainer::Resume() {
   explore_rng_.set_state(state_.explore_rng);
   sample_rng_.set_state(state_.replay_sample_rng);
   elapsed_before_ = state_.elapsed_seconds;
+  start_frames_ = state_.frames;
+  start_updates_ = state_.updates;
   if (!state_.config_text.empty() && !options_.config_text.empty()) {
     for (const std::string& d : ConfigDifferences(state_.config_text, options_.config_text)) {
       spdlog::warn("resuming with a config that differs from the checkpoint's: {}", d);
@@ -425,6 +431,19 @@ void ReportSelection(const SelectionKeeper& keeper, TrainResult* result) {
   result->selected_mean_gain = selected.mean_gain;
   result->selected_min_gain = selected.min_gain;
   result->selected_margin = selected.margin;
+}
+
+std::string DescribeTrainedRun(const TrainResult& t) {
+  const double seconds = std::max(t.seconds, 1e-9);
+  const std::string resumed =
+      t.start_updates > 0 || t.start_frames > 0
+          ? fmt::format(", resumed at {} frames, {} updates", t.start_frames, t.start_updates)
+          : "";
+  return fmt::format(
+      "trained {} frames, {} updates, {} episodes in {:.0f} s{} ({:.0f} frames/s, {:.1f} "
+      "updates/s); policy: {}",
+      t.frames, t.updates, t.episodes, t.seconds, resumed, (t.frames - t.start_frames) / seconds,
+      (t.updates - t.start_updates) / seconds, t.policy_path);
 }
 
 }  // namespace qosroute

@@ -53,7 +53,11 @@ struct TrainResult {
   long frames = 0;
   long updates = 0;
   long episodes = 0;
+  // This process's wall time, and the counters it started from (0 unless it resumed): rates
+  // cover this process's part only, as the progress line's do.
   double seconds = 0.0;
+  long start_frames = 0;
+  long start_updates = 0;
   double last_eval_qos = 0.0;
   std::string policy_path;
   // With model selection: <run_dir>/policy_selected.h5 and the update count of the snapshot
@@ -66,6 +70,11 @@ struct TrainResult {
   bool stopped = false;             // a stop request ended training early, after a checkpoint
   std::string checkpoint_path;      // the last checkpoint written ("" if none)
 };
+
+// The closing line of a training run: totals, and rates over this process's part (a resumed
+// run says where it resumed), e.g. "trained 6400 frames, 1350 updates, 31 episodes in 3 s,
+// resumed at 1250 updates (1600.0 frames/s, 33.3 updates/s); policy: P".
+std::string DescribeTrainedRun(const TrainResult& t);
 
 // With a snapshot selected: its file, update count, validation gains and margin.
 void ReportSelection(const SelectionKeeper& keeper, TrainResult* result);

@@ -395,11 +395,61 @@ TEST_F(CheckpointCli, BadCheckpointFilesExitTwoAndLeaveTheRunDirectoryAlone) {
   std::ofstream(not_hdf5) << "not a checkpoint\n";
   ExpectCliRejects(dir, not_hdf5, "not an HDF5 file");
   ExpectCliRejects(dir, TempPath("cli_missing.h5"), "does not exist");
-  // --resume auto takes the newest complete checkpoint, even if it is damaged, and says so.
+  // An explicit --resume PATH refuses a damaged file (--resume auto sets it aside and takes
+  // the one before: DamagedNewestCheckpoint below).
   const std::string newest = NewestCheckpoint(dir);
   fs::resize_file(newest, fs::file_size(newest) / 3);
-  ExpectCliRejects(dir, "auto", newest);
+  ExpectCliRejects(dir, newest, newest);
 }
+
+// A newest checkpoint truncated (a full disk, a partial copy) or with bytes flipped: --resume
+// auto says so in one warning naming it, keeps it under checkpoints/damaged/, resumes from the
+// one before and ends bit for bit as the straight run; the closing line's rates cover the
+// resumed part.
+class DamagedNewestCheckpoint : public CheckpointCli,
+                                public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(DamagedNewestCheckpoint, ResumeAutoSetsItAsideAndResumesFromTheOneBefore) {
+  const std::string damage = GetParam();
+  const std::string dir = FreshDir(std::string("cli_damaged_") + damage);
+  fs::copy(*straight_, dir, fs::copy_options::recursive);
+  const std::vector<CheckpointFile> files = ListCheckpoints(CheckpointFolder(dir));
+  ASSERT_GE(files.size(), 2u);
+  const CheckpointFile newest = files.back(), before = files[files.size() - 2];
+  if (damage == std::string("truncated")) {
+    fs::resize_file(newest.path, fs::file_size(newest.path) / 3);
+  } else {
+    std::fstream f(newest.path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(newest.path) / 2));
+    f.write(std::string(4096, '\x5a').data(), 4096);
+  }
+  const std::string damaged_bytes = ReadAll(newest.path);
+  // The damage is real: naming the file explicitly fails.
+  ExpectCliRejects(dir, newest.path, newest.path);
+
+  const Finished r = RunQosroute(TrainArgs(dir, {"--resume", "auto"}),
+                                 std::string("cli_damaged_") + damage + ".log");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string kept =
+      (fs::path(CheckpointFolder(dir)) / "damaged" / fs::path(newest.path).filename()).string();
+  size_t warnings = 0;
+  for (size_t at = r.output.find("--resume auto: "); at != std::string::npos;
+       at = r.output.find("--resume auto: ", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1u) << r.output;
+  EXPECT_NE(r.output.find("--resume auto: checkpoint " + newest.path), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("kept as " + kept), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("resuming from " + before.path), std::string::npos) << r.output;
+  EXPECT_EQ(ReadAll(kept), damaged_bytes) << "the damaged file must be kept as it was";
+  EXPECT_NE(r.output.find(", resumed at "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" " + std::to_string(before.updates) + " updates ("), std::string::npos)
+      << r.output;
+  ExpectMetricsLikeStraight(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, DamagedNewestCheckpoint, ::testing::Values("truncated", "flipped"));
 
 TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeatures) {
   // The recipe of configs/quickstart.cfg in miniature: look-ahead features and potential,

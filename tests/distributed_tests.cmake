@@ -71,6 +71,8 @@ qosroute_add_mpi_resume_test(distributed_resume_np4_aggregates stop-resume 4 --s
                              --set launch.replay_shards=1 --set env.expert_aggregates=true)
 qosroute_add_mpi_resume_test(distributed_resume_np3_sigusr1 signal 3 --set launch.replay_shards=1 --set train.total_frames=200000)
 qosroute_add_mpi_resume_test(distributed_resume_np2_bad_file bad-file 2)
+# A damaged newer checkpoint beside the one to resume from: --resume auto sets it aside.
+qosroute_add_mpi_resume_test(distributed_resume_np3_damaged_newest damaged-newest 3 --set launch.replay_shards=1)
 # One job per run directory and one error line per job (not per rank).
 qosroute_add_mpi_resume_test(distributed_run_dir_in_use_np2 in-use 2 --set train.total_frames=200000)
 qosroute_add_mpi_resume_test(distributed_bad_config_np3 bad-config 3)

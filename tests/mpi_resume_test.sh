@@ -4,6 +4,9 @@
 # MODE stop-resume: stop at update 60 (test hook), check the checkpoint, resume with
 #                   --resume auto, and check that counters continue and every transition of
 #                   the whole run reached a shard exactly once.
+# MODE damaged-newest: as stop-resume, with a damaged copy of the checkpoint placed as a newer
+#                   one (ckpt_61.h5, truncated): --resume auto warns once naming it, keeps it
+#                   under checkpoints/damaged/ and resumes from ckpt_60.
 # MODE signal:      SIGUSR1 to mpiexec (which forwards it to every rank) during training:
 #                   exit 0 with a checkpoint that inspect reads.
 # MODE bad-file:    --resume with a file that is not HDF5: exit code 2 from every rank, one
@@ -28,7 +31,7 @@ mkdir -p "$(dirname "$run_dir")"
 train=("$qr" train --config "$config" --run-dir "$run_dir" --compare false)
 
 case $mode in
-  stop-resume)
+  stop-resume | damaged-newest)
     out=$(QOSROUTE_TEST_STOP_AT_UPDATES=60 run -x QOSROUTE_TEST_STOP_AT_UPDATES "${train[@]}" "$@" 2>&1)
     rc=$?
     echo "$out" | tail -5
@@ -37,10 +40,20 @@ case $mode in
     ckpt="$run_dir/checkpoints/ckpt_60.h5"
     [ -f "$ckpt" ] || fail "no $ckpt"
     "$qr" inspect "$ckpt" | grep -q "updates 60" || fail "inspect does not show 60 updates"
+    if [ "$mode" = damaged-newest ]; then
+      damaged="$run_dir/checkpoints/ckpt_61.h5"
+      head -c $(($(stat -c %s "$ckpt") / 3)) "$ckpt" >"$damaged"
+    fi
     out=$(run "${train[@]}" "$@" --resume auto 2>&1)
     rc=$?
-    echo "$out" | grep -E "resumed|stream check|trained"
+    echo "$out" | grep -E "resumed|stream check|trained|--resume auto"
     [ $rc = 0 ] || fail "resumed run exited $rc"
+    if [ "$mode" = damaged-newest ]; then
+      [ "$(grep -c -- "--resume auto: checkpoint $damaged" <<<"$out")" = 1 ] || fail "want one warning naming $damaged"
+      cmp -s <(head -c $(($(stat -c %s "$ckpt") / 3)) "$ckpt") "$run_dir/checkpoints/damaged/ckpt_61.h5" ||
+        fail "the damaged file was not kept as it was under checkpoints/damaged/"
+      grep -q "resumed at [0-9]* frames, 60 updates" <<<"$out" || fail "the closing line does not say where it resumed"
+    fi
     grep -q "resumed from .*ckpt_60.h5: 60 updates" <<<"$out" || fail "did not resume at 60 updates"
     grep -q "every transition exactly once" <<<"$out" || fail "stream check failed"
     grep -q "trained 1200 frames, 125 updates" <<<"$out" || fail "totals differ from the plan"
