@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "env/cluster_env.h"
 #include "learner/blas_info.h"
 #include "learner/fused_adam.h"
 #include "learner/graph_batch.h"
@@ -94,8 +95,10 @@ SacConfig RecipeConfig(int threads) {
   SacConfig config = ReferenceConfig(threads);
   config.dueling = true;
   config.prior = "greedy-qos";
-  config.lookahead_features = true;
-  config.expert_score_prior = true;
+  EnvConfig env;
+  env.lookahead_features = true;
+  env.expert_score_prior = true;
+  config.schema = ObservationSchema::For(env);
   config.alpha_lr = 0.0;
   config.lr_final_fraction = 0.1;
   config.lr_decay_updates = 6000;

@@ -60,18 +60,26 @@ std::string DescribeArchitecture(const h5::Reader& r) {
     const std::vector<int64_t> values = r.IntsAttribute(a, name);
     return h5::FormatDims(h5::Dims(values.begin(), values.end()));
   };
+  // The observation's feature groups; checkpoints from before the schema record the switches
+  // of the groups that existed then.
+  const std::string features =
+      r.HasAttribute(a, "observation_schema")
+          ? "feature groups " + r.StringAttribute(a, "observation_schema")
+          : fmt::format(
+                "optional expert features: lookahead {}, lookahead value {}, expert score prior "
+                "{}, aggregates {}",
+                OnOff(r.IntAttribute(a, "lookahead_features")),
+                OnOff(r.IntAttribute(a, "lookahead_value")),
+                OnOff(r.IntAttribute(a, "expert_score_prior")),
+                OnOff(r.IntAttributeOr(a, "expert_aggregates", 0)));
   out += fmt::format(
       "architecture: {} encoder, hidden {}, heads {}, layers {}, semantic hidden {}, mlp_hidden "
-      "{}{}, {} experts, "
-      "{} running and {} waiting slots; optional expert features: lookahead {}, lookahead value "
-      "{}, expert score prior {}, aggregates {}; prior policy {}\n",
+      "{}{}, {} experts, {} running and {} waiting slots; {}; prior policy {}\n",
       r.StringAttribute(a, "encoder"), r.IntAttribute(a, "hidden"), r.IntAttribute(a, "heads"),
       r.IntAttribute(a, "layers"), r.IntAttribute(a, "semantic_hidden"), list("mlp_hidden"),
       r.IntAttribute(a, "dueling") != 0 ? ", dueling critics" : "",
       r.IntAttribute(a, "num_experts"), r.IntAttribute(a, "max_running"),
-      r.IntAttribute(a, "max_waiting"), OnOff(r.IntAttribute(a, "lookahead_features")),
-      OnOff(r.IntAttribute(a, "lookahead_value")), OnOff(r.IntAttribute(a, "expert_score_prior")),
-      OnOff(r.IntAttributeOr(a, "expert_aggregates", 0)), r.StringAttribute(a, "prior"));
+      r.IntAttribute(a, "max_waiting"), features, r.StringAttribute(a, "prior"));
   out += fmt::format("agent: {} updates, temperature log_alpha and its Adam state included\n",
                      r.IntAttribute("/agent", "num_updates"));
   return out;

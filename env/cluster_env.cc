@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "env/feature_schema.h"
 #include "env/heuristics.h"
 
 namespace qosroute {
@@ -34,72 +35,6 @@ double AddedDecodeSeconds(const ExpertServer& s, const ExpertConfig& ec, double 
   if (ec.time_model == "linear") return ec.k2 * context;
   return s.time_model().DecodeSeconds(static_cast<long>(context), 1) -
          s.time_model().DecodeSeconds(0, 1);
-}
-
-// What a slot's features are measured against.
-struct SlotContext {
-  double now = 0.0;
-  float sla = 0.0f;
-  float inv_blocks = 0.0f;  // 1 / the expert's KV blocks
-};
-
-// The current latency per token of a request, as slot feature 5 measures it (seconds).
-double CurrentLatencyPerToken(const ActiveRequest& r, double now) {
-  return (now - r.arrival) / std::max(1, r.generated);
-}
-
-// The first `slots` requests of a queue as slot features; the slots past its end are zero
-// and masked out. Requests beyond `slots` are not shown (docs/SIMULATOR.md: observation).
-template <typename Queue>
-void FillSlots(const Queue& queue, int slots, const SlotContext& c, float* dst, uint8_t* mask) {
-  const int shown = std::min<int>(slots, static_cast<int>(queue.size()));
-  for (int s = 0; s < shown; ++s) {
-    const ActiveRequest& r = queue[s];
-    float* f = dst + static_cast<size_t>(s) * kSlotFeatures;
-    f[0] = r.prompt_tokens / kTokenScale;
-    f[1] = r.pred_score;
-    f[2] = r.pred_output_tokens / kTokenScale;
-    f[3] = r.blocks * c.inv_blocks;
-    f[4] = r.generated / kTokenScale;
-    const double lpt = CurrentLatencyPerToken(r, c.now);
-    f[5] = std::min(kLatencyClip, static_cast<float>(lpt / c.sla));
-  }
-  std::fill(dst + static_cast<size_t>(shown) * kSlotFeatures,
-            dst + static_cast<size_t>(slots) * kSlotFeatures, 0.0f);
-  std::fill(mask, mask + slots, 0);
-  std::fill(mask, mask + shown, 1);
-}
-
-// Expert features 12-18 (observation.h): aggregates over every running and waiting request,
-// the slot view's truncation included. `slots_r` is R: running requests past it are unseen.
-template <typename RunningQueue, typename WaitingQueue>
-void FillAggregates(const RunningQueue& running, const WaitingQueue& waiting, int slots_r,
-                    const SlotContext& c, float* ex) {
-  constexpr float kSumScale = kTokenScale * kCountScale;
-  double decode_ahead = 0.0, worst_running = 0.0, worst_waiting = 0.0;
-  long past_sla = 0, unseen_blocks = 0;
-  for (size_t i = 0; i < running.size(); ++i) {
-    const ActiveRequest& r = running[i];
-    decode_ahead += std::max(0, r.pred_output_tokens - r.generated);
-    const double lpt = CurrentLatencyPerToken(r, c.now);
-    worst_running = std::max(worst_running, lpt);
-    if (lpt > c.sla) ++past_sla;
-    if (static_cast<int>(i) >= slots_r) unseen_blocks += r.blocks;
-  }
-  double prefill_queued = 0.0, waiting_output = 0.0;
-  for (const ActiveRequest& r : waiting) {
-    prefill_queued += r.prompt_tokens;
-    waiting_output += r.pred_output_tokens;
-    worst_waiting = std::max(worst_waiting, CurrentLatencyPerToken(r, c.now));
-  }
-  float* a = ex + kFirstAggregateFeature;
-  a[0] = static_cast<float>(decode_ahead / kSumScale);
-  a[1] = static_cast<float>(prefill_queued / kSumScale);
-  a[2] = static_cast<float>(waiting_output / kSumScale);
-  a[3] = std::min(kLatencyClip, static_cast<float>(worst_running / c.sla));
-  a[4] = past_sla / kCountScale;
-  a[5] = std::min(kLatencyClip, static_cast<float>(worst_waiting / c.sla));
-  a[6] = unseen_blocks * c.inv_blocks;
 }
 
 }  // namespace
@@ -144,11 +79,18 @@ void ValidateEnvConfig(const EnvConfig& c) {
   if (c.predictor.length_noise < 0)
     throw UserError("predictor.length_noise must be >= 0, got " +
                     std::to_string(c.predictor.length_noise));
+  ValidateFeatureGroups(c);
 }
 
 ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload)
     : config_(config), workload_(std::move(workload)) {
   ValidateEnvConfig(config_);
+  schema_ = ObservationSchema::For(config_);
+  for (const ObservationSchema::Entry& entry : schema_.entries())
+    feature_groups_.push_back(FindFeatureGroup(entry.name));
+  // The Observation's request and slot rows are fixed-size (observation.h).
+  QR_CHECK(schema_.Width(FeatureNode::kRequest) == kRequestFeatures);
+  QR_CHECK(schema_.Width(FeatureNode::kSlot) == kSlotFeatures);
   QR_CHECK(workload_ != nullptr);
   if (workload_->records.empty())
     throw UserError("workload " + workload_->source + " holds no records");
@@ -398,82 +340,29 @@ void ClusterEnv::UpdateArrivedView() {
 
 void ClusterEnv::BuildObservation() {
   const int n = static_cast<int>(experts_.size());
-  const int slots_r = config_.max_running_slots;
-  const int slots_w = config_.max_waiting_slots;
-  const int width = ExpertFeatureWidth(config_.expert_aggregates);
+  const int width = schema_.Width(FeatureNode::kExpert);
   Observation& obs = observation_;
-  if (obs.num_experts != n || obs.max_running != slots_r || obs.max_waiting != slots_w ||
-      obs.expert_features != width) {
-    obs.Resize(n, slots_r, slots_w, width);
+  if (obs.num_experts != n || obs.max_running != config_.max_running_slots ||
+      obs.max_waiting != config_.max_waiting_slots || obs.expert_features != width) {
+    obs.Resize(n, config_.max_running_slots, config_.max_waiting_slots, width);
   }
-  const float sla = static_cast<float>(config_.sla);
-  float mean_score = 0.0f, mean_output = 0.0f;
-  for (int e = 0; e < n; ++e) {
-    mean_score += arrived_.pred_score[e];
-    mean_output += arrived_.pred_output_tokens[e];
-  }
-  obs.request[0] = arrived_.prompt_tokens / kTokenScale;
-  obs.request[1] = mean_score / n;
-  obs.request[2] = mean_output / n / kTokenScale;
-
-  for (int e = 0; e < n; ++e) {
-    const ExpertServer& server = experts_[e];
-    const float inv_blocks = 1.0f / server.num_blocks();
-    float* ex = obs.expert.data() + static_cast<size_t>(e) * width;
-    ex[0] = server.blocks_used() * inv_blocks;
-    ex[1] = server.running().size() / kCountScale;
-    ex[2] = server.waiting().size() / kCountScale;
-    ex[3] = arrived_.prompt_tokens / kTokenScale;
-    ex[4] = arrived_.pred_score[e];
-    ex[5] = arrived_.pred_output_tokens[e] / kTokenScale;
-    const double iteration = server.time_model().DecodeSeconds(
-        server.running_context_tokens(), static_cast<int>(server.running().size()));
-    ex[6] = static_cast<float>(iteration / config_.sla);
-    if (config_.lookahead_features) {
-      const LookaheadEstimate estimate = EstimateRouting(*this, e, config_.lookahead_sharpness);
-      ex[7] = std::min(kLatencyClip,
-                       static_cast<float>(estimate.arrived_latency_per_token / config_.sla));
-      ex[8] = static_cast<float>(estimate.harm);
-      // greedy-qos's value of this expert, from the same look-ahead.
-      ex[kGreedyValueFeature] =
-          config_.lookahead_value
-              ? static_cast<float>(arrived_.pred_score[e] *
-                                       MeetProbability(estimate.arrived_latency_per_token,
-                                                       config_.sla, config_.lookahead_sharpness) -
-                                   estimate.harm)
-              : 0.0f;
-    } else {
-      ex[7] = 0.0f;
-      ex[8] = 0.0f;
-      ex[kGreedyValueFeature] = 0.0f;
+  // Every group of the schema in layout order; a switched-off group's columns are zeros.
+  const FeatureContext context(*this);
+  for (size_t g = 0; g < feature_groups_.size(); ++g) {
+    const ObservationSchema::Entry& entry = schema_.entries()[g];
+    if (entry.on) {
+      feature_groups_[g]->fill(context, &obs, entry.offset);
+      continue;
     }
-    ex[9] = config_.expert_score_prior ? expert_mean_score_[e] : 0.0f;
-
-    const SlotContext context{now_, sla, inv_blocks};
-    if (config_.expert_aggregates)
-      FillAggregates(server.running(), server.waiting(), slots_r, context, ex);
-    FillSlots(server.running(), slots_r, context,
-              obs.running.data() + static_cast<size_t>(e) * slots_r * kSlotFeatures,
-              obs.running_mask.data() + static_cast<size_t>(e) * slots_r);
-    FillSlots(server.waiting(), slots_w, context,
-              obs.waiting.data() + static_cast<size_t>(e) * slots_w * kSlotFeatures,
-              obs.waiting_mask.data() + static_cast<size_t>(e) * slots_w);
-  }
-  // Feature 11: each expert's value against the best one's, on the scale of the score
-  // differences between experts (0.05), so that the small margins that decide between
-  // experts of similar quality arrive at O(1).
-  float best_value = -std::numeric_limits<float>::infinity();
-  for (int e = 0; e < n; ++e)
-    best_value = std::max(best_value, obs.expert[e * width + kGreedyValueFeature]);
-  for (int e = 0; e < n; ++e) {
-    float* ex = obs.expert.data() + static_cast<size_t>(e) * width;
-    ex[11] = config_.lookahead_features && config_.lookahead_value
-                 ? std::max(-kValueMarginClip,
-                            (ex[kGreedyValueFeature] - best_value) / kValueMarginScale)
-                 : 0.0f;
+    QR_CHECK(entry.node == FeatureNode::kExpert);  // only expert groups can be off
+    for (int e = 0; e < n; ++e) {
+      float* row = obs.expert.data() + static_cast<size_t>(e) * width + entry.offset;
+      std::fill(row, row + entry.width, 0.0f);
+    }
   }
   std::fill(obs.action_mask.begin(), obs.action_mask.end(), 1);
   obs.action_mask[n] = config_.allow_drop ? 1 : 0;
+  obs.schema_id = schema_.Id();
 }
 
 ClusterEnv::EpisodeRequest ClusterEnv::Request(int index) const {

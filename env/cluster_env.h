@@ -11,6 +11,7 @@
 #include "env/arrivals.h"
 #include "env/environment.h"
 #include "env/expert_server.h"
+#include "env/feature_schema.h"
 #include "env/metrics.h"
 #include "env/predictor.h"
 #include "env/workload.h"
@@ -48,6 +49,9 @@ struct EnvConfig {
   // held beyond the slots). Ours. With dozens of requests per expert the R/W slots show only
   // the first R and W; these keep the rest visible. Widens the HAN's expert input.
   bool expert_aggregates = false;
+  // Optional feature groups switched on by name (env/feature_schema.h: the groups without a
+  // key of their own, e.g. expert.speed, expert.relative_work).
+  std::vector<std::string> feature_groups;
   // Potential-based reward shaping (Ng, Harada and Russell 1999; ours, not the ref's): adds
   // gamma * Phi(s') - Phi(s) to every reward, where Phi is the sum of the predicted scores of
   // the requests routed but not yet credited. Routing a request to an expert then pays its
@@ -117,6 +121,10 @@ class ClusterEnv final : public Environment {
   double now() const { return now_; }
   int step_index() const { return step_; }
   int num_requests() const { return static_cast<int>(arrivals_.size()); }
+  // The observation's layout (the feature groups in force).
+  const ObservationSchema& schema() const { return schema_; }
+  // Each expert's mean response score over the workload (the expert.score_prior group).
+  const std::vector<float>& expert_mean_scores() const { return expert_mean_score_; }
 
   // The impact penalty of routing the arrived request to `expert` (spec section 2; uses the
   // truth, so it is for the reward only).
@@ -217,6 +225,8 @@ class ClusterEnv final : public Environment {
   double end_time_ = 0.0;
 
   ArrivedRequestView arrived_;
+  ObservationSchema schema_;
+  std::vector<const FeatureGroup*> feature_groups_;  // schema_'s groups, in its order
   Observation observation_;
 };
 

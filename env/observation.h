@@ -98,6 +98,9 @@ struct Observation {
   std::vector<float> waiting;         // [N][W][kSlotFeatures]
   std::vector<uint8_t> waiting_mask;  // [N][W]
   std::vector<uint8_t> action_mask;   // [N + 1]; action N = drop
+  // ObservationSchema::Id() of the layout that built it (env/feature_schema.h); 0 where no
+  // schema built it (decoded from replay records, the toy environment).
+  uint64_t schema_id = 0;
 
   int num_actions() const { return num_experts + 1; }
   int drop_action() const { return num_experts; }

@@ -124,6 +124,7 @@ struct ListTexts {
   std::string mlp_hidden;            // sac.mlp_hidden
   std::string select_rates;          // select.rates
   std::string select_margins = "0";  // select.margins
+  std::string feature_groups;        // env.feature_groups
 };
 
 // Each section registers its keys, bound to the fields they set, and validates them once
@@ -158,7 +159,7 @@ void RegisterWorkloadKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
 }
 
 // [env], [greedy], [eval]
-void RegisterEnvKeys(KeyTable& keys, RunConfig* config) {
+void RegisterEnvKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   EnvConfig& env = config->env;
   keys.Add("env.sla", &env.sla, "latency-per-token SLA (s/token)");
   keys.Add("env.max_running_slots", &env.max_running_slots,
@@ -178,6 +179,9 @@ void RegisterEnvKeys(KeyTable& keys, RunConfig* config) {
                "expert feature 9: the expert's mean score over the workload");
   keys.AddBool("env.expert_aggregates", &env.expert_aggregates,
                "expert features 12-18: aggregates over all running and waiting requests");
+  keys.Add("env.feature_groups", &texts->feature_groups,
+           "optional observation feature groups to switch on, comma-separated (e.g. "
+           "expert.speed, expert.relative_work; docs/SIMULATOR.md section 4)");
   keys.AddBool("env.potential_shaping", &env.potential_shaping,
                "potential-based reward shaping with the predicted scores of queued requests");
   keys.Add("env.shaping_potential", &env.shaping_potential,
@@ -460,7 +464,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
 
   ListTexts texts;
   RegisterWorkloadKeys(keys, &config, &texts);
-  RegisterEnvKeys(keys, &config);
+  RegisterEnvKeys(keys, &config, &texts);
   RegisterTrainKeys(keys, &config, &texts);
   RegisterSelectKeys(keys, &config, &texts);
   RegisterRunKeys(keys, &config);
@@ -477,6 +481,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   config.sac.mlp_hidden.assign(mlp_hidden.begin(), mlp_hidden.end());
   env.arrivals.episode_rates =
       ParseDoubleList(where, "workload.episode_rates", "rates", texts.episode_rates);
+  env.feature_groups = SplitList(texts.feature_groups);
 
   // Relative data paths are relative to the config file.
   const std::filesystem::path base =

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "common/error.h"
 #include "env/evaluation.h"
 #include "launch/sac_setup.h"
 #include "learner/agent_evaluation.h"
@@ -13,13 +14,19 @@
 namespace qosroute {
 namespace {
 
-// The policy sees the optional features it was trained with, whatever the config says; they
+// The policy sees the feature groups it was trained with, whatever the config says; they
 // change observations only, never the simulation or the metrics.
-void UseTrainedFeatures(const SacConfig& trained, EnvConfig* env) {
-  env->lookahead_features = trained.lookahead_features;
-  env->lookahead_value = trained.lookahead_value;
-  env->expert_score_prior = trained.expert_score_prior;
-  env->expert_aggregates = trained.expert_aggregates;
+void UseTrainedFeatures(const std::string& policy_file, const SacConfig& trained, EnvConfig* env) {
+  const ObservationSchema asked = ObservationSchema::For(*env);
+  try {
+    trained.schema.Apply(env);
+  } catch (const UserError& e) {
+    throw UserError("policy " + policy_file + ": " + e.what());
+  }
+  if (asked != trained.schema) {
+    spdlog::info("{} was trained with the feature groups '{}'; its observations use those",
+                 policy_file, trained.schema.Text());
+  }
 }
 
 }  // namespace
@@ -29,17 +36,7 @@ std::vector<EpisodeMetrics> EvaluateLearnedPolicy(const RunConfig& config,
                                                   const std::string& policy_file) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
   EnvConfig env = config.env;
-  UseTrainedFeatures(agent->config(), &env);
-  if (env.lookahead_features != config.env.lookahead_features ||
-      env.lookahead_value != config.env.lookahead_value ||
-      env.expert_score_prior != config.env.expert_score_prior ||
-      env.expert_aggregates != config.env.expert_aggregates) {
-    spdlog::info(
-        "{} was trained with lookahead_features={} lookahead_value={} expert_score_prior={} "
-        "expert_aggregates={}; its observations use those",
-        policy_file, env.lookahead_features, env.lookahead_value, env.expert_score_prior,
-        env.expert_aggregates);
-  }
+  UseTrainedFeatures(policy_file, agent->config(), &env);
   return EvaluateAgent(*agent, env, workload, config.eval.seed_base, config.eval.seeds);
 }
 
@@ -49,18 +46,41 @@ namespace {
 // observation, with the action mask applied by the agent.
 class LearnedRoutingPolicy final : public RoutingPolicy {
  public:
-  explicit LearnedRoutingPolicy(std::unique_ptr<SacAgent> agent) : agent_(std::move(agent)) {}
+  LearnedRoutingPolicy(std::unique_ptr<SacAgent> agent, std::string file)
+      : agent_(std::move(agent)),
+        file_(std::move(file)),
+        schema_id_(agent_->config().schema.Id()) {}
   std::string name() const override { return "sac"; }
   int Act(const ClusterEnv& env) override {
+    if (env.schema().Id() != schema_id_) {
+      throw UserError("policy " + file_ +
+                      " is fed observations of other feature groups than it "
+                      "was trained with: " +
+                      Join(ObservationSchema::Differences(agent_->config().schema, env.schema())));
+    }
     return agent_->Act(BatchObservations({&env.observation()}), /*greedy=*/true).front();
   }
   bool DecidesFromObservations() const override { return true; }
   std::vector<int> ActOnObservations(const std::vector<const Observation*>& observations) override {
+    for (const Observation* o : observations) {
+      if (o->schema_id != schema_id_) {
+        throw UserError("policy " + file_ + " was trained with the feature groups '" +
+                        agent_->config().schema.Text() +
+                        "' and is fed observations of other groups");
+      }
+    }
     return agent_->Act(BatchObservations(observations), /*greedy=*/true);
   }
 
  private:
+  static std::string Join(const std::vector<std::string>& parts) {
+    std::string out;
+    for (const std::string& p : parts) out += (out.empty() ? "" : "; ") + p;
+    return out;
+  }
   std::unique_ptr<SacAgent> agent_;
+  std::string file_;
+  uint64_t schema_id_;
 };
 
 }  // namespace
@@ -69,8 +89,8 @@ std::unique_ptr<RoutingPolicy> LoadLearnedRoutingPolicy(const RunConfig& config,
                                                         const std::string& policy_file,
                                                         EnvConfig* env) {
   auto agent = LoadAgentForEvaluation(config, policy_file);
-  UseTrainedFeatures(agent->config(), env);
-  return std::make_unique<LearnedRoutingPolicy>(std::move(agent));
+  UseTrainedFeatures(policy_file, agent->config(), env);
+  return std::make_unique<LearnedRoutingPolicy>(std::move(agent), policy_file);
 }
 
 std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,

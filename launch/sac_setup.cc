@@ -27,10 +27,7 @@ SacConfig MakeSacConfig(const RunConfig& config) {
   s.num_experts = static_cast<int64_t>(config.env.experts.size());
   s.max_running = config.env.max_running_slots;
   s.max_waiting = config.env.max_waiting_slots;
-  s.lookahead_features = config.env.lookahead_features;
-  s.lookahead_value = config.env.lookahead_value;
-  s.expert_score_prior = config.env.expert_score_prior;
-  s.expert_aggregates = config.env.expert_aggregates;
+  s.schema = ObservationSchema::For(config.env);
   s.seed = t.seed;
   s.torch_threads = t.threads;
   return s;

@@ -9,6 +9,7 @@
 
 #include "checkpoint/hdf5_file.h"
 #include "common/error.h"
+#include "env/cluster_env.h"
 
 namespace qosroute {
 namespace {
@@ -18,8 +19,9 @@ constexpr char kFormat[] = "qosroute-policy";
 // dueling attribute, the optional-feature attributes and the prior policy.
 constexpr int64_t kFormatVersion = 2;
 constexpr char kParameters[] = "/parameters";
-// Added after format version 2 without a bump: files from before lack it, and are off.
-constexpr char kAggregatesAttribute[] = "expert_aggregates";
+// The observation's layout (ObservationSchema::Text). Files from before it record the
+// switches of the groups that existed then instead (LegacySchema below).
+constexpr char kSchemaAttribute[] = "observation_schema";
 
 std::string ToString(const std::vector<int64_t>& values) {
   std::ostringstream out;
@@ -47,9 +49,6 @@ void ForEachArchitectureField(Architecture& a, Visit visit) {
   visit("num_experts", a.num_experts);
   visit("max_running", a.max_running);
   visit("max_waiting", a.max_waiting);
-  visit("lookahead_features", a.lookahead_features);
-  visit("lookahead_value", a.lookahead_value);
-  visit("expert_score_prior", a.expert_score_prior);
   visit("prior", a.prior);
   visit("prior_temperature", a.prior_temperature);
   visit("prior_drop_value", a.prior_drop_value);
@@ -89,6 +88,17 @@ std::unique_ptr<h5::Reader> OpenPolicy(const std::string& path) {
   return r;
 }
 
+// The layout a file without kSchemaAttribute was written with: its group switches (format
+// version 2 has the first three; expert_aggregates came later, absent = off).
+ObservationSchema LegacySchema(const h5::Reader& r, const std::string& group) {
+  EnvConfig env;
+  env.lookahead_features = r.IntAttribute(group, "lookahead_features") != 0;
+  env.lookahead_value = r.IntAttribute(group, "lookahead_value") != 0;
+  env.expert_score_prior = r.IntAttribute(group, "expert_score_prior") != 0;
+  env.expert_aggregates = r.IntAttributeOr(group, "expert_aggregates", 0) != 0;
+  return ObservationSchema::For(env);
+}
+
 }  // namespace
 
 std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyArchitecture& wanted,
@@ -103,8 +113,14 @@ std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyA
   const char* config = "the config asks for";
   const char* build = "this build uses";
   auto str = [](int64_t v) { return std::to_string(v); };
-  // The aggregates first: they set the expert width, so a differing width is theirs to name.
-  check("expert_aggregates", str(file.expert_aggregates), str(wanted.expert_aggregates), config);
+  // The feature groups first: they set the input widths, so a differing width is theirs to
+  // name, and every group that differs is named.
+  const std::vector<std::string> groups =
+      ObservationSchema::Differences(file.schema, wanted.schema);
+  if (!groups.empty()) {
+    difference = "observation feature groups that differ from this run's: ";
+    for (size_t i = 0; i < groups.size(); ++i) difference += (i > 0 ? "; " : "") + groups[i];
+  }
   check("request_features", str(file.request_features), str(wanted.request_features), build);
   check("expert_features", str(file.expert_features), str(wanted.expert_features), build);
   check("slot_features", str(file.slot_features), str(wanted.slot_features), build);
@@ -112,9 +128,6 @@ std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyA
   check("hidden", str(file.hidden), str(wanted.hidden), config);
   check("mlp_hidden", ToString(file.mlp_hidden), ToString(wanted.mlp_hidden), config);
   check("dueling", str(file.dueling), str(wanted.dueling), config);
-  check("lookahead_features", str(file.lookahead_features), str(wanted.lookahead_features), config);
-  check("lookahead_value", str(file.lookahead_value), str(wanted.lookahead_value), config);
-  check("expert_score_prior", str(file.expert_score_prior), str(wanted.expert_score_prior), config);
   check("prior", file.prior, wanted.prior, config);
   if (wanted.prior != "none") {
     auto num = [](double v) { return fmt::format("{}", v); };
@@ -140,14 +153,17 @@ std::string ArchitectureDifference(const PolicyArchitecture& file, const PolicyA
 void WriteArchitecture(h5::Writer& w, const std::string& group, const PolicyArchitecture& a) {
   ForEachArchitectureField(
       a, [&](const char* name, const auto& value) { w.Attribute(group, name, value); });
-  w.Attribute(group, kAggregatesAttribute, a.expert_aggregates);
+  w.Attribute(group, kSchemaAttribute, a.schema.Text());
 }
 
 PolicyArchitecture ReadArchitecture(const h5::Reader& r, const std::string& group) {
   PolicyArchitecture a;
   ForEachArchitectureField(
       a, [&](const char* name, auto& value) { ReadAttribute(r, group, name, &value); });
-  a.expert_aggregates = r.IntAttributeOr(group, kAggregatesAttribute, 0);
+  a.schema = r.HasAttribute(group, kSchemaAttribute)
+                 ? ObservationSchema::Parse(r.StringAttribute(group, kSchemaAttribute),
+                                            r.path() + ": " + group + "@" + kSchemaAttribute)
+                 : LegacySchema(r, group);
   return a;
 }
 
@@ -161,16 +177,13 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   a.mlp_hidden = config.mlp_hidden;
   a.dueling = config.dueling ? 1 : 0;
   a.flat_mlp_hidden = config.flat_mlp_hidden;
-  a.request_features = kRequestFeatures;
-  a.expert_features = ExpertFeatureWidth(config.expert_aggregates);
-  a.slot_features = kSlotFeatures;
+  a.request_features = config.schema.Width(FeatureNode::kRequest);
+  a.expert_features = config.schema.Width(FeatureNode::kExpert);
+  a.slot_features = config.schema.Width(FeatureNode::kSlot);
   a.num_experts = config.num_experts;
   a.max_running = config.max_running;
   a.max_waiting = config.max_waiting;
-  a.lookahead_features = config.lookahead_features ? 1 : 0;
-  a.lookahead_value = config.lookahead_value ? 1 : 0;
-  a.expert_score_prior = config.expert_score_prior ? 1 : 0;
-  a.expert_aggregates = config.expert_aggregates ? 1 : 0;
+  a.schema = config.schema;
   a.prior = config.prior;
   a.prior_temperature = config.prior_temperature;
   a.prior_drop_value = config.prior_drop_value;
@@ -180,13 +193,16 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
 void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string& path,
                        SacConfig* config) {
   SacConfig candidate = *config;
+  try {
+    EnvConfig probe;  // can this build lay out the file's observations?
+    architecture.schema.Apply(&probe);
+  } catch (const UserError& e) {
+    throw UserError("policy " + path + ": " + e.what());
+  }
   candidate.encoder = architecture.encoder;
   candidate.mlp_hidden = architecture.mlp_hidden;
   candidate.dueling = architecture.dueling != 0;
-  candidate.lookahead_features = architecture.lookahead_features != 0;
-  candidate.lookahead_value = architecture.lookahead_value != 0;
-  candidate.expert_score_prior = architecture.expert_score_prior != 0;
-  candidate.expert_aggregates = architecture.expert_aggregates != 0;
+  candidate.schema = architecture.schema;
   candidate.prior = architecture.prior;
   candidate.prior_temperature = architecture.prior_temperature;
   candidate.prior_drop_value = architecture.prior_drop_value;

@@ -38,11 +38,11 @@ struct PolicyArchitecture {
   int64_t num_experts = 0;
   int64_t max_running = 0;
   int64_t max_waiting = 0;
-  // The optional expert features the policy was trained with (1 = on).
-  int64_t lookahead_features = 0;
-  int64_t lookahead_value = 0;
-  int64_t expert_score_prior = 0;
-  int64_t expert_aggregates = 0;  // absent in files from before it existed: read as 0
+  // The observation's feature groups the policy was trained with (env/feature_schema.h):
+  // attribute observation_schema; files from before it existed record four on/off
+  // attributes instead (lookahead_features, lookahead_value, expert_score_prior,
+  // expert_aggregates), read as the layout those switches built.
+  ObservationSchema schema = DefaultObservationSchema();
   // The prior policy added to the actor's logits (SacConfig::prior) and its parameters.
   std::string prior = "none";
   double prior_temperature = 0.0;

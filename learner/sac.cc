@@ -45,7 +45,7 @@ void CheckConfig(const SacConfig& c) {
   }
   auto fail = [](const std::string& what) { throw UserError("SAC config: " + what); };
   if (c.lr_decay_updates < 0) fail("lr_decay_updates must be >= 0");
-  if (c.prior == "greedy-qos" && !(c.lookahead_features && c.lookahead_value)) {
+  if (c.prior == "greedy-qos" && !c.schema.IsOn("expert.greedy_value")) {
     fail(
         "prior greedy-qos reads greedy-qos's value from the observations, which need "
         "env.lookahead_features = true and env.lookahead_value = true");
@@ -89,7 +89,7 @@ void KeepTensorMemoryInProcess() {
 std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
   if (config.encoder == "han") {
     HanEncoderOptions options = config.han;
-    options.expert_features(ExpertFeatureWidth(config.expert_aggregates));
+    options.expert_features(config.schema.Width(FeatureNode::kExpert));
     return std::make_shared<HanEncoderImpl>(options);
   }
   if (config.encoder == "flat") {
@@ -221,7 +221,9 @@ SacAgent::SacAgent(const SacConfig& config)
 torch::Tensor SacAgent::PriorLogProbs(const GraphBatch& batch) const {
   if (config_.prior == "none") return {};
   const torch::Tensor valid = batch.action_mask;
-  const torch::Tensor values = batch.expert.select(2, kGreedyValueFeature);  // [B, N]
+  // CheckConfig made sure the group is on.
+  const int column = config_.schema.Find("expert.greedy_value")->offset;
+  const torch::Tensor values = batch.expert.select(2, column);  // [B, N]
   const torch::Tensor drop =
       torch::full({values.size(0), 1}, config_.prior_drop_value, values.options());
   const torch::Tensor logits =

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "env/feature_schema.h"
 #include "learner/encoder.h"
 #include "learner/fused_adam.h"
 #include "learner/graph_batch.h"
@@ -65,12 +66,10 @@ struct SacConfig : SacHyperparameters {
   int64_t num_experts = 3;
   int64_t max_running = 10;
   int64_t max_waiting = 10;
-  // Which optional expert features the observations carry (env/cluster_env.h); a policy is
-  // evaluated with the features it was trained on.
-  bool lookahead_features = false;
-  bool lookahead_value = true;
-  bool expert_score_prior = false;
-  bool expert_aggregates = false;  // the HAN's expert input is then 19 features wide
+  // The observation's feature groups (env/feature_schema.h): the encoder's input widths, the
+  // prior's greedy-qos value column; policy files record it, and a policy is evaluated with
+  // the groups it was trained on.
+  ObservationSchema schema = DefaultObservationSchema();
 
   uint64_t seed = 0;
   // Intra-op threads for torch (global to the process). 0 leaves torch's setting alone. One

@@ -492,8 +492,10 @@ TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeat
       {"evaluate", "--policy", dir + "/policy.h5", "--config", ConfigPath(), "--seeds", "2"},
       "cli_recipe_evaluate.log");
   ASSERT_EQ(evaluated.exit_code, 0) << evaluated.output;
-  EXPECT_NE(evaluated.output.find("was trained with lookahead_features=true lookahead_value=true "
-                                  "expert_score_prior=true"),
+  EXPECT_NE(evaluated.output.find("was trained with the feature groups 'request.arrived/1/3; "
+                                  "expert.load/1/3; expert.arrived/1/3; expert.iteration/1/1; "
+                                  "expert.lookahead/1/2; expert.score_prior/1/1; "
+                                  "expert.greedy_value/1/2; slot.request/1/6'"),
             std::string::npos)
       << evaluated.output;
   EXPECT_NE(evaluated.output.find("vs greedy (paired)"), std::string::npos) << evaluated.output;

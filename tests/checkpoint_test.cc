@@ -129,7 +129,7 @@ TrainingSetup MakeSetup(const std::vector<std::string>& overrides = {}) {
   s.sac.num_experts = static_cast<int64_t>(s.config.env.experts.size());
   s.sac.max_running = s.config.env.max_running_slots;
   s.sac.max_waiting = s.config.env.max_waiting_slots;
-  s.sac.expert_aggregates = s.config.env.expert_aggregates;
+  s.sac.schema = ObservationSchema::For(s.config.env);
   s.sac.seed = t.seed;
   s.sac.torch_threads = t.threads;
   return s;
@@ -473,7 +473,7 @@ TEST_F(CheckpointExactResume, InspectSummarisesCountersPartsAndConfig) {
 // resuming is still bit-exact.
 TEST(CheckpointAggregates, ResumeWithExpertAggregatesEqualsStraightRun) {
   const TrainingSetup s = MakeSetup({"env.expert_aggregates=true", "train.total_frames=250"});
-  ASSERT_TRUE(s.sac.expert_aggregates);
+  ASSERT_TRUE(s.sac.schema.IsOn("expert.aggregates"));
   const std::string straight = FreshDir("aggregates_straight");
   ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight)).stopped);
   const std::string resumed = FreshDir("aggregates_resumed");
@@ -623,7 +623,9 @@ TEST_F(BadCheckpoint, DifferentExpertCount) {
 }
 
 TEST_F(BadCheckpoint, DifferentExpertAggregates) {
-  ExpectRejected(*good_, "expert_aggregates=0 but the config asks for 1",
+  ExpectRejected(*good_,
+                 "observation feature groups that differ from this run's: expert.aggregates (the "
+                 "file does not; this run has it, v1, 7 columns)",
                  {"env.expert_aggregates=true"});
 }
 

@@ -1,5 +1,6 @@
 qosroute_add_test(expert_server_test SOURCES expert_server_test.cc LIBS qosroute_env)
 qosroute_add_test(cluster_env_test SOURCES cluster_env_test.cc LIBS qosroute_env)
+qosroute_add_test(feature_schema_test SOURCES feature_schema_test.cc LIBS qosroute_env)
 qosroute_add_test(heuristics_test SOURCES heuristics_test.cc LIBS qosroute_env)
 qosroute_add_test(warmup_actions_test SOURCES warmup_actions_test.cc LIBS qosroute_env)
 qosroute_add_test(reward_shaping_test SOURCES reward_shaping_test.cc LIBS qosroute_env)

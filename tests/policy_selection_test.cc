@@ -112,8 +112,7 @@ TrainingSetup MakeSetup() {
   s.sac.num_experts = static_cast<int64_t>(s.config.env.experts.size());
   s.sac.max_running = s.config.env.max_running_slots;
   s.sac.max_waiting = s.config.env.max_waiting_slots;
-  s.sac.lookahead_features = true;
-  s.sac.lookahead_value = true;
+  s.sac.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
   s.sac.prior = s.config.sac.prior;
   s.sac.prior_temperature = s.config.sac.prior_temperature;
   s.sac.prior_drop_value = s.config.greedy.drop_threshold;

@@ -148,7 +148,7 @@ TEST_F(SacOptions, DuelingIsPartOfThePolicyArchitecture) {
 TEST_F(SacOptions, ExpertAggregatesWidenTheEncoderAndArePartOfThePolicyFile) {
   const int wide = ExpertFeatureWidth(true);
   SacConfig config = SmallConfig("han");
-  config.expert_aggregates = true;
+  config.schema = sac_test_util::Layout(false, true, false, /*aggregates=*/true);
   SacAgent agent(config);
   const Transitions t = RandomTransitions(12, 16, 3, 4, 3, wide);
   agent.ComputeLosses(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones).critic.backward();
@@ -169,7 +169,7 @@ TEST_F(SacOptions, ExpertAggregatesWidenTheEncoderAndArePartOfThePolicyFile) {
   SavePolicy(path, agent);
   SacConfig rebuilt = SmallConfig("han");
   ApplyArchitecture(ReadPolicyArchitecture(path), path, &rebuilt);
-  EXPECT_TRUE(rebuilt.expert_aggregates);
+  EXPECT_TRUE(rebuilt.schema.IsOn("expert.aggregates"));
   SacAgent loaded(rebuilt);
   LoadPolicy(path, &loaded);
   EXPECT_TRUE(torch::equal(agent.ActionProbs(t.obs_batch), loaded.ActionProbs(t.obs_batch)));
@@ -179,19 +179,30 @@ TEST_F(SacOptions, ExpertAggregatesWidenTheEncoderAndArePartOfThePolicyFile) {
     ADD_FAILURE() << "a policy with aggregates loaded into an agent without them";
   } catch (const UserError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "policy " + path + " has expert_aggregates=1 but the config asks for 0");
+              "policy " + path +
+                  " has observation feature groups that differ from this run's: "
+                  "expert.aggregates (the file has it, v1, 7 columns; this run does not)");
   }
 
-  // A file as written before the attribute existed.
+  // A file as written before the aggregates existed: no schema, three group switches.
   SavePolicy(path, SacAgent(SmallConfig("han")));
   const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   ASSERT_GE(file, 0);
-  ASSERT_GE(H5Adelete_by_name(file, "/", "expert_aggregates", H5P_DEFAULT), 0);
+  ASSERT_GE(H5Adelete_by_name(file, "/", "observation_schema", H5P_DEFAULT), 0);
+  for (const char* name : {"lookahead_features", "lookahead_value", "expert_score_prior"}) {
+    const int64_t value = std::string(name) == "lookahead_value" ? 1 : 0;
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(file, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(attr, 0);
+    H5Awrite(attr, H5T_NATIVE_INT64, &value);
+    H5Aclose(attr);
+    H5Sclose(space);
+  }
   H5Fclose(file);
   SacConfig old = SmallConfig("han");
-  old.expert_aggregates = true;  // whatever the config says, the file decides
+  old.schema = sac_test_util::Layout(false, true, false, true);  // the file decides
   ApplyArchitecture(ReadPolicyArchitecture(path), path, &old);
-  EXPECT_FALSE(old.expert_aggregates);
+  EXPECT_FALSE(old.schema.IsOn("expert.aggregates"));
   SacAgent old_agent(old);
   EXPECT_NO_THROW(LoadPolicy(path, &old_agent));
   std::filesystem::remove(path);
@@ -262,8 +273,7 @@ TEST_F(SacOptions, ScheduledTrainingResumesExactlyFromItsState) {
 SacConfig WithPrior() {
   SacConfig c = SmallConfig("han");
   c.prior = "greedy-qos";
-  c.lookahead_features = true;
-  c.lookahead_value = true;
+  c.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
   c.prior_temperature = 0.05;
   c.prior_drop_value = 0.4;
   return c;
@@ -338,7 +348,7 @@ TEST_F(SacOptions, PriorIsPartOfThePolicyFile) {
 
 TEST_F(SacOptions, PriorNeedsTheGreedyValueFeature) {
   SacConfig no_value = WithPrior();
-  no_value.lookahead_value = false;
+  no_value.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/false);
   try {
     SacAgent agent(no_value);
     ADD_FAILURE() << "a greedy-qos prior without its feature was accepted";

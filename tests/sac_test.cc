@@ -154,8 +154,7 @@ TEST_P(SacHandComputed, LossesEqualHandComputedValues) {
   const bool prior = std::get<2>(GetParam());
   if (prior) {
     config.prior = "greedy-qos";
-    config.lookahead_features = true;
-    config.lookahead_value = true;
+    config.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
     config.prior_temperature = 0.2;
     config.prior_drop_value = 0.45;
     config.prior_kl_target = 0.3;

@@ -8,11 +8,23 @@
 #include <vector>
 
 #include "common/rng.h"
+#include "env/cluster_env.h"
 #include "env/observation.h"
 #include "learner/graph_batch.h"
 #include "learner/sac.h"
 
 namespace qosroute::sac_test_util {
+
+// The observation layout an EnvConfig with these group switches builds (env/feature_schema.h).
+inline ObservationSchema Layout(bool lookahead, bool value = true, bool score_prior = false,
+                                bool aggregates = false) {
+  EnvConfig env;
+  env.lookahead_features = lookahead;
+  env.lookahead_value = value;
+  env.expert_score_prior = score_prior;
+  env.expert_aggregates = aggregates;
+  return ObservationSchema::For(env);
+}
 
 inline Observation RandomObservation(Rng& rng, int n, int r, int w, bool allow_drop,
                                      int expert_features = kExpertFeatures) {

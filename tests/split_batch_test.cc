@@ -46,8 +46,7 @@ TEST_P(SplitBatch, AveragedSliceGradientsEqualTheWholeBatchGradient) {
   if (options_on) {
     config.dueling = true;
     config.prior = "greedy-qos";
-    config.lookahead_features = true;
-    config.lookahead_value = true;
+    config.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
   }
   SacAgent whole(config), split(config);  // same seed: identical parameters
   const int batch = 48;
