@@ -151,6 +151,10 @@ class Actor {
     outgoing_count_ = s.outgoing_count;
     record_size_ = s.record_size;
     if (outgoing_.size() < kTransitionsHeaderBytes) ResetOutgoing();
+    // Records of a checkpoint from before version-2 records go out as this build's; the
+    // stream accounting counts what is sent.
+    result_.checksum +=
+        UpgradeRecordsInPlace(&outgoing_, kTransitionsHeaderBytes, outgoing_count_, &record_size_);
     version_ = -1;  // act with the policy only after learner 0's weights arrive
   }
 

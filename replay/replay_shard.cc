@@ -81,11 +81,16 @@ void ReplayShard::RestoreFrom(const ShardSnapshot& s) {
                                                     std::to_string(options_.capacity));
   QR_CHECK_MSG(s.priorities.empty() == (tree_ == nullptr),
                "checkpointed shard and this run disagree on prioritized replay");
-  record_size_ = s.record_size;
   size_ = s.size;
   next_serial_ = s.next_serial;
+  // Records of a checkpoint written before version-2 records become version 2, the size the
+  // actors of this run send.
+  size_t record_size = s.record_size;
+  const std::vector<uint8_t> records =
+      UpgradeRecords(s.records.data(), static_cast<size_t>(s.size), s.record_size, &record_size);
+  record_size_ = record_size;
   storage_.assign(static_cast<size_t>(options_.capacity) * record_size_, 0);
-  std::copy(s.records.begin(), s.records.end(), storage_.begin());
+  std::copy(records.begin(), records.end(), storage_.begin());
   serial_.assign(options_.capacity, 0);
   std::copy(s.serials.begin(), s.serials.end(), serial_.begin());
   if (tree_) {
@@ -179,9 +184,18 @@ void ShardServer::Restore(const ShardSnapshot& s) {
   totals_ = s.totals;
   pending_inserts_.clear();
   for (const auto& bytes : s.pending_inserts) {
-    const TransitionsHeader h = ReadTransitionsHeader(bytes);
+    TransitionsHeader h = ReadTransitionsHeader(bytes);
     QR_CHECK(h.actor >= 0 && h.actor < layout_.num_actors());
-    pending_inserts_.push_back(Message{layout_.ActorRank(h.actor), bytes});
+    // Records of before version 2, as in the storage above. The stream check compares the
+    // hashes the actor sent with those inserted: the upgraded records count as the bytes
+    // the actor sent.
+    std::vector<uint8_t> message = bytes;
+    size_t record_size = h.record_size;
+    totals_.checksum -=
+        UpgradeRecordsInPlace(&message, kTransitionsHeaderBytes, h.count, &record_size);
+    h.record_size = static_cast<uint32_t>(record_size);
+    WriteTransitionsHeader(h, &message);
+    pending_inserts_.push_back(Message{layout_.ActorRank(h.actor), std::move(message)});
   }
 }
 

@@ -21,6 +21,26 @@ void Read(const uint8_t*& p, T* values, size_t count) {
   p += count * sizeof(T);
 }
 
+constexpr uint32_t kRecordMagic = 0x32545251;  // "QRT2" in file order
+
+struct RecordHeader {
+  uint32_t magic = kRecordMagic;
+  uint16_t header_bytes = kRecordHeaderBytes;
+  uint16_t fields = 0;
+  uint64_t schema_id = 0;
+  uint16_t request_width = kRequestFeatures;
+  uint16_t expert_width = 0;
+  uint16_t slot_width = kSlotFeatures;
+  uint16_t reserved = 0;
+};
+static_assert(sizeof(RecordHeader) == kRecordHeaderBytes, "record header layout");
+
+size_t OptionalFieldsSize(int n, uint16_t fields) {
+  size_t size = 0;
+  if (fields & kActionValuesField) size += 1 + sizeof(int32_t) + (n + 1) * sizeof(float);
+  return size;
+}
+
 void EncodeObservation(const Observation& o, std::vector<uint8_t>* out) {
   const int32_t dims[3] = {o.num_experts, o.max_running, o.max_waiting};
   Append(dims, 3, out);
@@ -67,19 +87,30 @@ size_t EncodedObservationSize(int n, int r, int w, int f) {
          static_cast<size_t>(n) * (r + w) * (kSlotFeatures * sizeof(float) + 1) + (n + 1);
 }
 
-size_t EncodedTransitionSize(int n, int r, int w, int f) {
+size_t LegacyTransitionSize(int n, int r, int w, int f) {
   return 2 * EncodedObservationSize(n, r, w, f) + sizeof(int32_t) + sizeof(float) + 1;
 }
 
-size_t EncodedTransitionSize(const Observation& layout) {
+size_t EncodedTransitionSize(int n, int r, int w, int f, uint16_t fields) {
+  return kRecordHeaderBytes + LegacyTransitionSize(n, r, w, f) + OptionalFieldsSize(n, fields);
+}
+
+size_t EncodedTransitionSize(const Observation& layout, uint16_t fields) {
   return EncodedTransitionSize(layout.num_experts, layout.max_running, layout.max_waiting,
-                               layout.expert_features);
+                               layout.expert_features, fields);
 }
 
 void EncodeTransition(const Observation& obs, int action, float reward, const Observation& next_obs,
-                      bool done, std::vector<uint8_t>* out) {
+                      bool done, std::vector<uint8_t>* out, uint16_t fields,
+                      const ActionLabel* label) {
   QR_CHECK(obs.SameLayout(next_obs));
+  QR_CHECK((fields & ~kKnownRecordFields) == 0);
   const size_t before = out->size();
+  RecordHeader h;
+  h.fields = fields;
+  h.schema_id = obs.schema_id;
+  h.expert_width = static_cast<uint16_t>(obs.expert_features);
+  Append(&h, 1, out);
   EncodeObservation(obs, out);
   const int32_t a = action;
   Append(&a, 1, out);
@@ -87,20 +118,32 @@ void EncodeTransition(const Observation& obs, int action, float reward, const Ob
   EncodeObservation(next_obs, out);
   const uint8_t d = done ? 1 : 0;
   Append(&d, 1, out);
-  QR_CHECK(out->size() - before == EncodedTransitionSize(obs));
+  if (fields & kActionValuesField) {
+    const bool labelled = label != nullptr && label->labelled;
+    const uint8_t l = labelled ? 1 : 0;
+    const int32_t chosen = labelled ? label->chosen : -1;
+    Append(&l, 1, out);
+    Append(&chosen, 1, out);
+    std::vector<float> values(static_cast<size_t>(obs.num_actions()), 0.0f);
+    if (labelled) {
+      QR_CHECK(label->values.size() == values.size());
+      values = label->values;
+    }
+    Append(values.data(), values.size(), out);
+  }
+  QR_CHECK(out->size() - before == EncodedTransitionSize(obs, fields));
 }
 
-void DecodeTransition(const uint8_t* data, size_t size, Transition* t) {
-  const uint8_t* p = data;
-  const uint8_t* end = data + size;
-  // F from the size: everything else in the record is fixed by N, R and W.
-  int32_t dims[3];
-  PeekDims(p, end, dims);
-  const size_t without_experts = EncodedTransitionSize(dims[0], dims[1], dims[2], 0);
-  const size_t per_feature = 2 * static_cast<size_t>(dims[0]) * sizeof(float);
-  QR_CHECK_MSG(size > without_experts && (size - without_experts) % per_feature == 0,
-               "transition record of " + std::to_string(size) + " bytes fits no expert width");
-  const int f = static_cast<int>((size - without_experts) / per_feature);
+bool IsVersion2Record(const uint8_t* data, size_t size) {
+  uint32_t magic = 0;
+  if (size >= kRecordHeaderBytes) std::memcpy(&magic, data, sizeof(magic));
+  return magic == kRecordMagic;
+}
+
+namespace {
+
+// The body (observations, action, reward, done) of width `f`, from p; returns past it.
+const uint8_t* DecodeBody(const uint8_t* p, const uint8_t* end, int f, Transition* t) {
   DecodeObservation(p, end, f, &t->obs);
   int32_t a;
   Read(p, &a, 1);
@@ -110,7 +153,91 @@ void DecodeTransition(const uint8_t* data, size_t size, Transition* t) {
   uint8_t d;
   Read(p, &d, 1);
   t->done = d != 0;
+  return p;
+}
+
+void DecodeLegacy(const uint8_t* data, size_t size, Transition* t) {
+  const uint8_t* end = data + size;
+  // F from the size: everything else in the record is fixed by N, R and W.
+  int32_t dims[3];
+  PeekDims(data, end, dims);
+  const size_t without_experts = LegacyTransitionSize(dims[0], dims[1], dims[2], 0);
+  const size_t per_feature = 2 * static_cast<size_t>(dims[0]) * sizeof(float);
+  QR_CHECK_MSG(size > without_experts && (size - without_experts) % per_feature == 0,
+               "transition record of " + std::to_string(size) + " bytes fits no expert width");
+  const int f = static_cast<int>((size - without_experts) / per_feature);
+  QR_CHECK(DecodeBody(data, end, f, t) == end);
+  t->obs.schema_id = t->next_obs.schema_id = 0;
+  t->label = ActionLabel();
+}
+
+}  // namespace
+
+void DecodeTransition(const uint8_t* data, size_t size, Transition* t) {
+  if (!IsVersion2Record(data, size)) return DecodeLegacy(data, size, t);
+  RecordHeader h;
+  std::memcpy(&h, data, sizeof(h));
+  QR_CHECK_MSG(h.header_bytes == kRecordHeaderBytes && (h.fields & ~kKnownRecordFields) == 0,
+               "transition record of a newer format (header " + std::to_string(h.header_bytes) +
+                   " bytes, fields " + std::to_string(h.fields) + ")");
+  QR_CHECK_MSG(h.request_width == kRequestFeatures && h.slot_width == kSlotFeatures,
+               "transition record with request/slot widths " + std::to_string(h.request_width) +
+                   "/" + std::to_string(h.slot_width) + " this build cannot hold");
+  const uint8_t* end = data + size;
+  const uint8_t* p = data + kRecordHeaderBytes;
+  int32_t dims[3];
+  PeekDims(p, end, dims);
+  QR_CHECK_MSG(size == EncodedTransitionSize(dims[0], dims[1], dims[2], h.expert_width, h.fields),
+               "transition record of " + std::to_string(size) + " bytes does not match its header");
+  p = DecodeBody(p, end, h.expert_width, t);
+  t->obs.schema_id = t->next_obs.schema_id = h.schema_id;
+  t->label.labelled = false;
+  if (h.fields & kActionValuesField) {
+    uint8_t labelled;
+    int32_t chosen;
+    Read(p, &labelled, 1);
+    Read(p, &chosen, 1);
+    t->label.labelled = labelled != 0;
+    t->label.chosen = chosen;
+    t->label.values.resize(static_cast<size_t>(dims[0]) + 1);
+    Read(p, t->label.values.data(), t->label.values.size());
+  } else {
+    t->label = ActionLabel();
+  }
   QR_CHECK(p == end);
+}
+
+std::vector<uint8_t> UpgradeRecords(const uint8_t* records, size_t count, size_t record_size,
+                                    size_t* new_size) {
+  *new_size = record_size;
+  if (count == 0 || IsVersion2Record(records, record_size)) {
+    return std::vector<uint8_t>(records, records + count * record_size);
+  }
+  std::vector<uint8_t> out;
+  Transition t;
+  for (size_t i = 0; i < count; ++i) {
+    DecodeTransition(records + i * record_size, record_size, &t);
+    EncodeTransition(t.obs, t.action, t.reward, t.next_obs, t.done, &out);
+  }
+  *new_size = out.size() / count;
+  return out;
+}
+
+uint64_t UpgradeRecordsInPlace(std::vector<uint8_t>* bytes, size_t offset, size_t count,
+                               size_t* record_size) {
+  const uint8_t* records = bytes->data() + offset;
+  if (count == 0 || IsVersion2Record(records, *record_size)) return 0;
+  size_t new_size = 0;
+  const std::vector<uint8_t> upgraded = UpgradeRecords(records, count, *record_size, &new_size);
+  uint64_t delta = 0;
+  for (size_t i = 0; i < count; ++i) {
+    delta += RecordHash(upgraded.data() + i * new_size, new_size);
+    delta -= RecordHash(records + i * *record_size, *record_size);
+  }
+  bytes->resize(offset);
+  bytes->insert(bytes->end(), upgraded.begin(), upgraded.end());
+  *record_size = new_size;
+  return delta;
 }
 
 uint64_t RecordHash(const uint8_t* data, size_t size) {

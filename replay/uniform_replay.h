@@ -10,12 +10,22 @@
 
 namespace qosroute {
 
+// The optional per-action field of a transition (replay records' kActionValuesField): a
+// planner's value of every action of the decision (N experts, then drop) and the action it
+// chose. `labelled` is false where no planner looked at the decision.
+struct ActionLabel {
+  bool labelled = false;
+  int chosen = -1;
+  std::vector<float> values;  // [N + 1] when labelled
+};
+
 struct Transition {
   Observation obs;
   int action = 0;
   float reward = 0.0f;
   Observation next_obs;
   bool done = false;
+  ActionLabel label;  // carried by records with kActionValuesField
 };
 
 class UniformReplay {

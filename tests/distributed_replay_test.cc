@@ -30,6 +30,45 @@ TEST(ReplayShard, EvictsOldestFirstWhenFull) {
   EXPECT_EQ(held, (std::multiset<int>{12, 13, 14}));
 }
 
+// A shard of a checkpoint written before version-2 records: restored, its records become
+// version 2 (the size this build's actors send), keep their contents, and new records join.
+TEST(ReplayShard, RestoredRecordsOfAnOldCheckpointBecomeVersion2) {
+  Observation obs, next;
+  obs.Resize(2, 1, 1);
+  next.Resize(2, 1, 1);
+  std::vector<uint8_t> v2, legacy;
+  for (int i = 0; i < 3; ++i) {
+    obs.expert[0] = static_cast<float>(i);
+    std::vector<uint8_t> one;
+    EncodeTransition(obs, i, 0.5f * i, next, false, &one);
+    v2.insert(v2.end(), one.begin(), one.end());
+    legacy.insert(legacy.end(), one.begin() + kRecordHeaderBytes, one.end());
+  }
+  const size_t v2_size = v2.size() / 3, legacy_size = legacy.size() / 3;
+  ReplayShardOptions options;
+  options.capacity = 8;
+  ShardSnapshot old;
+  old.capacity = 8;
+  old.record_size = legacy_size;
+  old.size = 3;
+  old.next_serial = 3;
+  old.records = legacy;
+  old.serials = {0, 1, 2};
+  ReplayShard shard(options);
+  shard.RestoreFrom(old);
+  ASSERT_EQ(shard.record_size(), v2_size);
+  for (int slot = 0; slot < 3; ++slot) {
+    EXPECT_EQ(std::vector<uint8_t>(shard.record(slot), shard.record(slot) + v2_size),
+              std::vector<uint8_t>(v2.begin() + slot * v2_size, v2.begin() + (slot + 1) * v2_size));
+  }
+  shard.Insert(v2.data(), 1, v2_size);  // what an actor of the resumed run sends
+  EXPECT_EQ(shard.size(), 4);
+  Transition t;
+  DecodeTransition(shard.record(2), v2_size, &t);
+  EXPECT_EQ(t.action, 2);
+  EXPECT_EQ(t.obs.expert[0], 2.0f);
+}
+
 // Statistical, fixed seed: sampling frequencies follow the priorities set by the learners,
 // and an update for a record evicted since it was sampled changes nothing.
 TEST(ReplayShard, PrioritizedSamplingFrequenciesMatchPriorities) {

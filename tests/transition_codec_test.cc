@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "common/rng.h"
 
 namespace qosroute {
@@ -63,9 +65,8 @@ TEST(TransitionCodec, RecordsAppendBackToBackAtFixedSize) {
   EXPECT_FLOAT_EQ(t.reward, 0.3f);
 }
 
-// The expert width is not in the record's header: it follows from the record's size, so
-// records with and without the aggregate features (and those written before they existed,
-// which are byte for byte the F = 12 records) decode to their own width.
+// Records with and without the aggregate features decode to their own width (from the
+// header; in records before version 2, from the size: the test above).
 TEST(TransitionCodec, ExpertWidthFollowsTheRecordSize) {
   const int wide = ExpertFeatureWidth(/*aggregates=*/true);
   ASSERT_EQ(wide, kExpertFeatures + kAggregateFeatures);
@@ -87,12 +88,131 @@ TEST(TransitionCodec, ExpertWidthFollowsTheRecordSize) {
             2 * 3 * kAggregateFeatures * sizeof(float));
 }
 
+// A record as written before version 2: today's record without its header (the body is the
+// same bytes).
+std::vector<uint8_t> Legacy(const std::vector<uint8_t>& v2) {
+  return std::vector<uint8_t>(v2.begin() + kRecordHeaderBytes, v2.end());
+}
+
+TEST(TransitionCodec, RecordsWrittenBeforeVersion2DecodeUnchangedAtEitherWidth) {
+  for (const int f : {kExpertFeatures, kExpertFeatures + kAggregateFeatures}) {
+    Rng rng(8);
+    Observation obs = RandomObservation(3, 2, 4, rng, f);
+    const Observation next = RandomObservation(3, 2, 4, rng, f);
+    obs.schema_id = 77;
+    std::vector<uint8_t> bytes;
+    EncodeTransition(obs, 2, 1.5f, next, true, &bytes);
+    const std::vector<uint8_t> old = Legacy(bytes);
+    ASSERT_EQ(old.size(), LegacyTransitionSize(3, 2, 4, f));
+    ASSERT_FALSE(IsVersion2Record(old.data(), old.size()));
+    Transition t;
+    t.label.labelled = true;
+    DecodeTransition(old.data(), old.size(), &t);
+    ExpectSame(t.obs, obs);
+    ExpectSame(t.next_obs, next);
+    EXPECT_EQ(t.action, 2);
+    EXPECT_EQ(t.reward, 1.5f);
+    EXPECT_TRUE(t.done);
+    EXPECT_EQ(t.obs.schema_id, 0u);  // old records name no schema
+    EXPECT_FALSE(t.label.labelled);
+  }
+}
+
+TEST(TransitionCodec, HeaderCarriesTheSchemaAndTheWidths) {
+  Rng rng(9);
+  Observation obs = RandomObservation(2, 3, 1, rng, kExpertFeatures + 5);
+  Observation next = RandomObservation(2, 3, 1, rng, kExpertFeatures + 5);
+  obs.schema_id = next.schema_id = 0x1234567890abcdefULL;
+  std::vector<uint8_t> bytes;
+  EncodeTransition(obs, 0, 0.25f, next, false, &bytes);
+  ASSERT_TRUE(IsVersion2Record(bytes.data(), bytes.size()));
+  EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "QRT2");
+  EXPECT_EQ(bytes.size(), LegacyTransitionSize(2, 3, 1, kExpertFeatures + 5) + kRecordHeaderBytes);
+  Transition t;
+  DecodeTransition(bytes.data(), bytes.size(), &t);
+  EXPECT_EQ(t.obs.schema_id, 0x1234567890abcdefULL);
+  EXPECT_EQ(t.next_obs.schema_id, 0x1234567890abcdefULL);
+  EXPECT_EQ(t.obs.expert_features, kExpertFeatures + 5);
+  ExpectSame(t.obs, obs);
+}
+
+TEST(TransitionCodec, ActionValuesFieldRoundTripsLabelledOrNot) {
+  Rng rng(10);
+  const Observation obs = RandomObservation(3, 2, 2, rng);
+  const Observation next = RandomObservation(3, 2, 2, rng);
+  ActionLabel label;
+  label.labelled = true;
+  label.chosen = 3;
+  label.values = {0.5f, -0.25f, 0.75f, 0.125f};
+  std::vector<uint8_t> bytes;
+  EncodeTransition(obs, 1, 0.0f, next, false, &bytes, kActionValuesField, &label);
+  const size_t size = EncodedTransitionSize(obs, kActionValuesField);
+  ASSERT_EQ(size, EncodedTransitionSize(obs) + 1 + 4 + 4 * sizeof(float));
+  EncodeTransition(obs, 2, 0.0f, next, false, &bytes, kActionValuesField, nullptr);
+  ASSERT_EQ(bytes.size(), 2 * size);  // every record of a run has the same size
+  Transition t;
+  DecodeTransition(bytes.data(), size, &t);
+  EXPECT_TRUE(t.label.labelled);
+  EXPECT_EQ(t.label.chosen, 3);
+  EXPECT_EQ(t.label.values, label.values);
+  EXPECT_EQ(t.action, 1);
+  DecodeTransition(bytes.data() + size, size, &t);
+  EXPECT_FALSE(t.label.labelled);
+  EXPECT_EQ(t.action, 2);
+  // A record without the field clears a label left in the reused transition.
+  std::vector<uint8_t> plain;
+  EncodeTransition(obs, 0, 0.0f, next, false, &plain);
+  t.label = label;
+  DecodeTransition(plain.data(), plain.size(), &t);
+  EXPECT_FALSE(t.label.labelled);
+  EXPECT_TRUE(t.label.values.empty());
+}
+
+TEST(TransitionCodec, UpgradeRecordsConvertsOldRecordsAndKeepsNewOnes) {
+  Rng rng(11);
+  std::vector<uint8_t> v2, old;
+  std::vector<Transition> want(3);
+  for (Transition& w : want) {
+    w.obs = RandomObservation(2, 2, 3, rng);
+    w.next_obs = RandomObservation(2, 2, 3, rng);
+    w.action = rng.Below(3);
+    std::vector<uint8_t> one;
+    EncodeTransition(w.obs, w.action, 0.5f, w.next_obs, false, &one);
+    v2.insert(v2.end(), one.begin(), one.end());
+    const std::vector<uint8_t> l = Legacy(one);
+    old.insert(old.end(), l.begin(), l.end());
+  }
+  const size_t old_size = old.size() / 3;
+  size_t new_size = 0;
+  const std::vector<uint8_t> upgraded = UpgradeRecords(old.data(), 3, old_size, &new_size);
+  EXPECT_EQ(new_size, old_size + kRecordHeaderBytes);
+  EXPECT_EQ(upgraded, v2);  // byte for byte what this build writes (schema id 0)
+  size_t kept_size = 0;
+  EXPECT_EQ(UpgradeRecords(v2.data(), 3, new_size, &kept_size), v2);
+  EXPECT_EQ(kept_size, new_size);
+}
+
+TEST(TransitionCodecDeathTest, ARecordThatDisagreesWithItsHeaderIsCaught) {
+  Rng rng(12);
+  std::vector<uint8_t> bytes;
+  EncodeTransition(RandomObservation(2, 2, 2, rng), 0, 0.0f, RandomObservation(2, 2, 2, rng), false,
+                   &bytes);
+  std::vector<uint8_t> longer = bytes;
+  longer.push_back(0);
+  Transition t;
+  EXPECT_DEATH(DecodeTransition(longer.data(), longer.size(), &t), "does not match its header");
+  std::vector<uint8_t> newer = bytes;
+  newer[6] = 0x80;  // an optional field this build does not know
+  EXPECT_DEATH(DecodeTransition(newer.data(), newer.size(), &t), "newer format");
+}
+
 TEST(TransitionCodecDeathTest, ARecordSizeThatFitsNoExpertWidthIsCaught) {
   Rng rng(7);
   std::vector<uint8_t> bytes;
   EncodeTransition(RandomObservation(2, 2, 2, rng), 0, 0.0f, RandomObservation(2, 2, 2, rng), false,
                    &bytes);
-  bytes.push_back(0);  // one byte more than any width gives
+  bytes = Legacy(bytes);  // the size decides the width only in records before version 2
+  bytes.push_back(0);     // one byte more than any width gives
   Transition t;
   EXPECT_DEATH(DecodeTransition(bytes.data(), bytes.size(), &t), "fits no expert width");
 }
