@@ -23,6 +23,7 @@
 #include "comm/transport.h"
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
+#include "env/warmup_actions.h"
 #include "learner/sac.h"
 #include "replay/rank_snapshot.h"
 
@@ -30,9 +31,9 @@ namespace qosroute {
 
 struct ActorOptions {
   int actor_index = 0;
-  long frame_budget = 0;                 // this actor's share of train.total_frames
-  long warmup_frames = 0;                // this actor's share of train.warmup_frames
-  std::string warmup_policy = "random";  // env/warmup_actions.h
+  long frame_budget = 0;                               // this actor's share of train.total_frames
+  long warmup_frames = 0;                              // this actor's share of train.warmup_frames
+  WarmupPolicy warmup_policy = WarmupPolicy::kRandom;  // env/warmup_actions.h
   double warmup_epsilon = 0.3;
   GreedyQosOptions greedy;
   int num_envs = 1;

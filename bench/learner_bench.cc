@@ -94,7 +94,7 @@ SacConfig ReferenceConfig(int threads) {
 SacConfig RecipeConfig(int threads) {
   SacConfig config = ReferenceConfig(threads);
   config.dueling = true;
-  config.prior = "greedy-qos";
+  config.prior = PriorKind::kGreedyQos;
   EnvConfig env;
   env.lookahead_features = true;
   env.expert_score_prior = true;

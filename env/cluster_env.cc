@@ -1,21 +1,16 @@
+// Construction, episode set-up, stepping the engines and the clock, the observation's assembly,
+// live serving and the metrics. Elsewhere: ValidateEnvConfig (env_config.cc), the reward and its
+// shaping (cluster_reward.cc), the byte snapshot (cluster_state.cc), the features (env/features/).
 #include "env/cluster_env.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
 #include "common/error.h"
 #include "env/feature_schema.h"
-#include "env/heuristics.h"
 
 namespace qosroute {
 
 namespace {
-
-constexpr uint32_t kStateMagic = 0x51525345;  // "QRSE"
-// Version 2 adds the energy accounting (ExpertServer, MetricsAccumulator); version 1 still
-// loads, with energy counted from the restore on.
-constexpr uint32_t kStateVersion = 2;
 
 // Independent random streams per purpose, so that changing one part of the config (say the
 // predictor noise) leaves the arrivals and the sampled requests of a seed unchanged.
@@ -23,64 +18,7 @@ uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
   return seed * 0x9E3779B97F4A7C15ULL + stream;
 }
 
-// The impact penalty's k1 x p_new and k2 x context (spec section 2). Other time models have no
-// single k1 or k2; for them the same terms are the model's own increments over an empty
-// iteration.
-double AddedPrefillSeconds(const ExpertServer& s, const ExpertConfig& ec, long p_new) {
-  if (ec.time_model == "linear") return ec.k1 * p_new;
-  return s.time_model().PrefillSeconds(p_new, 1) - s.time_model().PrefillSeconds(0, 1);
-}
-
-double AddedDecodeSeconds(const ExpertServer& s, const ExpertConfig& ec, double context) {
-  if (ec.time_model == "linear") return ec.k2 * context;
-  return s.time_model().DecodeSeconds(static_cast<long>(context), 1) -
-         s.time_model().DecodeSeconds(0, 1);
-}
-
 }  // namespace
-
-void ValidateEnvConfig(const EnvConfig& c) {
-  if (!(c.shaping_gamma >= 0.0 && c.shaping_gamma <= 1.0))
-    throw UserError("env.shaping_gamma must lie in [0, 1]");
-  if (c.shaping_potential != "predicted" && c.shaping_potential != "lookahead")
-    throw UserError("env.shaping_potential must be predicted or lookahead, got '" +
-                    c.shaping_potential + "'");
-  if (c.experts.empty())
-    throw UserError("cluster.experts is empty: the cluster needs at least one expert");
-  for (size_t i = 0; i < c.experts.size(); ++i) {
-    ValidateExpertConfig(c.experts[i]);
-    for (size_t j = 0; j < i; ++j) {
-      if (c.experts[i].name == c.experts[j].name) {
-        throw UserError("cluster.experts names '" + c.experts[i].name + "' twice");
-      }
-    }
-  }
-  ValidateArrivalConfig(c.arrivals);
-  if (c.requests_per_episode < 1) {
-    throw UserError("workload.requests_per_episode must be >= 1, got " +
-                    std::to_string(c.requests_per_episode));
-  }
-  if (c.sampling != "random" && c.sampling != "sequential") {
-    throw UserError("workload.sampling must be 'random' or 'sequential', got '" + c.sampling + "'");
-  }
-  if (!(c.energy_weight >= 0) || !std::isfinite(c.energy_weight))
-    throw UserError("env.energy_weight must be >= 0, got " + std::to_string(c.energy_weight));
-  if (!(c.sla > 0) || !std::isfinite(c.sla))
-    throw UserError("env.sla must be > 0 seconds per token, got " + std::to_string(c.sla));
-  if (c.max_running_slots < 1)
-    throw UserError("env.max_running_slots must be >= 1, got " +
-                    std::to_string(c.max_running_slots));
-  if (c.max_waiting_slots < 1)
-    throw UserError("env.max_waiting_slots must be >= 1, got " +
-                    std::to_string(c.max_waiting_slots));
-  if (c.predictor.score_noise < 0)
-    throw UserError("predictor.score_noise must be >= 0, got " +
-                    std::to_string(c.predictor.score_noise));
-  if (c.predictor.length_noise < 0)
-    throw UserError("predictor.length_noise must be >= 0, got " +
-                    std::to_string(c.predictor.length_noise));
-  ValidateFeatureGroups(c);
-}
 
 ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload)
     : config_(config), workload_(std::move(workload)) {
@@ -183,94 +121,6 @@ const Observation& ClusterEnv::Reset(uint64_t seed) {
 
 void ClusterEnv::AdvanceAllTo(double time) {
   for (ExpertServer& e : experts_) e.AdvanceTo(time, &pending_);
-}
-
-double ClusterEnv::CreditWeight(int routed_at, int decision) const {
-  if (!config_.undiscounted_credit || config_.shaping_gamma <= 0.0) return 1.0;
-  return std::pow(config_.shaping_gamma, -static_cast<double>(decision - routed_at));
-}
-
-double ClusterEnv::CreditUpTo(double time, bool everything, int decision) {
-  double credited = 0.0;
-  size_t kept = 0;
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    const Completion& c = pending_[i];
-    if (everything || c.finish <= time) {
-      metrics_.AddCompletion(c, config_.sla, config_.energy_weight);
-      if (!c.rejected && c.latency_per_token() < config_.sla) {
-        credited +=
-            RequestCredit(c, config_.sla, config_.energy_weight) * CreditWeight(c.id, decision);
-      }
-    } else {
-      pending_[kept++] = c;
-    }
-  }
-  pending_.resize(kept);
-  return credited;
-}
-
-double ClusterEnv::ImpactPenalty(int expert) const {
-  const ExpertServer& server = experts_[expert];
-  const ExpertConfig& ec = server.config();
-  const int n = static_cast<int>(experts_.size());
-  const long p_new = prompt_tokens_[step_];
-  const long d_new = true_output_[static_cast<size_t>(step_) * n + expert];
-  double penalty = 0.0;
-  for (const ActiveRequest& r : server.running()) {
-    const long m = std::min<long>(r.output_tokens - r.generated, d_new);
-    // sum_{k=1}^{m-1} (p_new + k): the new request's context during the overlap.
-    const double second = m > 1 ? (m - 1) * static_cast<double>(p_new) + (m - 1) * m / 2.0 : 0.0;
-    const double l_plus =
-        (AddedPrefillSeconds(server, ec, p_new) + AddedDecodeSeconds(server, ec, second)) /
-        r.output_tokens;
-    const double current = (now_ - r.arrival) / std::max(1, r.generated);
-    if (current + l_plus > config_.sla) penalty += r.score;
-  }
-  return penalty;
-}
-
-double ClusterEnv::UncreditedPredictedScore() const {
-  const int n = static_cast<int>(experts_.size());
-  double sum = 0.0;
-  for (const ExpertServer& e : experts_) {
-    for (const ActiveRequest& r : e.running()) sum += r.pred_score * CreditWeight(r.id, step_);
-    for (const ActiveRequest& r : e.waiting()) sum += r.pred_score * CreditWeight(r.id, step_);
-  }
-  for (const Completion& c : pending_) {
-    sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert] * CreditWeight(c.id, step_);
-  }
-  return sum;
-}
-
-double ClusterEnv::LookaheadPotential() const {
-  const int n = static_cast<int>(experts_.size());
-  double sum = 0.0;
-  for (int e = 0; e < n; ++e) {
-    const LookaheadResult queued = LookAhead(*this, e, /*with_arrived=*/false);
-    // The look-ahead lists the running then the waiting queue, in queue order.
-    size_t i = 0;
-    auto add = [&](const ActiveRequest& r) {
-      sum += queued.queued_pred_score[i] *
-             MeetProbability(queued.queued_latency_per_token[i], config_.sla,
-                             config_.lookahead_sharpness) *
-             CreditWeight(r.id, step_);
-      ++i;
-    };
-    for (const ActiveRequest& r : experts_[e].running()) add(r);
-    for (const ActiveRequest& r : experts_[e].waiting()) add(r);
-  }
-  // Finished on the engine's clock but not yet credited: whether they met the SLA is settled.
-  for (const Completion& c : pending_) {
-    if (!c.rejected && c.latency_per_token() < config_.sla) {
-      sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert] * CreditWeight(c.id, step_);
-    }
-  }
-  return sum;
-}
-
-double ClusterEnv::ShapingPotential() const {
-  return config_.shaping_potential == "lookahead" ? LookaheadPotential()
-                                                  : UncreditedPredictedScore();
 }
 
 StepResult ClusterEnv::DoStep(int action) {
@@ -414,67 +264,6 @@ EpisodeMetrics ClusterEnv::Metrics() const {
   const double n = static_cast<double>(arrivals_.size());
   return metrics_.Finish(static_cast<long>(arrivals_.size()), upper_bound_sum_ / n,
                          end_time_ - arrivals_.front(), experts_);
-}
-
-std::vector<uint8_t> ClusterEnv::SaveState() const {
-  ByteWriter out;
-  out.Put(kStateMagic);
-  out.Put(kStateVersion);
-  out.Put<int32_t>(static_cast<int32_t>(experts_.size()));
-  out.PutVector(arrivals_);
-  out.PutVector(prompt_tokens_);
-  out.PutVector(true_output_);
-  out.PutVector(true_score_);
-  out.PutVector(pred_output_);
-  out.PutVector(pred_score_);
-  out.Put(upper_bound_sum_);
-  for (const ExpertServer& e : experts_) e.Save(&out);
-  out.PutVector(pending_);
-  metrics_.Save(&out);
-  out.Put(step_);
-  out.Put(now_);
-  out.Put(done_);
-  out.Put(end_time_);
-  return out.Take();
-}
-
-void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
-  current_potential_.reset();
-  ByteReader in(bytes);
-  if (in.Get<uint32_t>() != kStateMagic)
-    throw UserError("state snapshot is not a cluster environment state");
-  const uint32_t version = in.Get<uint32_t>();
-  if (version != kStateVersion && version != 1) {
-    throw UserError("cluster state snapshot has format version " + std::to_string(version) +
-                    ", this build reads version " + std::to_string(kStateVersion));
-  }
-  const int32_t n = in.Get<int32_t>();
-  if (n != static_cast<int32_t>(experts_.size())) {
-    throw UserError("cluster state snapshot has " + std::to_string(n) +
-                    " experts, the config has " + std::to_string(experts_.size()));
-  }
-  arrivals_ = in.GetVector<double>();
-  prompt_tokens_ = in.GetVector<int>();
-  true_output_ = in.GetVector<int>();
-  true_score_ = in.GetVector<float>();
-  pred_output_ = in.GetVector<int>();
-  pred_score_ = in.GetVector<float>();
-  upper_bound_sum_ = in.Get<double>();
-  for (ExpertServer& e : experts_) e.Load(&in, version);
-  pending_ = in.GetVector<Completion>();
-  if (version < 2) {
-    for (Completion& c : pending_) c.energy_j = 0.0f;  // padding in version 1
-  }
-  metrics_.Load(&in, version);
-  step_ = in.Get<int>();
-  now_ = in.Get<double>();
-  done_ = in.Get<bool>();
-  end_time_ = in.Get<double>();
-  if (!in.AtEnd()) throw UserError("cluster state snapshot has trailing bytes");
-  if (!done_) {
-    UpdateArrivedView();
-    BuildObservation();
-  }
 }
 
 }  // namespace qosroute

@@ -37,10 +37,18 @@ int ExpertConfig::WatermarkBlocks() const {
   return static_cast<int>(watermark * NumBlocks());
 }
 
+const NameTable<TimeModelKind>& TimeModels() {
+  static const NameTable<TimeModelKind> table("time model",
+                                              {{TimeModelKind::kLinear, "linear"},
+                                               {TimeModelKind::kCalibrated, "calibrated"},
+                                               {TimeModelKind::kTable, "table"}});
+  return table;
+}
+
 std::shared_ptr<const IterationTimeModel> ExpertConfig::MakeTimeModel() const {
-  if (time_model == "calibrated")
+  if (time_model == TimeModelKind::kCalibrated)
     return std::make_shared<CalibratedIterationTimeModel>(c0, k1, k2, k3);
-  if (time_model == "table") {
+  if (time_model == TimeModelKind::kTable) {
     QR_CHECK_MSG(profile != nullptr, "time_model table without a loaded profile");
     return std::make_shared<TableIterationTimeModel>(profile);
   }
@@ -51,7 +59,7 @@ void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* c) {
   const double weights = c->weights_gb / kReferenceWeightsGb;
   c->gpu_memory_gb = gpu.gpu_memory_gb;
   c->reserve_gb = gpu.reserve_gb;
-  c->time_model = "calibrated";
+  c->time_model = TimeModelKind::kCalibrated;
   c->c0 = gpu.c0 * weights;
   c->k1 = gpu.k1 * weights;
   c->k2 = gpu.k2 * c->kv_bytes_per_token / kReferenceKvBytesPerToken;
@@ -139,15 +147,11 @@ void ValidateExpertConfig(const ExpertConfig& c) {
   non_negative(c.k1, "k1");
   non_negative(c.k2, "k2");
   non_negative(c.k3, "k3");
-  if (c.time_model != "linear" && c.time_model != "calibrated" && c.time_model != "table") {
-    throw UserError(key + "time_model must be linear, calibrated or table, got '" + c.time_model +
-                    "'");
-  }
-  if (c.time_model == "table" && c.profile == nullptr) {
+  if (c.time_model == TimeModelKind::kTable && c.profile == nullptr) {
     throw UserError(key + "profile: time_model = table needs a profile CSV (cluster.profile or " +
                     key + "profile)");
   }
-  if (c.time_model != "table" && c.c0 + c.k1 + c.k2 <= 0)
+  if (c.time_model != TimeModelKind::kTable && c.c0 + c.k1 + c.k2 <= 0)
     throw UserError(key + "c0, k1 and k2 are all zero: iterations would take no time");
   ValidatePower(c.power, key);
   if (!(c.mean_score >= 0 && c.mean_score < 1)) {

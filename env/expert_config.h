@@ -5,11 +5,17 @@
 #include <string>
 #include <vector>
 
+#include "common/name_table.h"
 #include "env/gpu_profile.h"
 
 namespace qosroute {
 
 struct ProfileTable;  // env/time_models.h
+
+// How an expert's iteration time is modelled (env/time_models.h): the paper's linear model,
+// the calibrated one of a GPU profile, or a table of measured iterations.
+enum class TimeModelKind { kLinear, kCalibrated, kTable };
+const NameTable<TimeModelKind>& TimeModels();
 
 // Iteration-time model behind an interface, so a profile table fitted to measured iterations
 // can replace the linear default without touching the scheduler.
@@ -57,7 +63,7 @@ struct ExpertConfig {
   //  linear      c0 + k1 x prefill tokens, c0 + k2 x context tokens (the paper's setting);
   //  calibrated  max(c0, k1 x processed tokens) + k2 x decoding context + k3 x sequences;
   //  table       interpolated from `profile`, a CSV of measured iterations.
-  std::string time_model = "linear";
+  TimeModelKind time_model = TimeModelKind::kLinear;
   double k3 = 0.0;           // calibrated: seconds per sequence in the batch (CPU, sampling)
   std::string profile_path;  // table: where `profile` was read from (for messages)
   std::shared_ptr<const ProfileTable> profile;  // table: loaded by the launcher

@@ -27,8 +27,9 @@ int ArgminExpert(const ClusterEnv& env, Key key) {
 
 class RandomPolicy final : public RoutingPolicy {
  public:
-  std::string name() const override { return "random"; }
+  std::string name() const override { return Heuristics().Name(Heuristic::kRandom); }
   void Reset(uint64_t seed) override { rng_.Seed(seed ^ 0x52414E44ULL); }
+  bool DecidesFromStateAlone() const override { return false; }
   int Act(const ClusterEnv& env) override {
     return static_cast<int>(rng_.Below(env.experts().size()));
   }
@@ -39,8 +40,9 @@ class RandomPolicy final : public RoutingPolicy {
 
 class RoundRobinPolicy final : public RoutingPolicy {
  public:
-  std::string name() const override { return "round-robin"; }
+  std::string name() const override { return Heuristics().Name(Heuristic::kRoundRobin); }
   void Reset(uint64_t) override { next_ = 0; }
+  bool DecidesFromStateAlone() const override { return false; }
   int Act(const ClusterEnv& env) override {
     const int action = next_ % static_cast<int>(env.experts().size());
     ++next_;
@@ -53,7 +55,7 @@ class RoundRobinPolicy final : public RoutingPolicy {
 
 class ShortestQueuePolicy final : public RoutingPolicy {
  public:
-  std::string name() const override { return "shortest-queue-first"; }
+  std::string name() const override { return Heuristics().Name(Heuristic::kShortestQueueFirst); }
   int Act(const ClusterEnv& env) override {
     return ArgminExpert(env, [](const ExpertServer& e) {
       return static_cast<double>(e.running().size() + e.waiting().size());
@@ -63,7 +65,7 @@ class ShortestQueuePolicy final : public RoutingPolicy {
 
 class LeastKvLoadPolicy final : public RoutingPolicy {
  public:
-  std::string name() const override { return "least-kv-load"; }
+  std::string name() const override { return Heuristics().Name(Heuristic::kLeastKvLoad); }
   int Act(const ClusterEnv& env) override {
     return ArgminExpert(env, [](const ExpertServer& e) {
       return static_cast<double>(e.blocks_used()) / e.num_blocks();
@@ -73,7 +75,7 @@ class LeastKvLoadPolicy final : public RoutingPolicy {
 
 class QualityPolicy final : public RoutingPolicy {
  public:
-  std::string name() const override { return "quality"; }
+  std::string name() const override { return Heuristics().Name(Heuristic::kQuality); }
   int Act(const ClusterEnv& env) override {
     const auto& scores = env.arrived().pred_score;
     return static_cast<int>(std::max_element(scores.begin(), scores.end()) - scores.begin());
@@ -87,7 +89,7 @@ class QualityPolicy final : public RoutingPolicy {
 class GreedyQosPolicy final : public RoutingPolicy {
  public:
   explicit GreedyQosPolicy(const GreedyQosOptions& options) : options_(options) {}
-  std::string name() const override { return "greedy-qos"; }
+  std::string name() const override { return Heuristics().Name(Heuristic::kGreedyQos); }
   int Act(const ClusterEnv& env) override {
     const double sla = env.config().sla;
     const int n = static_cast<int>(env.experts().size());
@@ -238,22 +240,43 @@ LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) 
   return result;
 }
 
+const NameTable<Heuristic>& Heuristics() {
+  static const NameTable<Heuristic> table("policy",
+                                          {{Heuristic::kRandom, "random"},
+                                           {Heuristic::kRoundRobin, "round-robin"},
+                                           {Heuristic::kShortestQueueFirst, "shortest-queue-first"},
+                                           {Heuristic::kLeastKvLoad, "least-kv-load"},
+                                           {Heuristic::kQuality, "quality"},
+                                           {Heuristic::kGreedyQos, "greedy-qos"}});
+  return table;
+}
+
 std::vector<std::string> HeuristicNames() {
-  return {"random",        "round-robin", "shortest-queue-first",
-          "least-kv-load", "quality",     "greedy-qos"};
+  return Heuristics().Names();
+}
+
+std::unique_ptr<RoutingPolicy> MakeHeuristic(Heuristic kind, const GreedyQosOptions& greedy) {
+  switch (kind) {
+    case Heuristic::kRandom:
+      return std::make_unique<RandomPolicy>();
+    case Heuristic::kRoundRobin:
+      return std::make_unique<RoundRobinPolicy>();
+    case Heuristic::kShortestQueueFirst:
+      return std::make_unique<ShortestQueuePolicy>();
+    case Heuristic::kLeastKvLoad:
+      return std::make_unique<LeastKvLoadPolicy>();
+    case Heuristic::kQuality:
+      return std::make_unique<QualityPolicy>();
+    case Heuristic::kGreedyQos:
+      return std::make_unique<GreedyQosPolicy>(greedy);
+  }
+  QR_CHECK_MSG(false, "unhandled heuristic");
+  return nullptr;
 }
 
 std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name,
                                              const GreedyQosOptions& greedy) {
-  if (name == "random") return std::make_unique<RandomPolicy>();
-  if (name == "round-robin") return std::make_unique<RoundRobinPolicy>();
-  if (name == "shortest-queue-first") return std::make_unique<ShortestQueuePolicy>();
-  if (name == "least-kv-load") return std::make_unique<LeastKvLoadPolicy>();
-  if (name == "quality") return std::make_unique<QualityPolicy>();
-  if (name == "greedy-qos") return std::make_unique<GreedyQosPolicy>(greedy);
-  std::string known;
-  for (const auto& n : HeuristicNames()) known += (known.empty() ? "" : ", ") + n;
-  throw UserError("unknown policy '" + name + "'; known policies: " + known);
+  return MakeHeuristic(Heuristics().Parse(name, "--policy"), greedy);
 }
 
 }  // namespace qosroute

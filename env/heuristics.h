@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/name_table.h"
 #include "common/rng.h"
 #include "env/cluster_env.h"
 
@@ -24,7 +25,25 @@ class RoutingPolicy {
     (void)observations;
     return {};
   }
+  // The observation layout a policy that reads observations was trained with (nullptr for
+  // the heuristics, which read the cluster itself): whoever builds the observations for it
+  // checks this once (serve's router at start), the policy checks every observation.
+  virtual const ObservationSchema* schema() const { return nullptr; }
+  // False for policies whose decision depends on their own history (round-robin's turn, the
+  // random policy's stream), not only on the cluster and the arrived request.
+  virtual bool DecidesFromStateAlone() const { return true; }
 };
+
+// The heuristic routers, parsed once from their names (config, command line) by Heuristics().
+enum class Heuristic {
+  kRandom,
+  kRoundRobin,
+  kShortestQueueFirst,
+  kLeastKvLoad,
+  kQuality,
+  kGreedyQos
+};
+const NameTable<Heuristic>& Heuristics();
 
 struct GreedyQosOptions {
   // P(meets SLA) = logistic((SLA - estimated latency per token) / (sharpness x SLA)).
@@ -34,9 +53,11 @@ struct GreedyQosOptions {
   double drop_threshold = 0.4;
 };
 
-// Names: random, round-robin, shortest-queue-first, least-kv-load, quality, greedy-qos.
+// Heuristics().Names(): what `simulate --policy all` runs and help texts list.
 std::vector<std::string> HeuristicNames();
-// Throws UserError listing the known names for an unknown one.
+std::unique_ptr<RoutingPolicy> MakeHeuristic(Heuristic kind,
+                                             const GreedyQosOptions& greedy = GreedyQosOptions());
+// By name (command line): UserError listing the known names for an unknown one.
 std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name,
                                              const GreedyQosOptions& greedy = GreedyQosOptions());
 

@@ -5,16 +5,19 @@
 
 namespace qosroute {
 
-WarmupActions::WarmupActions(const std::string& policy, double epsilon,
-                             const GreedyQosOptions& greedy)
+const NameTable<WarmupPolicy>& WarmupPolicies() {
+  static const NameTable<WarmupPolicy> table(
+      "warm-up policy",
+      {{WarmupPolicy::kRandom, "random"}, {WarmupPolicy::kGreedyQos, "greedy-qos"}});
+  return table;
+}
+
+WarmupActions::WarmupActions(WarmupPolicy policy, double epsilon, const GreedyQosOptions& greedy)
     : policy_(policy), epsilon_(epsilon) {
-  if (policy != "random" && policy != "greedy-qos") {
-    throw UserError("train.warmup_policy must be 'random' or 'greedy-qos', not '" + policy + "'");
-  }
   if (!(epsilon >= 0.0 && epsilon <= 1.0)) {
     throw UserError("train.warmup_epsilon must lie in [0, 1], not " + std::to_string(epsilon));
   }
-  if (policy == "greedy-qos") greedy_ = MakeHeuristic("greedy-qos", greedy);
+  if (policy == WarmupPolicy::kGreedyQos) greedy_ = MakeHeuristic(Heuristic::kGreedyQos, greedy);
 }
 
 int WarmupActions::Act(const ClusterEnv& env, Rng& rng) {

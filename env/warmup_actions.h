@@ -15,15 +15,19 @@
 
 namespace qosroute {
 
+enum class WarmupPolicy { kRandom, kGreedyQos };
+// train.warmup_policy's names.
+const NameTable<WarmupPolicy>& WarmupPolicies();
+
 class WarmupActions {
  public:
-  // UserError for an unknown policy name or epsilon outside [0, 1].
-  WarmupActions(const std::string& policy, double epsilon, const GreedyQosOptions& greedy);
+  // UserError for epsilon outside [0, 1].
+  WarmupActions(WarmupPolicy policy, double epsilon, const GreedyQosOptions& greedy);
   int Act(const ClusterEnv& env, Rng& rng);
-  const std::string& policy() const { return policy_; }
+  WarmupPolicy policy() const { return policy_; }
 
  private:
-  std::string policy_;
+  WarmupPolicy policy_;
   double epsilon_;
   std::unique_ptr<RoutingPolicy> greedy_;  // null for "random"
 };

@@ -203,7 +203,7 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   TrainConfig& t = config->train;
   keys.Add("train.total_frames", &t.total_frames, "environment steps to train for");
   keys.Add("train.warmup_frames", &t.warmup_frames, "initial frames before the policy acts");
-  keys.Add("train.warmup_policy", &t.warmup_policy, "warm-up actions: random | greedy-qos");
+  keys.AddChoice("train.warmup_policy", &t.warmup_policy, WarmupPolicies(), "warm-up actions");
   keys.Add("train.warmup_epsilon", &t.warmup_epsilon,
            "greedy-qos warm-up: probability of a uniformly random action instead");
   keys.Add("train.updates_per_frame", &t.updates_per_frame, "update-to-data ratio");
@@ -214,7 +214,7 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.Add("train.log_every_frames", &t.log_every_frames, "progress line every so many frames");
   keys.Add("train.num_envs", &t.num_envs, "environments stepped together per actor");
   keys.Add("train.seed", &t.seed, "training seed");
-  keys.Add("train.encoder", &t.encoder, "han | flat");
+  keys.AddChoice("train.encoder", &t.encoder, Encoders(), "the graph encoder");
   keys.Add("train.threads", &t.threads, "torch threads (0 = cores)");
   SacKeys& sac = config->sac;
   keys.Add("sac.gamma", &sac.gamma, "discount");
@@ -229,7 +229,7 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.AddBool("sac.dueling", &sac.dueling, "dueling critics: Q = V(s) + A(s, a) - mean A");
   keys.Add("sac.twin_reduction", &sac.twin_reduction,
            "twin critics combined by min (clipped double Q) or mean");
-  keys.Add("sac.prior", &sac.prior, "prior policy of KL-regularised SAC: none | greedy-qos");
+  keys.AddChoice("sac.prior", &sac.prior, Priors(), "prior policy of KL-regularised SAC");
   keys.Add("sac.prior_temperature", &sac.prior_temperature,
            "greedy-qos prior: softmax temperature over greedy-qos's values");
   keys.Add("sac.prior_kl_target", &sac.prior_kl_target,
@@ -306,10 +306,6 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
   RequireRange(where, "train.log_every_frames", t.log_every_frames, 1, 1e12);
   RequireRange(where, "train.num_envs", t.num_envs, 1, 4096);
   RequireRange(where, "train.warmup_epsilon", t.warmup_epsilon, 0, 1);
-  if (t.warmup_policy != "random" && t.warmup_policy != "greedy-qos") {
-    throw UserError(where + ": train.warmup_policy must be random or greedy-qos, not '" +
-                    t.warmup_policy + "'");
-  }
   RequireRange(where, "train.threads", t.threads, 0, 1024);
   // The learner checks its hyper-parameters in its own terms; the key is added here.
   try {
@@ -317,7 +313,8 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
   } catch (const FieldError& e) {
     throw UserError(where + ": sac." + e.field() + " " + e.problem());
   }
-  if (config.sac.prior == "greedy-qos" && !(env.lookahead_features && env.lookahead_value)) {
+  if (config.sac.prior == PriorKind::kGreedyQos &&
+      !(env.lookahead_features && env.lookahead_value)) {
     throw UserError(where +
                     ": sac.prior = greedy-qos needs env.lookahead_features = true and "
                     "env.lookahead_value = true (it reads greedy-qos's value from the "
@@ -329,9 +326,6 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
   if (t.hidden % t.heads != 0) {
     throw UserError(where + ": han.hidden (" + std::to_string(t.hidden) +
                     ") must be divisible by han.heads (" + std::to_string(t.heads) + ")");
-  }
-  if (t.encoder != "han" && t.encoder != "flat") {
-    throw UserError(where + ": train.encoder must be 'han' or 'flat', got '" + t.encoder + "'");
   }
 }
 
@@ -353,7 +347,7 @@ void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts
     }
   }
   if (sel.margins.empty()) throw UserError(where + ": select.margins needs at least one margin");
-  if (config->sac.prior == "none" && sel.margins != std::vector<double>{0.0}) {
+  if (config->sac.prior == PriorKind::kNone && sel.margins != std::vector<double>{0.0}) {
     throw UserError(where +
                     ": select.margins other than 0 need sac.prior = greedy-qos (a margin keeps "
                     "the prior's choice)");
@@ -477,6 +471,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   } catch (const po::error& e) {
     RethrowAsUserError(e, where);
   }
+  keys.ParseChoices(where);
   const std::vector<int> mlp_hidden = ParseIntList(texts.mlp_hidden, "sac.mlp_hidden");
   config.sac.mlp_hidden.assign(mlp_hidden.begin(), mlp_hidden.end());
   env.arrivals.episode_rates =

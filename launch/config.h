@@ -32,7 +32,7 @@ struct EvalConfig {
 // [train] (the schedule, learner/train_schedule.h) and the model's shape: train.encoder,
 // train.threads and [han].
 struct TrainConfig : TrainSchedule {
-  std::string encoder = "han";  // han | flat
+  EncoderKind encoder = EncoderKind::kHan;
   int hidden = 64;
   int heads = 4;
   int layers = 2;

@@ -104,7 +104,7 @@ ClusterKeys::ClusterKeys(const ClusterPrelude& prelude, po::options_description*
     shared_.gpu_memory_gb = gpu.gpu_memory_gb;
     shared_.reserve_gb = gpu.reserve_gb;
     shared_.c0 = gpu.c0;
-    shared_.time_model = "calibrated";
+    shared_.time_model = TimeModelKind::kCalibrated;
     shared_.power = gpu.power;
   }
   auto add = [&](const std::string& key, auto* field, const char* help) {
@@ -126,7 +126,8 @@ ClusterKeys::ClusterKeys(const ClusterPrelude& prelude, po::options_description*
       "vLLM max_num_batched_tokens");
   add("cluster.block_size", &shared_.block_size, "KV block size (tokens)");
   add("cluster.watermark", &shared_.watermark, "free-block watermark at admission (fraction)");
-  add("cluster.time_model", &shared_.time_model, "linear | calibrated | table");
+  time_model_text_ = TimeModels().Name(shared_.time_model);
+  add("cluster.time_model", &time_model_text_, ("time model: " + TimeModels().List(" | ")).c_str());
   add("cluster.profile", &profile_path_, "profile CSV of measured iterations (time_model table)");
   for (const PowerField& f : kPowerFields) {
     add(std::string("cluster.") + f.key, &(shared_.power.*f.field), "power model (W, docs)");
@@ -164,7 +165,8 @@ std::vector<ExpertConfig> ClusterKeys::Build(const po::variables_map& vm, const 
     if (profile_key("cluster.gpu_memory_gb")) ec.gpu_memory_gb = shared_.gpu_memory_gb;
     if (profile_key("cluster.reserve_gb")) ec.reserve_gb = shared_.reserve_gb;
     if (profile_key("cluster.c0")) ec.c0 = shared_.c0;
-    if (profile_key("cluster.time_model")) ec.time_model = shared_.time_model;
+    if (profile_key("cluster.time_model"))
+      ec.time_model = TimeModels().Parse(time_model_text_, where + ": cluster.time_model");
     for (const PowerField& f : kPowerFields) {
       if (profile_key((std::string("cluster.") + f.key).c_str()))
         ec.power.*f.field = shared_.power.*f.field;
@@ -181,14 +183,16 @@ std::vector<ExpertConfig> ClusterKeys::Build(const po::variables_map& vm, const 
       if (vm.count(p + f.key)) ec.power.*f.field = vm[p + f.key].as<double>();
     }
     if (vm.count(p + "num_blocks")) ec.num_blocks = vm[p + "num_blocks"].as<int>();
-    if (vm.count(p + "time_model")) ec.time_model = vm[p + "time_model"].as<std::string>();
+    if (vm.count(p + "time_model"))
+      ec.time_model = TimeModels().Parse(vm[p + "time_model"].as<std::string>(),
+                                         where + ": " + p + "time_model");
     std::string profile = profile_path_;
     std::string profile_key_name = "cluster.profile";
     if (vm.count(p + "profile")) {
       profile = vm[p + "profile"].as<std::string>();
       profile_key_name = p + "profile";
     }
-    if (ec.time_model == "table") {
+    if (ec.time_model == TimeModelKind::kTable) {
       if (profile.empty()) {
         throw UserError(where + ": " + p + "time_model is table but no profile CSV is given (" +
                         "cluster.profile or " + p + "profile)");
@@ -223,7 +227,7 @@ void ClusterKeys::AddResolved(const std::vector<ExpertConfig>& experts,
   r["cluster.max_num_batched_tokens"] = std::to_string(shared_.max_num_batched_tokens);
   r["cluster.block_size"] = std::to_string(shared_.block_size);
   r["cluster.watermark"] = StreamText(shared_.watermark);
-  r["cluster.time_model"] = shared_.time_model;
+  r["cluster.time_model"] = time_model_text_;
   r["cluster.profile"] = profile_path_;
   for (const PowerField& f : kPowerFields)
     r[std::string("cluster.") + f.key] = StreamText(shared_.power.*f.field);
@@ -232,7 +236,7 @@ void ClusterKeys::AddResolved(const std::vector<ExpertConfig>& experts,
     for (const DoubleField& f : kExpertDoubles) r[p + f.key] = ExactText(ec.*f.field);
     for (const PowerField& f : kPowerFields) r[p + f.key] = ExactText(ec.power.*f.field);
     r[p + "num_blocks"] = std::to_string(ec.num_blocks);
-    r[p + "time_model"] = ec.time_model;
+    r[p + "time_model"] = TimeModels().Name(ec.time_model);
     if (!ec.profile_path.empty()) r[p + "profile"] = ec.profile_path;
   }
 }

@@ -40,6 +40,7 @@ class ClusterKeys {
   ClusterPrelude prelude_;
   ExpertConfig shared_;  // cluster-wide values, bound to the cluster.* keys
   std::string profile_path_;
+  std::string time_model_text_;  // cluster.time_model as given, parsed by Build
 };
 
 }  // namespace qosroute

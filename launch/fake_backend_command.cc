@@ -66,7 +66,7 @@ int RunFakeBackendCommand(const Args& args) {
   server_options.port = static_cast<unsigned short>(port);
   HttpServer server(io, server_options, [&](std::shared_ptr<Exchange> ex) { backend.Handle(ex); });
   spdlog::info("fake backend for {} ({} model, {} KV blocks{}) on http://{}:{}", expert,
-               found->time_model, found->NumBlocks(), instant ? ", instant" : "", host,
+               TimeModels().Name(found->time_model), found->NumBlocks(), instant ? ", instant" : "", host,
                server.port());
   WriteReadyFile(ready_file, server.port());
   const long left =

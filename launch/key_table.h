@@ -4,9 +4,12 @@
 #include <boost/program_options.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "common/name_table.h"
 
 namespace qosroute {
 
@@ -40,6 +43,25 @@ class KeyTable {
         key.c_str(), boost::program_options::value<std::string>(text)->default_value(joined), help);
     printers_[key] = [text] { return *text; };
   }
+  // A choice from a name table: read as text, parsed once by ParseChoices (after the keys are
+  // stored) into the enum; the help text lists the table's names.
+  template <typename E>
+  void AddChoice(const std::string& key, E* field, const NameTable<E>& table, const char* help) {
+    auto text = std::make_shared<std::string>(table.Name(*field));
+    const std::string described = std::string(help) + ": " + table.List(" | ");
+    desc_->add_options()(
+        key.c_str(), boost::program_options::value<std::string>(text.get())->default_value(*text),
+        described.c_str());
+    printers_[key] = [field, &table] { return std::string(table.Name(*field)); };
+    parsers_.push_back([key, field, &table, text](const std::string& where) {
+      *field = table.Parse(*text, where + ": " + key);
+    });
+  }
+  // Parses every AddChoice key; UserError "<where>: <key>: unknown ... known: ..." for a name
+  // its table lacks.
+  void ParseChoices(const std::string& where) const {
+    for (const auto& parse : parsers_) parse(where);
+  }
   std::map<std::string, std::string> Resolved() const {
     std::map<std::string, std::string> out;
     for (const auto& [key, print] : printers_) out[key] = print();
@@ -49,6 +71,7 @@ class KeyTable {
  private:
   boost::program_options::options_description* desc_;
   std::map<std::string, std::function<std::string()>> printers_;
+  std::vector<std::function<void(const std::string&)>> parsers_;
 };
 
 }  // namespace qosroute

@@ -27,8 +27,8 @@ MeanCi Summarise(const std::vector<EpisodeMetrics>& episodes,
 std::optional<MeanCi> PairedVsGreedy(const PolicyResult& r,
                                      const std::vector<PolicyResult>& results) {
   for (const PolicyResult& g : results) {
-    if (g.policy != kPairedReference || &g == &r) continue;
-    if (g.episodes.size() != r.episodes.size() || r.policy == kPairedReference) return {};
+    if (g.policy != PairedReference() || &g == &r) continue;
+    if (g.episodes.size() != r.episodes.size() || r.policy == PairedReference()) return {};
     std::vector<double> differences;
     for (size_t i = 0; i < r.episodes.size(); ++i) {
       if (r.episodes[i].upper_bound != g.episodes[i].upper_bound) return {};  // other seeds

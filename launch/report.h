@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "env/heuristics.h"
 #include "env/metrics.h"
 
 namespace qosroute {
@@ -13,7 +14,9 @@ struct PolicyResult {
 };
 
 // The policy every other row is compared with, seed by seed, when it is in the table.
-inline constexpr char kPairedReference[] = "greedy-qos";
+inline std::string PairedReference() {
+  return Heuristics().Name(Heuristic::kGreedyQos);
+}
 
 // The human table, with the upper bound, each policy's share of it, and the paired
 // difference of average QoS against greedy-qos on the same seeds (mean ± 95% interval).

@@ -61,6 +61,7 @@ class LearnedRoutingPolicy final : public RoutingPolicy {
     return agent_->Act(BatchObservations({&env.observation()}), /*greedy=*/true).front();
   }
   bool DecidesFromObservations() const override { return true; }
+  const ObservationSchema* schema() const override { return &agent_->config().schema; }
   std::vector<int> ActOnObservations(const std::vector<const Observation*>& observations) override {
     for (const Observation* o : observations) {
       if (o->schema_id != schema_id_) {
@@ -96,11 +97,11 @@ std::unique_ptr<RoutingPolicy> LoadLearnedRoutingPolicy(const RunConfig& config,
 std::vector<PolicyResult> EvaluateHeuristics(const RunConfig& config,
                                              std::shared_ptr<const Workload> workload) {
   std::vector<PolicyResult> results;
-  for (const std::string& name : HeuristicNames()) {
-    results.push_back(
-        {name, EvaluatePolicy(
-                   config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
-                   config.eval.seed_base, config.eval.seeds, config.eval.threads)});
+  for (const Heuristic kind : Heuristics().Values()) {
+    results.push_back({Heuristics().Name(kind),
+                       EvaluatePolicy(
+                           config.env, workload, [&] { return MakeHeuristic(kind, config.greedy); },
+                           config.eval.seed_base, config.eval.seeds, config.eval.threads)});
   }
   return results;
 }

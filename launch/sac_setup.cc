@@ -61,7 +61,7 @@ std::unique_ptr<SacAgent> LoadAgentForEvaluation(const RunConfig& config,
 }
 
 std::vector<NamedPolicyFile> TrainedPolicies(const RunConfig& config, const TrainResult& result) {
-  const std::string name = "sac-" + config.train.encoder;
+  const std::string name = std::string("sac-") + Encoders().Name(config.train.encoder);
   if (result.selected_policy_path.empty()) return {{name, result.policy_path}};
   spdlog::info(
       "selected policy: the snapshot at {} updates with deviation margin {:g} (validation gain "

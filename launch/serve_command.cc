@@ -65,9 +65,8 @@ int RunServeCommand(const Args& args) {
       "backend-key-file", po::value(&backend_keys)->composing(),
       "NAME=FILE: the API key the backend NAME needs (vLLM --api-key)")(
       "policy", po::value(&policy)->default_value(policy),
-      "a heuristic: random, round-robin, shortest-queue-first, least-kv-load, quality, "
-      "greedy-qos")("policy-file", po::value(&policy_file),
-                    "a trained policy (.h5); overrides --policy")(
+      ("a heuristic: " + Heuristics().List()).c_str())(
+      "policy-file", po::value(&policy_file), "a trained policy (.h5); overrides --policy")(
       "host", po::value(&host)->default_value(host),
       "address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface)")(
       "port", po::value(&port)->default_value(port), "port (0: any free port)")(

@@ -29,10 +29,10 @@ int RunSimulateCommand(const Args& args) {
   desc.add_options()("help,h", "show this help")("config", po::value(&config_path),
                                                  "INI config file")(
       "policy", po::value(&policy)->default_value(policy),
-      "a policy name, a comma-separated list, or 'all' (heuristics: random, round-robin, "
-      "shortest-queue-first, least-kv-load, quality, greedy-qos; learned: sac, with "
-      "--policy-file)")("policy-file", po::value(&policy_file),
-                        "trained policy (.h5) used for the policy name 'sac'")(
+      ("a policy name, a comma-separated list, or 'all' (heuristics: " + Heuristics().List() +
+       "; learned: sac, with --policy-file)")
+          .c_str())("policy-file", po::value(&policy_file),
+                    "trained policy (.h5) used for the policy name 'sac'")(
       "seeds", po::value(&seeds), "evaluation episodes (default: eval.seeds of the config)")(
       "set", po::value(&overrides)->composing(),
       "override a config key: section.key=value (repeatable)")("out", po::value(&out_csv),

@@ -89,8 +89,9 @@ int RunTrainCommand(const Args& args) {
 
   auto workload = LoadConfiguredWorkload(config);
   spdlog::info("training {} SAC on {} experts, {} frames ({} warm-up), batch {}, run dir {}",
-               config.train.encoder, config.env.experts.size(), config.train.total_frames,
-               config.train.warmup_frames, config.train.batch_size, run_dir);
+               Encoders().Name(config.train.encoder), config.env.experts.size(),
+               config.train.total_frames, config.train.warmup_frames, config.train.batch_size,
+               run_dir);
   const TrainResult result = RunTraining(config.env, workload, MakeSacConfig(config), options);
   // Training is saved from here on: a signal during the comparison ends the process at once.
   stop_signals.reset();

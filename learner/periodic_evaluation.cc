@@ -21,8 +21,9 @@ EvalRow PeriodicEvaluator::Run(SacAgent& agent, long frames, long updates,
   if (greedy_qos_.empty()) {
     const GreedyQosOptions greedy = greedy_;
     for (const EpisodeMetrics& m : EvaluatePolicy(
-             env_config_, workload_, [greedy] { return MakeHeuristic("greedy-qos", greedy); },
-             seed_base_, seeds_, /*threads=*/0)) {
+             env_config_, workload_,
+             [greedy] { return MakeHeuristic(Heuristic::kGreedyQos, greedy); }, seed_base_, seeds_,
+             /*threads=*/0)) {
       greedy_qos_.push_back(m.avg_qos);
     }
   }

@@ -169,7 +169,7 @@ PolicyArchitecture ReadArchitecture(const h5::Reader& r, const std::string& grou
 
 PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   PolicyArchitecture a;
-  a.encoder = config.encoder;
+  a.encoder = Encoders().Name(config.encoder);
   a.hidden = config.encoder_hidden();
   a.heads = config.han.heads();
   a.layers = config.han.layers();
@@ -184,7 +184,7 @@ PolicyArchitecture ArchitectureOf(const SacConfig& config) {
   a.max_running = config.max_running;
   a.max_waiting = config.max_waiting;
   a.schema = config.schema;
-  a.prior = config.prior;
+  a.prior = Priors().Name(config.prior);
   a.prior_temperature = config.prior_temperature;
   a.prior_drop_value = config.prior_drop_value;
   return a;
@@ -199,11 +199,12 @@ void ApplyArchitecture(const PolicyArchitecture& architecture, const std::string
   } catch (const UserError& e) {
     throw UserError("policy " + path + ": " + e.what());
   }
-  candidate.encoder = architecture.encoder;
+  candidate.encoder =
+      Encoders().Parse(architecture.encoder, "policy " + path + ": attribute encoder");
   candidate.mlp_hidden = architecture.mlp_hidden;
   candidate.dueling = architecture.dueling != 0;
   candidate.schema = architecture.schema;
-  candidate.prior = architecture.prior;
+  candidate.prior = Priors().Parse(architecture.prior, "policy " + path + ": attribute prior");
   candidate.prior_temperature = architecture.prior_temperature;
   candidate.prior_drop_value = architecture.prior_drop_value;
   if (architecture.encoder == "han") {

@@ -49,8 +49,9 @@ std::vector<SelectionScore> PolicySelector::Score(SacAgent& agent, long frames, 
     const GreedyQosOptions greedy = greedy_;
     for (double rate : options_.rates) {
       const auto episodes = EvaluatePolicy(
-          ConfigAtRate(rate), workload_, [greedy] { return MakeHeuristic("greedy-qos", greedy); },
-          options_.seed_base, options_.seeds, options_.threads);
+          ConfigAtRate(rate), workload_,
+          [greedy] { return MakeHeuristic(Heuristic::kGreedyQos, greedy); }, options_.seed_base,
+          options_.seeds, options_.threads);
       std::vector<double> qos;
       for (const auto& m : episodes) qos.push_back(m.avg_qos);
       greedy_episode_qos_.push_back(std::move(qos));

@@ -45,7 +45,7 @@ void CheckConfig(const SacConfig& c) {
   }
   auto fail = [](const std::string& what) { throw UserError("SAC config: " + what); };
   if (c.lr_decay_updates < 0) fail("lr_decay_updates must be >= 0");
-  if (c.prior == "greedy-qos" && !c.schema.IsOn("expert.greedy_value")) {
+  if (c.prior == PriorKind::kGreedyQos && !c.schema.IsOn("expert.greedy_value")) {
     fail(
         "prior greedy-qos reads greedy-qos's value from the observations, which need "
         "env.lookahead_features = true and env.lookahead_value = true");
@@ -87,18 +87,19 @@ void KeepTensorMemoryInProcess() {
 }
 
 std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
-  if (config.encoder == "han") {
+  if (config.encoder == EncoderKind::kHan) {
     HanEncoderOptions options = config.han;
     options.expert_features(config.schema.Width(FeatureNode::kExpert));
     return std::make_shared<HanEncoderImpl>(options);
   }
-  if (config.encoder == "flat") {
+  if (config.encoder == EncoderKind::kFlat) {
     return std::make_shared<FlatEncoderImpl>(
         FlatEncoderOptions(config.num_experts, config.max_running, config.max_waiting)
             .hidden(config.flat_hidden)
             .mlp_hidden(config.flat_mlp_hidden));
   }
-  throw UserError("SAC config: encoder '" + config.encoder + "' is neither han nor flat");
+  QR_CHECK_MSG(false, "unhandled encoder");
+  return nullptr;
 }
 
 ActionHeadImpl::ActionHeadImpl(int64_t embedding_dim, const std::vector<int64_t>& hidden,
@@ -219,7 +220,7 @@ SacAgent::SacAgent(const SacConfig& config)
 }
 
 torch::Tensor SacAgent::PriorLogProbs(const GraphBatch& batch) const {
-  if (config_.prior == "none") return {};
+  if (config_.prior == PriorKind::kNone) return {};
   const torch::Tensor valid = batch.action_mask;
   // CheckConfig made sure the group is on.
   const int column = config_.schema.Find("expert.greedy_value")->offset;
@@ -234,7 +235,7 @@ torch::Tensor SacAgent::PriorLogProbs(const GraphBatch& batch) const {
 
 torch::Tensor SacAgent::PolicyLogits(const NodeEmbeddings& embeddings, const GraphBatch& batch) {
   torch::Tensor logits = networks_->actor(embeddings);
-  if (config_.prior != "none") logits = logits + PriorLogProbs(batch);
+  if (config_.prior != PriorKind::kNone) logits = logits + PriorLogProbs(batch);
   return logits.masked_fill(batch.action_mask.logical_not(),
                             -std::numeric_limits<float>::infinity());
 }
@@ -261,7 +262,8 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
         torch::log_softmax(PolicyLogits(networks_->encoder->forward(next_obs), next_obs), 1);
     // The bonus is -alpha log pi, or -alpha (log pi - log pi0) with a prior.
     torch::Tensor next_log_ratio = next_log_probs;
-    if (config_.prior != "none") next_log_ratio = next_log_probs - PriorLogProbs(next_obs);
+    if (config_.prior != PriorKind::kNone)
+      next_log_ratio = next_log_probs - PriorLogProbs(next_obs);
     const NodeEmbeddings target_embeddings = networks_->target_encoder->forward(next_obs);
     const torch::Tensor next_q = CombineTwins(networks_->target_q1(target_embeddings, next_mask),
                                               networks_->target_q2(target_embeddings, next_mask));
@@ -284,7 +286,7 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
   const torch::Tensor safe_log_probs = log_probs.masked_fill(mask.logical_not(), 0.0f);
   const torch::Tensor q_min = CombineTwins(q1, q2).detach();
   const torch::Tensor entropy = -(probs * safe_log_probs).sum(1).detach();  // [B]
-  if (config_.prior == "none") {
+  if (config_.prior == PriorKind::kNone) {
     losses.actor = (probs * (alpha * safe_log_probs - q_min)).sum(1).mean();
     const torch::Tensor target_entropy =
         config_.target_entropy_ratio * mask.sum(1).to(torch::kFloat32).log();
@@ -369,7 +371,7 @@ std::vector<int> SacAgent::Act(const GraphBatch& batch, bool greedy, Rng* rng) {
   const torch::Tensor probs = ActionProbs(batch).to(torch::kCPU).contiguous();
   // With a deviation margin, the prior's mode per graph (greedy-qos's choice).
   std::vector<int64_t> prior_mode;
-  if (greedy && config_.deviation_margin > 0.0 && config_.prior != "none") {
+  if (greedy && config_.deviation_margin > 0.0 && config_.prior != PriorKind::kNone) {
     torch::NoGradGuard no_grad;
     const GraphBatch on_device = batch.to(device_);
     const torch::Tensor prior_logits = PriorLogProbs(on_device).masked_fill(

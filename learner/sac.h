@@ -55,7 +55,7 @@ struct SacConfig : SacHyperparameters {
   int64_t lr_decay_updates = 0;
   double prior_drop_value = 0.4;
 
-  std::string encoder = "han";  // "han" or "flat"
+  EncoderKind encoder = EncoderKind::kHan;
   HanEncoderOptions han;
   // The flat baseline encoder: embedding width and trunk MLP.
   int64_t flat_hidden = 64;
@@ -82,7 +82,9 @@ struct SacConfig : SacHyperparameters {
   std::string device = "cpu";
 
   // Embedding width H of whichever encoder is configured.
-  int64_t encoder_hidden() const { return encoder == "flat" ? flat_hidden : han.hidden(); }
+  int64_t encoder_hidden() const {
+    return encoder == EncoderKind::kFlat ? flat_hidden : han.hidden();
+  }
 };
 
 // Tells glibc's malloc to keep freed memory instead of returning every buffer over its mmap

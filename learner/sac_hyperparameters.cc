@@ -24,6 +24,18 @@ void RequireOneOf(const char* field, const std::string& value, const char* a, co
 
 }  // namespace
 
+const NameTable<EncoderKind>& Encoders() {
+  static const NameTable<EncoderKind> table(
+      "encoder", {{EncoderKind::kHan, "han"}, {EncoderKind::kFlat, "flat"}});
+  return table;
+}
+
+const NameTable<PriorKind>& Priors() {
+  static const NameTable<PriorKind> table(
+      "prior", {{PriorKind::kNone, "none"}, {PriorKind::kGreedyQos, "greedy-qos"}});
+  return table;
+}
+
 void CheckSacHyperparameters(const SacHyperparameters& h) {
   RequireIn("gamma", h.gamma, 0, 1);
   RequireIn("tau", h.tau, 0, 1, /*lo_open=*/true);
@@ -34,7 +46,6 @@ void CheckSacHyperparameters(const SacHyperparameters& h) {
   RequireIn("target_entropy_ratio", h.target_entropy_ratio, 0, 1);
   RequireIn("lr_final_fraction", h.lr_final_fraction, 0, 1, true);
   RequireOneOf("twin_reduction", h.twin_reduction, "min", "mean");
-  RequireOneOf("prior", h.prior, "none", "greedy-qos");
   RequireIn("prior_temperature", h.prior_temperature, 1e-6, 1e6);
   RequireIn("prior_kl_target", h.prior_kl_target, 0, 10);
   if (h.deviation_margin != -1.0) RequireIn("deviation_margin", h.deviation_margin, 0, 1e3);

@@ -8,8 +8,17 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/name_table.h"
 
 namespace qosroute {
+
+// The graph encoders (train.encoder): the HAN, or the flat MLP baseline.
+enum class EncoderKind { kHan, kFlat };
+const NameTable<EncoderKind>& Encoders();
+
+// sac.prior's choices (see SacHyperparameters::prior).
+enum class PriorKind { kNone, kGreedyQos };
+const NameTable<PriorKind>& Priors();
 
 struct SacHyperparameters {
   double gamma = 0.99;
@@ -55,7 +64,7 @@ struct SacHyperparameters {
   //                 one routing decision has a spread of ~0.35 while the choices at stake
   //                 differ by ~0.01 (docs/RESULTS.md), so a critic trained on 10^4-10^5
   //                 transitions cannot rank them, and plain SAC drifts below greedy-qos.
-  std::string prior = "none";
+  PriorKind prior = PriorKind::kNone;
   double prior_temperature = 0.01;
   double prior_kl_target = 0.05;
   // Deployment only (greedy actions with a prior): keep the prior's own choice (greedy-qos's

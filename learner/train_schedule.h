@@ -6,15 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "env/warmup_actions.h"
+
 namespace qosroute {
 
 // [train]: the training loop's budget and schedule (both topologies).
 struct TrainSchedule {
   long total_frames = 1000000;
   long warmup_frames = 25000;
-  std::string warmup_policy = "random";  // random | greedy-qos (env/warmup_actions.h)
-  double warmup_epsilon = 0.3;           // greedy-qos warm-up: share of random actions
-  double updates_per_frame = 1.0;        // update-to-data ratio
+  WarmupPolicy warmup_policy = WarmupPolicy::kRandom;  // env/warmup_actions.h
+  double warmup_epsilon = 0.3;     // greedy-qos warm-up: share of random actions
+  double updates_per_frame = 1.0;  // update-to-data ratio
   int batch_size = 256;
   int replay_capacity = 100000;
   long eval_every_frames = 100000;

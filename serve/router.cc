@@ -39,6 +39,16 @@ Router::Router(net::io_context& io, const EnvConfig& env, std::shared_ptr<const 
                      [&](const ExpertConfig& e) { return e.name == b.name; }))
       throw UserError("--backend " + b.name + ": the config has no expert of that name");
   }
+  const ObservationSchema* trained = policy_->schema();
+  if (trained != nullptr && *trained != live_env_.schema()) {
+    std::string groups;
+    for (const std::string& d : ObservationSchema::Differences(*trained, live_env_.schema()))
+      groups += (groups.empty() ? "" : "; ") + d;
+    throw UserError("policy " + policy_name_ +
+                    " was trained with other observation feature groups than this router "
+                    "builds: " +
+                    groups);
+  }
   policy_->Reset(options.policy_seed);
 }
 

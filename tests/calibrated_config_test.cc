@@ -32,7 +32,7 @@ TEST(CalibratedConfig, Edge4090UsesTheRtx4090Profile) {
   const RunConfig c = LoadRunConfig(kEdge, {});
   ASSERT_EQ(c.env.experts.size(), 3u);
   const ExpertConfig& alpaca = c.env.experts[0];
-  EXPECT_EQ(alpaca.time_model, "calibrated");
+  EXPECT_EQ(alpaca.time_model, TimeModelKind::kCalibrated);
   EXPECT_DOUBLE_EQ(alpaca.c0, 0.017);
   EXPECT_DOUBLE_EQ(alpaca.k2, 6.5e-7);
   EXPECT_DOUBLE_EQ(alpaca.k3, 1e-4);
@@ -80,7 +80,7 @@ TEST(CalibratedConfig, ExpertsDefinedOnlyByKeysRun) {
   const ExpertConfig& pythia = c.env.experts[0];
   EXPECT_EQ(pythia.name, "oasst-sft-4-pythia-12b-epoch-3.5");
   EXPECT_DOUBLE_EQ(pythia.kv_bytes_per_token, 737280);
-  EXPECT_EQ(pythia.time_model, "calibrated");  // from the cluster's GPU profile
+  EXPECT_EQ(pythia.time_model, TimeModelKind::kCalibrated);  // from the cluster's GPU profile
   EXPECT_NEAR(pythia.c0, 0.0095 * 23.8 / 13.5, 1e-15);
   EXPECT_NEAR(pythia.k2, 3.7e-7 * 737280 / 524288, 1e-20);
   ClusterEnv env(c.env, LoadConfiguredWorkload(c));
@@ -119,13 +119,16 @@ TEST(CalibratedConfig, BadProfileAndPowerKeysAreOneErrorNamingTheKey) {
   e = ErrorOf(kEdge, {"cluster.gpu=rtx5090"});
   EXPECT_NE(e.find("cluster.gpu"), std::string::npos) << e;
   e = ErrorOf(kEdge, {"cluster.time_model=quadratic"});
-  EXPECT_NE(e.find("time_model must be linear, calibrated or table"), std::string::npos) << e;
+  EXPECT_NE(e.find("cluster.time_model: unknown time model 'quadratic'; known: linear, calibrated, "
+                   "table"),
+            std::string::npos)
+      << e;
   e = ErrorOf(kEdge, {"env.energy_weight=-1"});
   EXPECT_NE(e.find("env.energy_weight"), std::string::npos) << e;
   // The shipped profile loads through the config, relative to the config file.
   const RunConfig t = LoadRunConfig(
       kEdge, {"cluster.time_model=table", "cluster.profile=profiles/rtx4090-llama7b.csv"});
-  EXPECT_EQ(t.env.experts[2].time_model, "table");
+  EXPECT_EQ(t.env.experts[2].time_model, TimeModelKind::kTable);
   ASSERT_NE(t.env.experts[2].profile, nullptr);
 }
 

@@ -125,12 +125,12 @@ TEST(KvCapacity, EqualsTheHandComputationOnAnRtx4090) {
   // pass and 28/32 of the attention reads.
   EXPECT_NEAR(chatglm.c0, 0.017 * 12.5 / 13.5, 1e-15);
   EXPECT_NEAR(chatglm.k2, 6.5e-7 * 0.875, 1e-20);
-  EXPECT_EQ(chatglm.time_model, "calibrated");
+  EXPECT_EQ(chatglm.time_model, TimeModelKind::kCalibrated);
 }
 
 ExpertConfig EnergyExpert() {
   ExpertConfig e = CatalogExpert("alpaca-native");
-  e.time_model = "calibrated";
+  e.time_model = TimeModelKind::kCalibrated;
   e.c0 = 0.01;
   e.k1 = 1e-3;
   e.k2 = 1e-4;

@@ -81,12 +81,15 @@ TEST(Config, OutOfRangeValueNamesTheAllowedRange) {
 
 TEST(Config, WarmupPolicyAndShapingKeys) {
   const std::string e = ErrorOf("", {"train.warmup_policy=round-robin"});
-  EXPECT_NE(e.find("train.warmup_policy must be random or greedy-qos"), std::string::npos) << e;
+  EXPECT_NE(e.find("train.warmup_policy: unknown warm-up policy 'round-robin'; known: random, "
+                   "greedy-qos"),
+            std::string::npos)
+      << e;
   EXPECT_NE(ErrorOf("", {"train.warmup_epsilon=2"}).find("train.warmup_epsilon"),
             std::string::npos);
   const RunConfig c = LoadRunConfig(
       "", {"train.warmup_policy=greedy-qos", "env.potential_shaping=true", "sac.gamma=0.97"});
-  EXPECT_EQ(c.train.warmup_policy, "greedy-qos");
+  EXPECT_EQ(c.train.warmup_policy, WarmupPolicy::kGreedyQos);
   EXPECT_TRUE(c.env.potential_shaping);
   EXPECT_DOUBLE_EQ(c.env.shaping_gamma, 0.97);  // the shaping uses the learner's discount
 }

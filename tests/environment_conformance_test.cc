@@ -44,7 +44,7 @@ std::vector<EnvCase> AllEnvironments() {
       for (auto& e : c.experts) {
         ApplyGpuProfile(FindGpuProfile("rtx4090"), &e);
         if (time_model == "table") {
-          e.time_model = "table";
+          e.time_model = TimeModelKind::kTable;
           e.profile = LoadProfileTable(std::string(QOSROUTE_SOURCE_DIR) +
                                        "/configs/profiles/rtx4090-llama7b.csv");
         }

@@ -16,3 +16,6 @@ qosroute_add_test(run_reporting_test SOURCES run_reporting_test.cc LIBS qosroute
 qosroute_add_test(fused_adam_test SOURCES fused_adam_test.cc LIBS qosroute_learner)
 # Learners that split the global batch: averaged slice gradients equal the whole-batch one.
 qosroute_add_test(split_batch_test SOURCES split_batch_test.cc LIBS qosroute_learner)
+# A policy fed observations of another layout through evaluate, simulate and serve's router.
+qosroute_add_test(schema_entry_points_test SOURCES schema_entry_points_test.cc
+                  LIBS qosroute_launch_learner qosroute_serve)

@@ -272,7 +272,7 @@ TEST_F(SacOptions, ScheduledTrainingResumesExactlyFromItsState) {
 
 SacConfig WithPrior() {
   SacConfig c = SmallConfig("han");
-  c.prior = "greedy-qos";
+  c.prior = PriorKind::kGreedyQos;
   c.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
   c.prior_temperature = 0.05;
   c.prior_drop_value = 0.4;
@@ -326,7 +326,7 @@ TEST_F(SacOptions, PriorIsPartOfThePolicyFile) {
   SavePolicy(path, trained);
   SacConfig rebuilt = SmallConfig("han");
   ApplyArchitecture(ReadPolicyArchitecture(path), path, &rebuilt);
-  EXPECT_EQ(rebuilt.prior, "greedy-qos");
+  EXPECT_EQ(rebuilt.prior, PriorKind::kGreedyQos);
   EXPECT_DOUBLE_EQ(rebuilt.prior_temperature, 0.05);
   EXPECT_DOUBLE_EQ(rebuilt.prior_drop_value, 0.4);
   SacAgent loaded(rebuilt);
@@ -355,9 +355,8 @@ TEST_F(SacOptions, PriorNeedsTheGreedyValueFeature) {
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("env.lookahead_value"), std::string::npos) << e.what();
   }
-  SacConfig unknown = WithPrior();
-  unknown.prior = "round-robin";
-  EXPECT_THROW(SacAgent{unknown}, UserError);
+  // An unknown prior name never reaches the agent: it is refused where it is read.
+  EXPECT_THROW(Priors().Parse("round-robin", "sac.prior"), UserError);
 }
 
 TEST_F(SacOptions, BadScheduleValuesAreUserErrors) {

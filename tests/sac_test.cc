@@ -153,7 +153,7 @@ TEST_P(SacHandComputed, LossesEqualHandComputedValues) {
   config.dueling = std::get<1>(GetParam());
   const bool prior = std::get<2>(GetParam());
   if (prior) {
-    config.prior = "greedy-qos";
+    config.prior = PriorKind::kGreedyQos;
     config.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
     config.prior_temperature = 0.2;
     config.prior_drop_value = 0.45;
@@ -295,9 +295,8 @@ TEST_F(SacTest, SameSeedGivesBitwiseIdenticalTraining) {
 
 TEST_F(SacTest, BadConfigsAreUserErrors) {
   auto build = [](SacConfig c) { SacAgent agent(c); };
-  SacConfig encoder = SmallConfig("han");
-  encoder.encoder = "gcn";
-  EXPECT_THROW(build(encoder), UserError);
+  // An unknown encoder name never reaches the agent: it is refused where it is read.
+  EXPECT_THROW(Encoders().Parse("gcn", "train.encoder"), UserError);
   SacConfig device = SmallConfig("han");
   device.device = "tpu";
   EXPECT_THROW(build(device), UserError);

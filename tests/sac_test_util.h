@@ -82,7 +82,7 @@ inline Transitions RandomTransitions(uint64_t seed, int count, int n, int r, int
 
 inline SacConfig SmallConfig(const std::string& encoder) {
   SacConfig c;
-  c.encoder = encoder;
+  c.encoder = Encoders().Parse(encoder, "test");
   c.han.hidden(32).heads(4).layers(2).semantic_hidden(16);
   c.flat_hidden = 32;
   c.flat_mlp_hidden = {32, 32};

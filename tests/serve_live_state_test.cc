@@ -14,7 +14,7 @@ std::vector<ExpertConfig> Experts(int n) {
   std::vector<ExpertConfig> experts(n);
   for (int e = 0; e < n; ++e) {
     experts[e].name = "e" + std::to_string(e);
-    experts[e].time_model = "calibrated";
+    experts[e].time_model = TimeModelKind::kCalibrated;
     experts[e].c0 = 0.01;
     experts[e].k1 = 0.0;
     experts[e].k2 = 0.001;

@@ -45,7 +45,7 @@ TEST_P(SplitBatch, AveragedSliceGradientsEqualTheWholeBatchGradient) {
   SacConfig config = SmallConfig(encoder);
   if (options_on) {
     config.dueling = true;
-    config.prior = "greedy-qos";
+    config.prior = PriorKind::kGreedyQos;
     config.schema = sac_test_util::Layout(/*lookahead=*/true, /*value=*/true);
   }
   SacAgent whole(config), split(config);  // same seed: identical parameters

@@ -18,7 +18,7 @@ using testing_util::SyntheticTestWorkload;
 TEST(WarmupActions, RandomIsTheUniformWarmupWithTheSameRngStream) {
   ClusterEnv env(PaperLikeConfig(6.0, 200), SyntheticTestWorkload());
   env.Reset(5);
-  WarmupActions warmup("random", 0.3, GreedyQosOptions());
+  WarmupActions warmup(WarmupPolicy::kRandom, 0.3, GreedyQosOptions());
   Rng a(11), b(11);
   for (int i = 0; i < 100 && !env.done(); ++i) {
     const int action = warmup.Act(env, a);
@@ -30,7 +30,7 @@ TEST(WarmupActions, RandomIsTheUniformWarmupWithTheSameRngStream) {
 TEST(WarmupActions, GreedyWithoutEpsilonIsTheGreedyRouter) {
   ClusterEnv env(PaperLikeConfig(8.0, 300), SyntheticTestWorkload());
   env.Reset(7);
-  WarmupActions warmup("greedy-qos", 0.0, GreedyQosOptions());
+  WarmupActions warmup(WarmupPolicy::kGreedyQos, 0.0, GreedyQosOptions());
   auto greedy = MakeHeuristic("greedy-qos");
   Rng rng(3);
   int drops = 0;
@@ -46,7 +46,7 @@ TEST(WarmupActions, GreedyWithoutEpsilonIsTheGreedyRouter) {
 TEST(WarmupActions, EpsilonSetsTheShareOfRandomActions) {
   ClusterEnv env(PaperLikeConfig(6.0, 2000), SyntheticTestWorkload());
   env.Reset(9);
-  WarmupActions warmup("greedy-qos", 0.5, GreedyQosOptions());
+  WarmupActions warmup(WarmupPolicy::kGreedyQos, 0.5, GreedyQosOptions());
   auto greedy = MakeHeuristic("greedy-qos");
   Rng rng(4);
   int differ = 0, steps = 0;
@@ -65,12 +65,13 @@ TEST(WarmupActions, EpsilonSetsTheShareOfRandomActions) {
 
 TEST(WarmupActions, BadSettingsAreRefusedByName) {
   try {
-    WarmupActions("shortest-queue-first", 0.3, GreedyQosOptions());
+    WarmupActions(WarmupPolicies().Parse("shortest-queue-first", "train.warmup_policy"), 0.3,
+                  GreedyQosOptions());
     FAIL() << "an unknown warm-up policy was accepted";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("train.warmup_policy"), std::string::npos);
   }
-  EXPECT_THROW(WarmupActions("greedy-qos", 1.5, GreedyQosOptions()), UserError);
+  EXPECT_THROW(WarmupActions(WarmupPolicy::kGreedyQos, 1.5, GreedyQosOptions()), UserError);
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+// ClusterEnv's complete byte snapshot (SaveState, LoadState); see cluster_env.h.
+#include <string>
+
+#include "common/error.h"
+#include "env/cluster_env.h"
+
+namespace qosroute {
+
+namespace {
+
+constexpr uint32_t kStateMagic = 0x51525345;  // "QRSE"
+// Version 2 adds the energy accounting (ExpertServer, MetricsAccumulator); version 1 still
+// loads, with energy counted from the restore on.
+constexpr uint32_t kStateVersion = 2;
+
+}  // namespace
+
+std::vector<uint8_t> ClusterEnv::SaveState() const {
+  ByteWriter out;
+  out.Put(kStateMagic);
+  out.Put(kStateVersion);
+  out.Put<int32_t>(static_cast<int32_t>(experts_.size()));
+  out.PutVector(arrivals_);
+  out.PutVector(prompt_tokens_);
+  out.PutVector(true_output_);
+  out.PutVector(true_score_);
+  out.PutVector(pred_output_);
+  out.PutVector(pred_score_);
+  out.Put(upper_bound_sum_);
+  for (const ExpertServer& e : experts_) e.Save(&out);
+  out.PutVector(pending_);
+  metrics_.Save(&out);
+  out.Put(step_);
+  out.Put(now_);
+  out.Put(done_);
+  out.Put(end_time_);
+  return out.Take();
+}
+
+void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
+  current_potential_.reset();
+  ByteReader in(bytes);
+  if (in.Get<uint32_t>() != kStateMagic)
+    throw UserError("state snapshot is not a cluster environment state");
+  const uint32_t version = in.Get<uint32_t>();
+  if (version != kStateVersion && version != 1) {
+    throw UserError("cluster state snapshot has format version " + std::to_string(version) +
+                    ", this build reads version " + std::to_string(kStateVersion));
+  }
+  const int32_t n = in.Get<int32_t>();
+  if (n != static_cast<int32_t>(experts_.size())) {
+    throw UserError("cluster state snapshot has " + std::to_string(n) +
+                    " experts, the config has " + std::to_string(experts_.size()));
+  }
+  arrivals_ = in.GetVector<double>();
+  prompt_tokens_ = in.GetVector<int>();
+  true_output_ = in.GetVector<int>();
+  true_score_ = in.GetVector<float>();
+  pred_output_ = in.GetVector<int>();
+  pred_score_ = in.GetVector<float>();
+  upper_bound_sum_ = in.Get<double>();
+  for (ExpertServer& e : experts_) e.Load(&in, version);
+  pending_ = in.GetVector<Completion>();
+  if (version < 2) {
+    for (Completion& c : pending_) c.energy_j = 0.0f;  // padding in version 1
+  }
+  metrics_.Load(&in, version);
+  step_ = in.Get<int>();
+  now_ = in.Get<double>();
+  done_ = in.Get<bool>();
+  end_time_ = in.Get<double>();
+  if (!in.AtEnd()) throw UserError("cluster state snapshot has trailing bytes");
+  if (!done_) {
+    UpdateArrivedView();
+    BuildObservation();
+  }
+}
+
+}  // namespace qosroute
