@@ -22,6 +22,7 @@
 #include "launch/sac_setup.h"
 #include "learner/gradient_sync_mpi.h"
 #include "runner/distributed_ranks.h"
+#include "runner/job_plan.h"
 #include "telemetry/run_dir_lock.h"
 
 namespace qosroute {

@@ -54,6 +54,7 @@
 #include "learner/gradient_sync.h"
 #include "learner/sac.h"
 #include "learner/train_loop.h"
+#include "replay/job_plan.h"
 #include "replay/replay_shard.h"
 
 namespace qosroute {
@@ -80,6 +81,8 @@ struct DistributedJob {
   EnvConfig env_config;
   std::shared_ptr<const Workload> workload;
   SacConfig sac_config;
+  // Filled by the runner (runner/job_plan.h) before it hands the job to a role.
+  DistributedPlan plan;
 };
 
 struct DistributedResult {
@@ -100,23 +103,6 @@ struct DistributedResult {
   long actor_frames = 0;                  // actors
   int checkpoints = 0;                    // checkpoints taken (learner 0: written)
 };
-
-// The per-shard numbers every rank derives the same way.
-struct DistributedPlan {
-  int per_learner_batch = 0;
-  std::vector<int> samples_per_shard;  // a learner's request to each shard per update
-  long total_updates = 0;
-  double samples_per_insert = 0.0;
-  long min_size_to_sample = 1;
-  double error_buffer = 0.0;
-  int shard_capacity = 1;
-};
-DistributedPlan MakeDistributedPlan(const RoleLayout& layout, const DistributedOptions& options);
-
-// What every role derives the same way from the plan: a shard's rate limiter and storage.
-RateLimiterOptions LimiterOptions(const DistributedPlan& plan, const DistributedOptions& options);
-ReplayShardOptions ShardOptions(const DistributedPlan& plan, const DistributedOptions& options,
-                                int shard);
 
 // Resume: waits for this rank's parts of the checkpoint from learner 0; messages of other
 // kinds that arrive first are kept in `early`, in order, for the role to handle after.

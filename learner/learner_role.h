@@ -38,7 +38,7 @@ class Learner {
   Learner(const DistributedJob& job, Transport* transport, GradientSync* sync)
       : layout_(job.layout),
         options_(job.options),
-        plan_(MakeDistributedPlan(layout_, options_)),
+        plan_(job.plan),
         env_config_(job.env_config),
         workload_(job.workload),
         transport_(transport),
@@ -53,9 +53,8 @@ class Learner {
                    options_.train.run_dir, options_.write_metrics && index_ == 0),
         checkpoints_(layout_, options_, plan_.total_updates, index_, transport) {
     if (layout_.replay_shards == 0) {
-      hosted_shard_ =
-          std::make_unique<ShardServer>(layout_, index_, ShardOptions(plan_, options_, index_),
-                                        LimiterOptions(plan_, options_), transport);
+      hosted_shard_ = std::make_unique<ShardServer>(layout_, index_, plan_.shards.at(index_),
+                                                    plan_.limiter, transport);
       hosted_shard_->set_max_chunk_bytes(options_.max_chunk_bytes);
     }
     wait_.serve = [this] { return Pump(); };

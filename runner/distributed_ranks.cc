@@ -8,6 +8,7 @@
 #include "actors/actor_loop.h"
 #include "common/error.h"
 #include "replay/replay_shard.h"
+#include "runner/job_plan.h"
 
 namespace qosroute {
 
@@ -20,11 +21,9 @@ namespace {
 // The replay-shard role: stores what actors send, answers the learners' sample requests under
 // the rate limiter, and takes part in checkpoints, until learner 0 says stop.
 DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& options,
-                           Transport* transport) {
-  const DistributedPlan plan = MakeDistributedPlan(layout, options);
+                           const DistributedPlan& plan, Transport* transport) {
   const int index = layout.IndexOf(transport->rank());
-  ShardServer server(layout, index, ShardOptions(plan, options, index),
-                     LimiterOptions(plan, options), transport);
+  ShardServer server(layout, index, plan.shards.at(index), plan.limiter, transport);
   server.set_max_chunk_bytes(options.max_chunk_bytes);
   std::deque<Message> early;
   if (options.resuming) {
@@ -73,8 +72,11 @@ DistributedResult RunShard(const RoleLayout& layout, const DistributedOptions& o
 }
 }  // namespace
 
-DistributedResult RunDistributedRank(const DistributedJob& job, Transport* transport,
+DistributedResult RunDistributedRank(const DistributedJob& given, Transport* transport,
                                      GradientSync* sync) {
+  // The job's plan, derived the same way on every rank, handed to the role.
+  DistributedJob job = given;
+  job.plan = MakeDistributedPlan(job.layout, job.options);
   const RoleLayout& layout = job.layout;
   const DistributedOptions& options = job.options;
   const int rank = transport->rank();
@@ -92,7 +94,7 @@ DistributedResult RunDistributedRank(const DistributedJob& job, Transport* trans
       case Role::kLearner:
         return RunLearnerRole(job, transport, sync);
       case Role::kShard:
-        return RunShard(layout, options, transport);
+        return RunShard(layout, options, job.plan, transport);
       case Role::kActor: {
         ActorOptions a;
         a.actor_index = layout.IndexOf(rank);

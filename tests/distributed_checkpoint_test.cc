@@ -14,6 +14,7 @@
 #include "checkpoint/files.h"
 #include "common/error.h"
 #include "distributed_test_util.h"
+#include "runner/job_plan.h"
 
 namespace qosroute {
 namespace {
