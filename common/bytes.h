@@ -57,6 +57,7 @@ class ByteReader {
   }
   std::string GetString();
   bool AtEnd() const { return pos_ == size_; }
+  size_t remaining() const { return size_ - pos_; }
   size_t position() const { return pos_; }
 
  private:

@@ -3,6 +3,7 @@
 
 #include "common/error.h"
 #include "env/cluster_env.h"
+#include "env/request_codec.h"
 
 namespace qosroute {
 
@@ -10,8 +11,9 @@ namespace {
 
 constexpr uint32_t kStateMagic = 0x51525345;  // "QRSE"
 // Version 2 adds the energy accounting (ExpertServer, MetricsAccumulator); version 1 still
-// loads, with energy counted from the restore on.
-constexpr uint32_t kStateVersion = 2;
+// loads, with energy counted from the restore on. Version 3 writes queued requests and
+// completions field by field (env/request_codec.h) instead of as raw struct bytes.
+constexpr uint32_t kStateVersion = kFieldwiseRequestsVersion;
 
 }  // namespace
 
@@ -28,7 +30,7 @@ std::vector<uint8_t> ClusterEnv::SaveState() const {
   out.PutVector(pred_score_);
   out.Put(upper_bound_sum_);
   for (const ExpertServer& e : experts_) e.Save(&out);
-  out.PutVector(pending_);
+  PutCompletions(&out, pending_);
   metrics_.Save(&out);
   out.Put(step_);
   out.Put(now_);
@@ -43,7 +45,7 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   if (in.Get<uint32_t>() != kStateMagic)
     throw UserError("state snapshot is not a cluster environment state");
   const uint32_t version = in.Get<uint32_t>();
-  if (version != kStateVersion && version != 1) {
+  if (version < 1 || version > kStateVersion) {
     throw UserError("cluster state snapshot has format version " + std::to_string(version) +
                     ", this build reads version " + std::to_string(kStateVersion));
   }
@@ -60,10 +62,7 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   pred_score_ = in.GetVector<float>();
   upper_bound_sum_ = in.Get<double>();
   for (ExpertServer& e : experts_) e.Load(&in, version);
-  pending_ = in.GetVector<Completion>();
-  if (version < 2) {
-    for (Completion& c : pending_) c.energy_j = 0.0f;  // padding in version 1
-  }
+  pending_ = GetCompletions(&in, version);
   metrics_.Load(&in, version);
   step_ = in.Get<int>();
   now_ = in.Get<double>();

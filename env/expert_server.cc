@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "env/request_codec.h"
 
 namespace qosroute {
 
@@ -229,8 +230,8 @@ long ExpertServer::running_context_tokens() const {
 
 void ExpertServer::Save(ByteWriter* out) const {
   out->Put(clock_);
-  out->PutVector(running_);
-  out->PutVector(std::vector<ActiveRequest>(waiting_.begin(), waiting_.end()));
+  PutRequests(out, running_);
+  PutRequests(out, waiting_);
   out->Put(blocks_used_);
   out->Put(preemptions_);
   out->Put(iterations_);
@@ -242,8 +243,8 @@ void ExpertServer::Save(ByteWriter* out) const {
 
 void ExpertServer::Load(ByteReader* in, uint32_t version) {
   clock_ = in->Get<double>();
-  running_ = in->GetVector<ActiveRequest>();
-  const auto waiting = in->GetVector<ActiveRequest>();
+  running_ = GetRequests(in, version);
+  const auto waiting = GetRequests(in, version);
   waiting_.assign(waiting.begin(), waiting.end());
   blocks_used_ = in->Get<int>();
   preemptions_ = in->Get<long>();
@@ -256,10 +257,6 @@ void ExpertServer::Load(ByteReader* in, uint32_t version) {
     busy_energy_j_ = in->Get<double>();
     busy_seconds_ = in->Get<double>();
     completed_output_tokens_ = in->Get<long>();
-  } else {
-    // Version 1 kept padding where energy_j now lives.
-    for (ActiveRequest& r : running_) r.energy_j = 0.0f;
-    for (ActiveRequest& r : waiting_) r.energy_j = 0.0f;
   }
   long held = 0;
   for (const ActiveRequest& r : running_) held += r.blocks;

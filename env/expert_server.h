@@ -23,13 +23,16 @@ struct ActiveRequest {
   int pred_output_tokens = 0;
   int generated = 0;  // output tokens produced so far (kept across preemption)
   int blocks = 0;     // KV blocks held (0 while waiting)
-  // Energy of the iterations this request took part in, its share of each (J). A float in
-  // what was tail padding, so that snapshots keep their layout (static_assert below).
+  // Energy of the iterations this request took part in, its share of each (J).
   float energy_j = 0.0f;
 
   int context_tokens() const { return prompt_tokens + generated; }
 };
-static_assert(sizeof(ActiveRequest) == 48, "snapshot layout of ActiveRequest changed");
+// Snapshots write requests field by field (env/request_codec.h), not as raw bytes.
+
+// The state version Save writes (ClusterEnv's snapshot carries it; versions 1 and 2 had raw
+// request records).
+constexpr uint32_t kExpertStateVersion = 3;
 
 struct Completion {
   int id = 0;
@@ -43,7 +46,6 @@ struct Completion {
   double latency_per_token() const { return (finish - arrival) / output_tokens; }
   double energy_per_token_j() const { return energy_j / output_tokens; }
 };
-static_assert(sizeof(Completion) == 40, "snapshot layout of Completion changed");
 
 class ExpertServer {
  public:
@@ -93,9 +95,10 @@ class ExpertServer {
                      const std::vector<ActiveRequest>& waiting, int other_blocks);
 
   void Save(ByteWriter* out) const;
-  // `version` of the cluster snapshot: version 1 predates the energy accounting, which then
-  // starts from zero.
-  void Load(ByteReader* in, uint32_t version = 2);
+  // `version` of the cluster snapshot the bytes come from (env/cluster_state.cc; the default
+  // is what Save writes): version 1 predates the energy accounting, which then starts from
+  // zero; versions 1 and 2 hold raw request records.
+  void Load(ByteReader* in, uint32_t version = kExpertStateVersion);
 
  private:
   bool RunPrefill(std::vector<Completion>* completions);

@@ -176,7 +176,7 @@ int RunDistributedTrain(const RunConfig& config, const std::string& run_dir_in, 
   if (role == Role::kLearner) sync = MakeGradientSync(config, learners, &sac, &transport);
 
   const DistributedResult result =
-      RunDistributedRank({layout, options, config.env, workload, sac}, &transport, sync.get());
+      RunDistributedRank({layout, options, config.env, workload, sac, {}}, &transport, sync.get());
   sync.reset();
   if (learners != MPI_COMM_NULL) MPI_Comm_free(&learners);
 

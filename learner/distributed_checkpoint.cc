@@ -1,12 +1,16 @@
 #include "learner/distributed_checkpoint.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
+#include <type_traits>
 
 #include "checkpoint/files.h"
 #include "checkpoint/hdf5_file.h"
 #include "common/bytes.h"
 #include "common/error.h"
 #include "learner/checkpoint.h"
+#include "learner/checkpoint_agent.h"
 
 namespace qosroute {
 namespace {
@@ -66,112 +70,117 @@ LearnerZeroState ReadLearnerZero(const h5::Reader& r, int num_actors) {
   return s;
 }
 
-// ------------------------------------------------------------------------------------ actor
+// ------------------------------------------------------------------- actors' and shards' parts
+
+// The snapshots' field lists (replay/rank_snapshot.h) as HDF5: scalars are attributes of the
+// rank's group (unsigned 64-bit ones by their bits), vectors and the RNG state datasets
+// (absent when empty), lists of byte strings a count attribute and one dataset per entry.
+struct WriteFields {
+  h5::Writer& w;
+  const std::string& g;
+  template <typename T>
+  void operator()(const char* name, const T& value) {
+    if constexpr (std::is_same_v<T, double>) {
+      w.Attribute(g, name, value);
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+      w.Attribute(g, name, Bits(value));
+    } else {
+      w.Attribute(g, name, static_cast<int64_t>(value));
+    }
+  }
+  void operator()(const char* name, const std::array<uint64_t, 4>& rng) {
+    w.Write(g + "/" + name, RngState(rng));
+  }
+  template <typename T>
+  void operator()(const char* name, const std::vector<T>& values) {
+    if (!values.empty()) w.Write(g + "/" + name, values);
+  }
+  void operator()(ByteStrings names, const std::vector<std::vector<uint8_t>>& list) {
+    w.Attribute(g, names.count, static_cast<int64_t>(list.size()));
+    for (size_t i = 0; i < list.size(); ++i)
+      w.Write(g + "/" + names.item + "_" + std::to_string(i), list[i]);
+  }
+};
+
+struct ReadFields {
+  const h5::Reader& r;
+  const std::string& g;
+  template <typename T>
+  void operator()(const char* name, T& value) {
+    if constexpr (std::is_same_v<T, double>) {
+      value = r.DoubleAttribute(g, name);
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+      value = Unbits(r.IntAttribute(g, name));
+    } else if constexpr (std::is_same_v<T, bool>) {
+      value = r.IntAttribute(g, name) != 0;
+    } else {
+      value = static_cast<T>(r.IntAttribute(g, name));
+    }
+  }
+  void operator()(const char* name, std::array<uint64_t, 4>& rng) {
+    rng = ReadRng(r, g + "/" + name);
+  }
+  template <typename T>
+  void operator()(const char* name, std::vector<T>& values) {
+    h5::Dims dims;
+    const std::string path = g + "/" + name;
+    values = r.Has(path) ? r.ReadAnyShape<T>(path, &dims) : std::vector<T>();
+  }
+  void operator()(ByteStrings names, std::vector<std::vector<uint8_t>>& list) {
+    const int64_t count = r.IntAttribute(g, names.count);
+    list.clear();
+    // Version 1 kept a shard's pending messages as one dataset with their sizes beside it.
+    if (r.Has(g + "/pending_sizes") && std::string(names.count) == "pending_inserts") {
+      const auto sizes = r.Read<int64_t>(g + "/pending_sizes", {static_cast<uint64_t>(count)});
+      uint64_t total = 0;
+      for (int64_t n : sizes) total += static_cast<uint64_t>(std::max<int64_t>(0, n));
+      const auto bytes = r.Read<uint8_t>(g + "/pending_inserts", {total});
+      size_t at = 0;
+      for (int64_t n : sizes) {
+        list.emplace_back(bytes.begin() + at, bytes.begin() + at + n);
+        at += n;
+      }
+      return;
+    }
+    for (int64_t i = 0; i < count; ++i) {
+      h5::Dims dims;
+      list.push_back(
+          r.ReadAnyShape<uint8_t>(g + "/" + names.item + "_" + std::to_string(i), &dims));
+    }
+  }
+};
 
 void WriteActor(h5::Writer& w, int rank, const ActorSnapshot& s) {
   const std::string g = RankGroup(rank) + "/actor";
   w.Group(g);
-  w.Attribute(g, "actor", static_cast<int64_t>(s.actor));
-  w.Attribute(g, "num_envs", static_cast<int64_t>(s.env_states.size()));
-  for (size_t i = 0; i < s.env_states.size(); ++i) {
-    w.Write(g + "/env_" + std::to_string(i), s.env_states[i]);
-  }
-  if (!s.episode_returns.empty()) w.Write(g + "/episode_returns", s.episode_returns);
-  w.Write(g + "/rng_explore", RngState(s.explore_rng));
-  w.Attribute(g, "outgoing_bytes", static_cast<int64_t>(s.outgoing.size()));
-  if (!s.outgoing.empty()) w.Write(g + "/outgoing", s.outgoing);
-  w.Attribute(g, "outgoing_count", static_cast<int64_t>(s.outgoing_count));
-  w.Attribute(g, "record_size", static_cast<int64_t>(s.record_size));
-  w.Attribute(g, "episodes_started", s.episodes_started);
-  w.Attribute(g, "frames", s.frames);
-  w.Attribute(g, "episodes", s.episodes);
-  w.Attribute(g, "transitions_sent", s.transitions_sent);
-  w.Attribute(g, "checksum", Bits(s.checksum));
-  w.Attribute(g, "next_sequence", s.next_sequence);
-  w.Attribute(g, "policy_version", s.policy_version);
-  w.Attribute(g, "finished", static_cast<int64_t>(s.finished ? 1 : 0));
+  w.Attribute(g, "state_version", kSnapshotVersion);
+  VisitActorSnapshot(s, WriteFields{w, g});
 }
 
 ActorSnapshot ReadActor(const h5::Reader& r, int rank, int actor, int num_envs) {
   const std::string g = RankGroup(rank) + "/actor";
   ActorSnapshot s;
-  s.actor = static_cast<int32_t>(r.IntAttribute(g, "actor"));
+  VisitActorSnapshot(s, ReadFields{r, g});
   if (s.actor != actor) {
     throw UserError("checkpoint " + r.path() + " holds actor " + std::to_string(s.actor) +
                     " at rank " + std::to_string(rank) + " where actor " + std::to_string(actor) +
                     " belongs");
   }
-  const int64_t envs = r.IntAttribute(g, "num_envs");
-  if (envs != num_envs) {
-    throw UserError("checkpoint " + r.path() + " holds " + std::to_string(envs) +
+  if (static_cast<int>(s.env_states.size()) != num_envs) {
+    throw UserError("checkpoint " + r.path() + " holds " + std::to_string(s.env_states.size()) +
                     " environments per actor but the config asks for " + std::to_string(num_envs) +
                     " (train.num_envs)");
   }
-  for (int i = 0; i < num_envs; ++i) {
-    h5::Dims dims;
-    s.env_states.push_back(r.ReadAnyShape<uint8_t>(g + "/env_" + std::to_string(i), &dims));
-  }
-  if (num_envs > 0) {
-    s.episode_returns = r.Read<double>(g + "/episode_returns", {static_cast<uint64_t>(num_envs)});
-  }
-  s.explore_rng = ReadRng(r, g + "/rng_explore");
-  const int64_t outgoing = r.IntAttribute(g, "outgoing_bytes");
-  if (outgoing > 0)
-    s.outgoing = r.Read<uint8_t>(g + "/outgoing", {static_cast<uint64_t>(outgoing)});
-  s.outgoing_count = static_cast<int32_t>(r.IntAttribute(g, "outgoing_count"));
-  s.record_size = static_cast<uint64_t>(r.IntAttribute(g, "record_size"));
-  s.episodes_started = r.IntAttribute(g, "episodes_started");
-  s.frames = r.IntAttribute(g, "frames");
-  s.episodes = r.IntAttribute(g, "episodes");
-  s.transitions_sent = r.IntAttribute(g, "transitions_sent");
-  s.checksum = Unbits(r.IntAttribute(g, "checksum"));
-  s.next_sequence = r.IntAttribute(g, "next_sequence");
-  s.policy_version = r.IntAttribute(g, "policy_version");
-  s.finished = r.IntAttribute(g, "finished") != 0;
+  if (s.episode_returns.size() != s.env_states.size())
+    throw UserError("checkpoint " + r.path() + " (" + g + "): episode_returns has the wrong size");
   return s;
 }
-
-// ------------------------------------------------------------------------------------ shard
 
 void WriteShard(h5::Writer& w, int rank, const ShardSnapshot& s) {
   const std::string g = RankGroup(rank) + "/replay";
   w.Group(g);
-  w.Attribute(g, "shard", static_cast<int64_t>(s.shard));
-  w.Attribute(g, "capacity", static_cast<int64_t>(s.capacity));
-  w.Attribute(g, "record_size", static_cast<int64_t>(s.record_size));
-  w.Attribute(g, "size", static_cast<int64_t>(s.size));
-  w.Attribute(g, "next_serial", static_cast<int64_t>(s.next_serial));
-  if (s.size > 0) {
-    w.Write(g + "/records", s.records.data(),
-            h5::Dims{static_cast<uint64_t>(s.size), s.record_size});
-    w.Write(g + "/serials", s.serials);
-  }
-  w.Attribute(g, "prioritized", static_cast<int64_t>(s.priorities.empty() ? 0 : 1));
-  if (!s.priorities.empty()) w.Write(g + "/priorities", s.priorities);
-  w.Attribute(g, "max_priority", s.max_priority);
-  w.Write(g + "/rng", RngState(s.rng));
-  w.Attribute(g, "limiter_inserts", s.limiter_inserts);
-  w.Attribute(g, "limiter_samples", s.limiter_samples);
-  w.Attribute(g, "limiter_released", static_cast<int64_t>(s.limiter_released ? 1 : 0));
-  w.Write(g + "/next_sequence", s.next_sequence);
-  w.Attribute(g, "actors_done", static_cast<int64_t>(s.actors_done.size()));
-  if (!s.actors_done.empty()) w.Write(g + "/actors_done", s.actors_done);
-  w.Attribute(g, "done_sent", static_cast<int64_t>(s.done_sent ? 1 : 0));
-  w.Attribute(g, "totals_transitions", s.totals.transitions);
-  w.Attribute(g, "totals_checksum", Bits(s.totals.checksum));
-  w.Attribute(g, "totals_samples", s.totals.frames);
-  w.Attribute(g, "totals_rate_deviation_max", s.totals.rate_deviation_max);
-  std::vector<uint8_t> pending;
-  std::vector<int64_t> sizes;
-  for (const auto& m : s.pending_inserts) {
-    pending.insert(pending.end(), m.begin(), m.end());
-    sizes.push_back(static_cast<int64_t>(m.size()));
-  }
-  w.Attribute(g, "pending_inserts", static_cast<int64_t>(sizes.size()));
-  if (!sizes.empty()) {
-    w.Write(g + "/pending_sizes", sizes);
-    w.Write(g + "/pending_inserts", pending);
-  }
+  w.Attribute(g, "state_version", kSnapshotVersion);
+  VisitShardSnapshot(s, WriteFields{w, g});
 }
 
 ShardSnapshot ReadShard(const h5::Reader& r, int rank, const DistributedCheckpointExpectations& e,
@@ -181,61 +190,29 @@ ShardSnapshot ReadShard(const h5::Reader& r, int rank, const DistributedCheckpoi
     throw UserError("checkpoint " + r.path() + " (" + g + "): " + what);
   };
   ShardSnapshot s;
-  s.shard = static_cast<int32_t>(r.IntAttribute(g, "shard"));
+  VisitShardSnapshot(s, ReadFields{r, g});
+  s.totals.index = s.shard;
   if (s.shard != shard)
     fail("holds shard " + std::to_string(s.shard) + ", expected " + std::to_string(shard));
-  s.capacity = static_cast<int32_t>(r.IntAttribute(g, "capacity"));
   if (s.capacity != e.shard_capacity) {
     fail("shard capacity " + std::to_string(s.capacity) + " but this run's is " +
          std::to_string(e.shard_capacity) + " (train.replay_capacity / shards)");
   }
-  s.record_size = static_cast<uint64_t>(r.IntAttribute(g, "record_size"));
-  s.size = static_cast<int32_t>(r.IntAttribute(g, "size"));
   if (s.size < 0 || s.size > s.capacity) fail("size " + std::to_string(s.size) + " out of range");
-  s.next_serial = static_cast<uint64_t>(r.IntAttribute(g, "next_serial"));
-  if (s.size > 0) {
-    s.records = r.Read<uint8_t>(g + "/records", {static_cast<uint64_t>(s.size), s.record_size});
-    s.serials = r.Read<uint64_t>(g + "/serials", {static_cast<uint64_t>(s.size)});
-  }
-  const bool prioritized = r.IntAttribute(g, "prioritized") != 0;
+  if (s.records.size() != static_cast<size_t>(s.size) * s.record_size ||
+      s.serials.size() != static_cast<size_t>(s.size))
+    fail("records or serials of the wrong size");
+  const bool prioritized = !s.priorities.empty();
   if (prioritized != e.prioritized) {
     fail(std::string("was written with launch.prioritized = ") + (prioritized ? "true" : "false") +
          "; this run differs");
   }
-  if (prioritized) {
-    s.priorities = r.Read<double>(g + "/priorities", {static_cast<uint64_t>(s.capacity)});
-  }
-  s.max_priority = r.DoubleAttribute(g, "max_priority");
-  s.rng = ReadRng(r, g + "/rng");
-  s.limiter_inserts = r.IntAttribute(g, "limiter_inserts");
-  s.limiter_samples = r.IntAttribute(g, "limiter_samples");
-  s.limiter_released = r.IntAttribute(g, "limiter_released") != 0;
-  s.next_sequence =
-      r.Read<int64_t>(g + "/next_sequence", {static_cast<uint64_t>(e.layout.num_actors())});
-  const int64_t done = r.IntAttribute(g, "actors_done");
-  if (done > 0) s.actors_done = r.Read<int32_t>(g + "/actors_done", {static_cast<uint64_t>(done)});
-  s.done_sent = r.IntAttribute(g, "done_sent") != 0;
-  s.totals.index = s.shard;
-  s.totals.transitions = r.IntAttribute(g, "totals_transitions");
-  s.totals.checksum = Unbits(r.IntAttribute(g, "totals_checksum"));
-  s.totals.frames = r.IntAttribute(g, "totals_samples");
-  s.totals.rate_deviation_max = r.DoubleAttribute(g, "totals_rate_deviation_max");
-  const int64_t pending = r.IntAttribute(g, "pending_inserts");
-  if (pending > 0) {
-    const std::vector<int64_t> sizes =
-        r.Read<int64_t>(g + "/pending_sizes", {static_cast<uint64_t>(pending)});
-    uint64_t total = 0;
-    for (int64_t n : sizes) {
-      if (n < static_cast<int64_t>(kTransitionsHeaderBytes)) fail("pending message too short");
-      total += static_cast<uint64_t>(n);
-    }
-    const std::vector<uint8_t> bytes = r.Read<uint8_t>(g + "/pending_inserts", {total});
-    size_t at = 0;
-    for (int64_t n : sizes) {
-      s.pending_inserts.emplace_back(bytes.begin() + at, bytes.begin() + at + n);
-      at += n;
-    }
-  }
+  if (prioritized && s.priorities.size() != static_cast<size_t>(s.capacity))
+    fail("priorities of the wrong size");
+  if (s.next_sequence.size() != static_cast<size_t>(e.layout.num_actors()))
+    fail("next_sequence does not hold one entry per actor");
+  for (const auto& m : s.pending_inserts)
+    if (m.size() < kTransitionsHeaderBytes) fail("pending message too short");
   return s;
 }
 

@@ -56,7 +56,7 @@ inline Job RunJob(const RoleLayout& layout, const DistributedOptions& options) {
       LocalGradientSync sync;
       try {
         job.results[r] =
-            RunDistributedRank({layout, options, env, workload, SmallSac()}, &transport, &sync);
+            RunDistributedRank({layout, options, env, workload, SmallSac(), {}}, &transport, &sync);
       } catch (const JobAborted&) {
       }
     });
