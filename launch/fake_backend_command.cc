@@ -66,8 +66,8 @@ int RunFakeBackendCommand(const Args& args) {
   server_options.port = static_cast<unsigned short>(port);
   HttpServer server(io, server_options, [&](std::shared_ptr<Exchange> ex) { backend.Handle(ex); });
   spdlog::info("fake backend for {} ({} model, {} KV blocks{}) on http://{}:{}", expert,
-               TimeModels().Name(found->time_model), found->NumBlocks(), instant ? ", instant" : "", host,
-               server.port());
+               TimeModels().Name(found->time_model), found->NumBlocks(), instant ? ", instant" : "",
+               host, server.port());
   WriteReadyFile(ready_file, server.port());
   const long left =
       RunUntilSignal(io, server, std::chrono::milliseconds(static_cast<long>(drain_s * 1000)));
