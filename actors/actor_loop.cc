@@ -31,7 +31,7 @@ class Actor {
     QR_CHECK(options.num_envs >= 1 && options.send_transitions >= 1 &&
              options.max_inflight_sends >= 1);
     for (int i = 0; i < options.num_envs; ++i) {
-      envs_.push_back(std::make_unique<ClusterEnv>(env_config, workload));
+      envs_.push_back(MakeTrainingEnv(env_config, workload, sac_config));
       envs_.back()->Reset(NextEpisodeSeed());
     }
     returns_.assign(options.num_envs, 0.0);

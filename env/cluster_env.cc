@@ -20,9 +20,11 @@ uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
 
 }  // namespace
 
-ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload)
-    : config_(config), workload_(std::move(workload)) {
+ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload,
+                       double discount)
+    : config_(config), discount_(discount), workload_(std::move(workload)) {
   ValidateEnvConfig(config_);
+  QR_CHECK_MSG(discount >= 0.0 && discount <= 1.0, "discount outside [0, 1]");
   schema_ = ObservationSchema::For(config_);
   for (const ObservationSchema::Entry& entry : schema_.entries())
     feature_groups_.push_back(FindFeatureGroup(entry.name));
@@ -166,7 +168,7 @@ StepResult ClusterEnv::DoStep(int action) {
     // Everything is credited at the end of an episode: Phi(terminal) = 0.
     const double potential_after = done_ ? 0.0 : ShapingPotential();
     current_potential_ = potential_after;
-    result.shaping = config_.shaping_gamma * potential_after - potential_before;
+    result.shaping = discount_ * potential_after - potential_before;
   }
   result.reward = result.credited - result.penalty + result.shaping;
   result.done = done_;

@@ -58,10 +58,9 @@ struct EnvConfig {
   // predicted score there at once, and its completion pays only the surprise (score minus
   // prediction, or minus the prediction when it misses the SLA), instead of the whole
   // score several decisions later. Such shaping leaves the optimal policies unchanged;
-  // metrics never include it. shaping_gamma must be the learner's discount (the launcher
-  // sets it from sac.gamma).
+  // metrics never include it. gamma is the learner's discount, handed to the env at
+  // construction (ClusterEnv's `discount`), not a config value of its own.
   bool potential_shaping = false;
-  double shaping_gamma = 0.99;
   // Phi of potential_shaping:
   //  predicted  the sum above: every routed request is expected to meet the SLA;
   //  lookahead  each queued request's predicted score x its probability of meeting the SLA
@@ -78,7 +77,7 @@ struct EnvConfig {
   // gamma^k at the decision (0.86 for 15 decisions at gamma 0.99), so with plain crediting
   // the learner prefers experts that finish sooner, by as much as the 1-4% of score that
   // separates the experts. With undiscounted_credit each credited score, and each request's
-  // term in the shaping potential, is divided by shaping_gamma^k, k = decisions since the
+  // term in the shaping potential, is divided by discount^k, k = decisions since the
   // request was routed: the return then values every routed request at its score, and
   // discounting applies only to the decisions still to come. The potential's terms grow at
   // exactly 1/gamma per decision, so the shaping pays the value at the decision and then
@@ -106,7 +105,13 @@ struct ArrivedRequestView {
 class ClusterEnv final : public Environment {
  public:
   // The workload must hold a candidate for every configured expert in every record.
-  ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload);
+  // `discount`: the learner's discount, which the reward's shaping (gamma * Phi(s') - Phi(s))
+  // and undiscounted credit (gamma^-k) use; trainers hand over theirs (MakeTrainingEnv,
+  // learner/sac_hyperparameters.h), its one owner being sac.gamma. Envs that only measure
+  // (evaluation, serve) use no reward and keep 1.
+  ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload,
+             double discount = 1.0);
+  double discount() const { return discount_; }
 
   const Observation& Reset(uint64_t seed) override;
   const Observation& observation() const override { return observation_; }
@@ -192,12 +197,13 @@ class ClusterEnv final : public Environment {
   // Feeds completions up to `time` (all with `everything`) to the metrics and returns their
   // reward: the scores within the SLA, weighted by CreditWeight for `decision`.
   double CreditUpTo(double time, bool everything, int decision);
-  // 1, or shaping_gamma^-(decision - routed_at) with undiscounted_credit.
+  // 1, or discount_^-(decision - routed_at) with undiscounted_credit.
   double CreditWeight(int routed_at, int decision) const;
   void BuildObservation();
   void UpdateArrivedView();
 
   EnvConfig config_;
+  double discount_ = 1.0;
   std::shared_ptr<const Workload> workload_;
   std::vector<int> candidate_index_;  // [record][expert] -> candidate position
 

@@ -27,8 +27,8 @@ double AddedDecodeSeconds(const ExpertServer& s, const ExpertConfig& ec, double 
 }  // namespace
 
 double ClusterEnv::CreditWeight(int routed_at, int decision) const {
-  if (!config_.undiscounted_credit || config_.shaping_gamma <= 0.0) return 1.0;
-  return std::pow(config_.shaping_gamma, -static_cast<double>(decision - routed_at));
+  if (!config_.undiscounted_credit || discount_ <= 0.0) return 1.0;
+  return std::pow(discount_, -static_cast<double>(decision - routed_at));
 }
 
 double ClusterEnv::CreditUpTo(double time, bool everything, int decision) {

@@ -9,8 +9,6 @@
 namespace qosroute {
 
 void ValidateEnvConfig(const EnvConfig& c) {
-  if (!(c.shaping_gamma >= 0.0 && c.shaping_gamma <= 1.0))
-    throw UserError("env.shaping_gamma must lie in [0, 1]");
   if (c.shaping_potential != "predicted" && c.shaping_potential != "lookahead")
     throw UserError("env.shaping_potential must be predicted or lookahead, got '" +
                     c.shaping_potential + "'");

@@ -494,9 +494,6 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   }
   env.experts = cluster_keys->Build(vm, where, base.string(), synthetic_models);
   env.predictor.max_output_tokens = wl.max_output_tokens;
-  // The shaping must use the learner's discount. An out-of-range sac.gamma is reported under
-  // its own name below, so it is not copied here.
-  if (config.sac.gamma >= 0.0 && config.sac.gamma <= 1.0) env.shaping_gamma = config.sac.gamma;
 
   try {
     ValidateEnvConfig(env);

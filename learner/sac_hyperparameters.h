@@ -4,11 +4,13 @@
 // the file and key to the errors CheckSacHyperparameters reports in the field's own name.
 // Torch-free, so that config parsing stays torch-free.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 #include "common/name_table.h"
+#include "env/cluster_env.h"
 
 namespace qosroute {
 
@@ -93,5 +95,14 @@ class FieldError : public UserError {
 // Throws FieldError for the first hyper-parameter out of its range. `deviation_margin` may
 // also be -1 ("the policy file's").
 void CheckSacHyperparameters(const SacHyperparameters& h);
+
+// The simulator a trainer collects experience in (one process and the actors alike): its
+// rewards' shaping and undiscounted credit use the learner's discount, handed over here from
+// its one owner, SacHyperparameters::gamma (sac.gamma).
+inline std::unique_ptr<ClusterEnv> MakeTrainingEnv(const EnvConfig& env,
+                                                   std::shared_ptr<const Workload> workload,
+                                                   const SacHyperparameters& learner) {
+  return std::make_unique<ClusterEnv>(env, std::move(workload), learner.gamma);
+}
 
 }  // namespace qosroute

@@ -183,7 +183,7 @@ void Trainer::Start() {
   const fs::path run_dir(options_.run_dir);
   policy_path_ = (run_dir / "policy.h5").string();
   for (int i = 0; i < options_.num_envs; ++i)
-    envs_.push_back(std::make_unique<ClusterEnv>(env_config_, workload_));
+    envs_.push_back(MakeTrainingEnv(env_config_, workload_, agent_.config()));
   if (options_.resume_from.empty()) {
     // A fresh run would interleave its checkpoints with the old run's and prune them by
     // update count, so continuing or choosing another folder has to be explicit.

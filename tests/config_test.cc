@@ -91,7 +91,8 @@ TEST(Config, WarmupPolicyAndShapingKeys) {
       "", {"train.warmup_policy=greedy-qos", "env.potential_shaping=true", "sac.gamma=0.97"});
   EXPECT_EQ(c.train.warmup_policy, WarmupPolicy::kGreedyQos);
   EXPECT_TRUE(c.env.potential_shaping);
-  EXPECT_DOUBLE_EQ(c.env.shaping_gamma, 0.97);  // the shaping uses the learner's discount
+  // The shaping uses the learner's discount: the env a trainer builds is handed sac.gamma.
+  EXPECT_DOUBLE_EQ(MakeTrainingEnv(c.env, LoadConfiguredWorkload(c), c.sac)->discount(), 0.97);
 }
 
 TEST(Config, LearnedRouterRecipeKeys) {
@@ -112,7 +113,8 @@ TEST(Config, LearnedRouterRecipeKeys) {
   EXPECT_TRUE(c.env.expert_score_prior);
   EXPECT_FALSE(c.env.lookahead_value);
   EXPECT_TRUE(c.env.undiscounted_credit);
-  EXPECT_DOUBLE_EQ(c.env.shaping_gamma, 0.95);  // the credit weights use the learner's gamma
+  // The credit weights use the learner's gamma.
+  EXPECT_DOUBLE_EQ(MakeTrainingEnv(c.env, LoadConfiguredWorkload(c), c.sac)->discount(), 0.95);
 
   const std::string path =
       WriteTempFile("bad_potential.cfg", "[env]\nshaping_potential = oracle\n");

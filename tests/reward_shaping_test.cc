@@ -23,8 +23,8 @@ struct EpisodeRun {
   EpisodeMetrics metrics;
 };
 
-EpisodeRun RunRandomEpisode(const EnvConfig& config, uint64_t seed) {
-  ClusterEnv env(config, SyntheticTestWorkload());
+EpisodeRun RunRandomEpisode(const EnvConfig& config, uint64_t seed, double discount = 1.0) {
+  ClusterEnv env(config, SyntheticTestWorkload(), discount);
   env.Reset(seed);
   Rng rng(seed + 1);
   EpisodeRun out;
@@ -46,9 +46,9 @@ TEST_P(EitherPotential, TelescopesToZeroWithoutDiscount) {
     EnvConfig plain = PaperLikeConfig(8.0, 300);
     EnvConfig shaped = plain;
     shaped.potential_shaping = true;
-    shaped.shaping_gamma = 1.0;
     shaped.shaping_potential = GetParam();
-    const EpisodeRun a = RunRandomEpisode(plain, seed), b = RunRandomEpisode(shaped, seed);
+    const EpisodeRun a = RunRandomEpisode(plain, seed),
+                     b = RunRandomEpisode(shaped, seed, /*discount=*/1.0);
     EXPECT_NEAR(b.shaping, 0.0, 1e-9);
     EXPECT_NEAR(a.reward, b.reward, 1e-9);
     EXPECT_DOUBLE_EQ(a.credited, b.credited);
@@ -60,8 +60,7 @@ TEST_P(EitherPotential, TelescopesToZeroWithoutDiscount) {
 TEST(RewardShaping, PaysTheRoutedRequestsPredictedScoreAtTheDecision) {
   EnvConfig config = PaperLikeConfig(50.0, 20);  // arrivals 20 ms apart: nothing finishes
   config.potential_shaping = true;
-  config.shaping_gamma = 0.9;
-  ClusterEnv env(config, SyntheticTestWorkload());
+  ClusterEnv env(config, SyntheticTestWorkload(), /*discount=*/0.9);
   env.Reset(4);
   const float predicted = env.arrived().pred_score[1];
   const StepResult first = env.Step(1);
@@ -88,10 +87,9 @@ TEST(RewardShaping, LookaheadPotentialChargesGreedyQosValueAtTheDecision) {
   config.arrivals.process = "trace";
   config.arrivals.trace_path = testing_util::WriteTempFile("pairs_trace.txt", trace);
   config.potential_shaping = true;
-  config.shaping_gamma = 1.0;
   config.shaping_potential = "lookahead";
   const auto workload = SyntheticTestWorkload();
-  ClusterEnv env(config, workload);
+  ClusterEnv env(config, workload, /*discount=*/1.0);
   env.Reset(9);
   Rng rng(3);
   const int n = static_cast<int>(config.experts.size());

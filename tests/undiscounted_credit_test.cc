@@ -21,12 +21,12 @@ constexpr double kGamma = 0.9;  // small, so that the weights differ clearly fro
 // drop the rest, so every credit belongs to the last routed request, whose age is known.
 TEST(UndiscountedCredit, CreditAndPotentialOfOneRequestGrowByOneOverGamma) {
   EnvConfig plain = PaperLikeConfig(8.0, 400);
-  plain.shaping_gamma = kGamma;
   plain.potential_shaping = true;
   plain.shaping_potential = "predicted";
   EnvConfig weighted = plain;
   weighted.undiscounted_credit = true;
-  ClusterEnv a(plain, SyntheticTestWorkload()), b(weighted, SyntheticTestWorkload());
+  ClusterEnv a(plain, SyntheticTestWorkload(), kGamma),
+      b(weighted, SyntheticTestWorkload(), kGamma);
   a.Reset(5);
   b.Reset(5);
   const int n = static_cast<int>(plain.experts.size());
@@ -73,13 +73,13 @@ class UndiscountedCreditPotential : public ::testing::TestWithParam<std::string>
 
 TEST_P(UndiscountedCreditPotential, ShapingTelescopesAndMetricsAreUnchanged) {
   EnvConfig config = PaperLikeConfig(6.0, 300);
-  config.shaping_gamma = kGamma;
   config.potential_shaping = true;
   config.shaping_potential = GetParam();
   config.undiscounted_credit = true;
   EnvConfig plain = config;
   plain.undiscounted_credit = false;
-  ClusterEnv env(config, SyntheticTestWorkload()), reference(plain, SyntheticTestWorkload());
+  ClusterEnv env(config, SyntheticTestWorkload(), kGamma),
+      reference(plain, SyntheticTestWorkload(), kGamma);
   env.Reset(9);
   reference.Reset(9);
   Rng rng(10);
