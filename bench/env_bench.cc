@@ -5,10 +5,25 @@
 
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
+#include "env/lookahead.h"
 #include "launch/config.h"
 
 namespace qosroute {
 namespace {
+
+// Greedy-qos over the iteration-by-iteration look-ahead it had before the event-stepped one
+// (env/lookahead.h): the baseline its speed-up is measured against, side by side.
+class ReferenceGreedyQos final : public RoutingPolicy {
+ public:
+  explicit ReferenceGreedyQos(const GreedyQosOptions& options) : options_(options) {}
+  std::string name() const override { return "greedy-qos-reference"; }
+  int Act(const ClusterEnv& env) override {
+    return GreedyQosAction(env, options_, EstimateRoutingReference);
+  }
+
+ private:
+  GreedyQosOptions options_;
+};
 
 void RunEpisodes(benchmark::State& state, const std::string& config_file,
                  const std::string& policy_name, const std::vector<std::string>& overrides) {
@@ -16,7 +31,9 @@ void RunEpisodes(benchmark::State& state, const std::string& config_file,
       LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/" + config_file, overrides);
   auto workload = LoadConfiguredWorkload(config);
   ClusterEnv env(config.env, workload);
-  auto policy = MakeHeuristic(policy_name, config.greedy);
+  std::unique_ptr<RoutingPolicy> policy = policy_name == "greedy-qos-reference"
+                                              ? std::make_unique<ReferenceGreedyQos>(config.greedy)
+                                              : MakeHeuristic(policy_name, config.greedy);
   uint64_t seed = 0;
   int64_t decisions = 0;
   int64_t iterations = 0;
@@ -56,6 +73,15 @@ void BM_Edge4090Episode_RoundRobinAggregates(benchmark::State& state) {
               {"workload.rate=40", "env.expert_aggregates=true"});
 }
 
+// Greedy-qos where planning needs it (80 req/s, past the knee: ~30 requests queued per
+// expert), with today's look-ahead and with the reference one, side by side.
+void BM_Edge4090Episode_GreedyQos(benchmark::State& state) {
+  RunEpisodes(state, "edge-4090.cfg", "greedy-qos", {"workload.rate=80"});
+}
+void BM_Edge4090Episode_GreedyQosReference(benchmark::State& state) {
+  RunEpisodes(state, "edge-4090.cfg", "greedy-qos-reference", {"workload.rate=80"});
+}
+
 void BM_PaperEpisode_RoundRobin(benchmark::State& state) {
   RunPaperEpisodes(state, "round-robin");
 }
@@ -66,6 +92,55 @@ void BM_PaperEpisode_GreedyQos(benchmark::State& state) {
 void BM_PaperEpisode_RoundRobinLookahead(benchmark::State& state) {
   RunPaperEpisodes(state, "round-robin", {"env.lookahead_features=true"});
 }
+
+// A planner's fork of the environment against what planning had before it (SaveState +
+// LoadState into a second env), of the same state: edge-4090 at 80 req/s, an episode of 2,000
+// requests, 1,000 decided by greedy-qos (~90 requests in flight).
+ClusterEnv MidEpisodeEnv(const RunConfig& config, std::shared_ptr<const Workload> workload) {
+  ClusterEnv env(config.env, std::move(workload));
+  env.Reset(1);
+  auto greedy = MakeHeuristic(Heuristic::kGreedyQos, config.greedy);
+  for (int i = 0; i < 1000; ++i) env.Step(greedy->Act(env));
+  return env;
+}
+RunConfig MidEpisodeConfig() {
+  return LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/edge-4090.cfg",
+                       {"workload.rate=80", "workload.requests_per_episode=2000"});
+}
+void BM_EnvFork(benchmark::State& state) {
+  const RunConfig config = MidEpisodeConfig();
+  const ClusterEnv env = MidEpisodeEnv(config, LoadConfiguredWorkload(config));
+  for (auto _ : state) {
+    ClusterEnv fork = env.Fork();
+    benchmark::DoNotOptimize(fork.now());
+  }
+}
+void BM_EnvForkInto(benchmark::State& state) {
+  const RunConfig config = MidEpisodeConfig();
+  const ClusterEnv env = MidEpisodeEnv(config, LoadConfiguredWorkload(config));
+  ClusterEnv slot = env.Fork();
+  for (auto _ : state) {
+    env.ForkInto(&slot);
+    benchmark::DoNotOptimize(slot.now());
+  }
+}
+void BM_EnvSaveLoad(benchmark::State& state) {
+  const RunConfig config = MidEpisodeConfig();
+  auto workload = LoadConfiguredWorkload(config);
+  const ClusterEnv env = MidEpisodeEnv(config, workload);
+  ClusterEnv copy(config.env, workload);
+  for (auto _ : state) {
+    copy.LoadState(env.SaveState());
+    benchmark::DoNotOptimize(copy.now());
+  }
+}
+BENCHMARK(BM_EnvFork)->Name("BM_EnvFork/edge4090_80rps_mid_episode")->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EnvForkInto)
+    ->Name("BM_EnvForkInto/edge4090_80rps_mid_episode")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_EnvSaveLoad)
+    ->Name("BM_EnvSaveLoad/edge4090_80rps_mid_episode")
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK(BM_PaperEpisode_RoundRobin)
     ->Name("BM_PaperEpisode/round_robin")
@@ -81,6 +156,12 @@ BENCHMARK(BM_Edge4090Episode_RoundRobin)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Edge4090Episode_RoundRobinAggregates)
     ->Name("BM_Edge4090Episode/round_robin_aggregates")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Edge4090Episode_GreedyQos)
+    ->Name("BM_Edge4090Episode/greedy_qos")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Edge4090Episode_GreedyQosReference)
+    ->Name("BM_Edge4090Episode/greedy_qos_reference")
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace

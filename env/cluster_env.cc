@@ -22,24 +22,27 @@ uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
 
 ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> workload,
                        double discount)
-    : config_(config), discount_(discount), workload_(std::move(workload)) {
-  ValidateEnvConfig(config_);
+    : discount_(discount), workload_(std::move(workload)) {
+  ValidateEnvConfig(config);
   QR_CHECK_MSG(discount >= 0.0 && discount <= 1.0, "discount outside [0, 1]");
-  schema_ = ObservationSchema::For(config_);
-  for (const ObservationSchema::Entry& entry : schema_.entries())
-    feature_groups_.push_back(FindFeatureGroup(entry.name));
-  // The Observation's request and slot rows are fixed-size (observation.h).
-  QR_CHECK(schema_.Width(FeatureNode::kRequest) == kRequestFeatures);
-  QR_CHECK(schema_.Width(FeatureNode::kSlot) == kSlotFeatures);
+  auto setup = std::make_shared<Setup>();
+  setup->config = config;
+  setup->schema = ObservationSchema::For(config);
+  for (const ObservationSchema::Entry& entry : setup->schema.entries())
+    setup->feature_groups.push_back(FindFeatureGroup(entry.name));
+  // The Observation's slot rows are fixed-size (observation.h).
+  QR_CHECK(setup->schema.Width(FeatureNode::kSlot) == kSlotFeatures);
+  setup->schema_id = setup->schema.Id();
   QR_CHECK(workload_ != nullptr);
   if (workload_->records.empty())
     throw UserError("workload " + workload_->source + " holds no records");
-  const int n = static_cast<int>(config_.experts.size());
-  candidate_index_.resize(workload_->records.size() * n);
+  const int n = static_cast<int>(config.experts.size());
+  std::vector<int>& candidate_index = setup->candidate_index;
+  candidate_index.resize(workload_->records.size() * n);
   for (size_t r = 0; r < workload_->records.size(); ++r) {
     const WorkloadRecord& record = workload_->records[r];
     for (int e = 0; e < n; ++e) {
-      const std::string& model = config_.experts[e].name;
+      const std::string& model = config.experts[e].name;
       int found = -1;
       for (size_t c = 0; c < record.candidates.size(); ++c) {
         if (record.candidates[c].model == model) found = static_cast<int>(c);
@@ -48,72 +51,73 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
         throw UserError("workload " + workload_->source + " record " + std::to_string(r) +
                         " (id '" + record.id + "') has no candidate for expert '" + model + "'");
       }
-      candidate_index_[r * n + e] = found;
+      candidate_index[r * n + e] = found;
     }
   }
   // The expert's mean response score over the workload: what a router knows of a model's
   // average quality before any request (the spec's "mean BERTScore on mix-instruct").
   std::vector<double> sums(n, 0.0);
   for (size_t r = 0; r < workload_->records.size(); ++r) {
-    for (int e = 0; e < n; ++e) {
-      sums[e] += workload_->records[r].candidates[candidate_index_[r * n + e]].score;
-    }
+    for (int e = 0; e < n; ++e)
+      sums[e] += workload_->records[r].candidates[candidate_index[r * n + e]].score;
   }
   for (int e = 0; e < n; ++e) {
-    expert_mean_score_.push_back(static_cast<float>(sums[e] / workload_->records.size()));
+    setup->expert_mean_score.push_back(static_cast<float>(sums[e] / workload_->records.size()));
   }
-  for (int e = 0; e < n; ++e) experts_.emplace_back(e, config_.experts[e]);
+  setup_ = std::move(setup);
+  for (int e = 0; e < n; ++e) experts_.emplace_back(e, config.experts[e]);
 }
 
 void ClusterEnv::SetUpEpisode(uint64_t seed) {
   current_potential_.reset();
-  const int n = static_cast<int>(config_.experts.size());
-  const int count = config_.requests_per_episode;
+  const int n = static_cast<int>(setup_->config.experts.size());
+  const int count = setup_->config.requests_per_episode;
   Rng arrival_rng(StreamSeed(seed, 1));
   Rng sample_rng(StreamSeed(seed, 2));
   Rng predictor_rng(StreamSeed(seed, 3));
-  arrivals_ = GenerateArrivals(config_.arrivals, count, arrival_rng);
-  QR_CHECK(static_cast<int>(arrivals_.size()) == count);
-  prompt_tokens_.assign(count, 0);
-  true_output_.assign(static_cast<size_t>(count) * n, 0);
-  true_score_.assign(static_cast<size_t>(count) * n, 0.0f);
-  pred_output_.assign(static_cast<size_t>(count) * n, 0);
-  pred_score_.assign(static_cast<size_t>(count) * n, 0.0f);
-  upper_bound_sum_ = 0.0;
+  auto episode = std::make_shared<EpisodeData>();
+  EpisodeData& d = *episode;
+  d.Resize(count, n);
+  d.arrivals = GenerateArrivals(setup_->config.arrivals, count, arrival_rng);
+  QR_CHECK(d.size() == count);
   const size_t num_records = workload_->records.size();
   for (int i = 0; i < count; ++i) {
     const size_t rec =
-        config_.sampling == "sequential" ? i % num_records : sample_rng.Below(num_records);
+        setup_->config.sampling == "sequential" ? i % num_records : sample_rng.Below(num_records);
     const WorkloadRecord& record = workload_->records[rec];
-    prompt_tokens_[i] = record.prompt_tokens;
+    d.prompt_tokens[i] = record.prompt_tokens;
     double best = 0.0;
     for (int e = 0; e < n; ++e) {
-      const CandidateRecord& c = record.candidates[candidate_index_[rec * n + e]];
-      const size_t k = static_cast<size_t>(i) * n + e;
-      true_output_[k] = c.output_tokens;
-      true_score_[k] = static_cast<float>(c.score);
-      Prediction p = Predict(config_.predictor, c.score, c.output_tokens, predictor_rng);
-      if (config_.predictor.use_data_predictions && c.pred_score >= 0 && c.pred_output_tokens > 0) {
+      const CandidateRecord& c = record.candidates[setup_->candidate_index[rec * n + e]];
+      const size_t k = d.At(i, e);
+      d.true_output[k] = c.output_tokens;
+      d.true_score[k] = static_cast<float>(c.score);
+      Prediction p = Predict(setup_->config.predictor, c.score, c.output_tokens, predictor_rng);
+      if (setup_->config.predictor.use_data_predictions && c.pred_score >= 0 &&
+          c.pred_output_tokens > 0) {
         p = Prediction{c.pred_score, c.pred_output_tokens};
       }
-      pred_score_[k] = static_cast<float>(p.score);
-      pred_output_[k] = p.output_tokens;
+      d.pred_score[k] = static_cast<float>(p.score);
+      d.pred_output[k] = p.output_tokens;
       best = std::max(best, c.score);
     }
-    upper_bound_sum_ += best;
+    d.upper_bound_sum += best;
   }
+  episode_ = std::move(episode);
+  future_.reset();
+  future_from_ = 0;
 }
 
 const Observation& ClusterEnv::Reset(uint64_t seed) {
   SetUpEpisode(seed);
   experts_.clear();
-  for (size_t e = 0; e < config_.experts.size(); ++e)
-    experts_.emplace_back(static_cast<int>(e), config_.experts[e]);
+  for (size_t e = 0; e < setup_->config.experts.size(); ++e)
+    experts_.emplace_back(static_cast<int>(e), setup_->config.experts[e]);
   pending_.clear();
   metrics_.Reset();
   step_ = 0;
   done_ = false;
-  now_ = arrivals_.front();
+  now_ = episode_->arrivals.front();
   end_time_ = now_;
   AdvanceAllTo(now_);
   UpdateArrivedView();
@@ -129,28 +133,30 @@ StepResult ClusterEnv::DoStep(int action) {
   const int n = static_cast<int>(experts_.size());
   StepResult result;
   double potential_before = 0.0;
-  if (config_.potential_shaping) {
+  if (setup_->config.potential_shaping) {
     if (!current_potential_) current_potential_ = ShapingPotential();
     potential_before = *current_potential_;
   }
   if (action == n) {
     metrics_.AddDrop();
   } else {
-    if (config_.impact_penalty) result.penalty = ImpactPenalty(action);
-    const size_t k = static_cast<size_t>(step_) * n + action;
+    if (setup_->config.impact_penalty) result.penalty = ImpactPenalty(action);
+    const RequestRow row = Row(step_);
+    const EpisodeData& d = *row.data;
+    const size_t k = d.At(row.row, action);
     ActiveRequest r;
     r.id = step_;
-    r.arrival = arrivals_[step_];
-    r.prompt_tokens = prompt_tokens_[step_];
-    r.output_tokens = true_output_[k];
-    r.score = true_score_[k];
-    r.pred_score = pred_score_[k];
-    r.pred_output_tokens = pred_output_[k];
+    r.arrival = d.arrivals[row.row];
+    r.prompt_tokens = d.prompt_tokens[row.row];
+    r.output_tokens = d.true_output[k];
+    r.score = d.true_score[k];
+    r.pred_score = d.pred_score[k];
+    r.pred_output_tokens = d.pred_output[k];
     experts_[action].Enqueue(r, now_);
   }
   ++step_;
-  if (step_ < static_cast<int>(arrivals_.size())) {
-    now_ = arrivals_[step_];
+  if (step_ < num_requests()) {
+    now_ = ArrivalOf(step_);
     AdvanceAllTo(now_);
     // The decision just taken is step_ - 1.
     result.credited = CreditUpTo(now_, false, step_ - 1);
@@ -164,7 +170,7 @@ StepResult ClusterEnv::DoStep(int action) {
     result.credited = CreditUpTo(0.0, true, step_ - 1);
     done_ = true;
   }
-  if (config_.potential_shaping) {
+  if (setup_->config.potential_shaping) {
     // Everything is credited at the end of an episode: Phi(terminal) = 0.
     const double potential_after = done_ ? 0.0 : ShapingPotential();
     current_potential_ = potential_after;
@@ -182,28 +188,33 @@ StepResult ClusterEnv::DoStep(int action) {
 void ClusterEnv::UpdateArrivedView() {
   const int n = static_cast<int>(experts_.size());
   arrived_.id = step_;
-  arrived_.arrival = arrivals_[step_];
-  arrived_.prompt_tokens = prompt_tokens_[step_];
-  arrived_.pred_score.assign(pred_score_.begin() + static_cast<size_t>(step_) * n,
-                             pred_score_.begin() + static_cast<size_t>(step_ + 1) * n);
-  arrived_.pred_output_tokens.assign(pred_output_.begin() + static_cast<size_t>(step_) * n,
-                                     pred_output_.begin() + static_cast<size_t>(step_ + 1) * n);
+  const RequestRow row = Row(step_);
+  const EpisodeData& d = *row.data;
+  arrived_.arrival = d.arrivals[row.row];
+  arrived_.prompt_tokens = d.prompt_tokens[row.row];
+  arrived_.pred_score.assign(d.pred_score.begin() + d.At(row.row, 0),
+                             d.pred_score.begin() + d.At(row.row, n));
+  arrived_.pred_output_tokens.assign(d.pred_output.begin() + d.At(row.row, 0),
+                                     d.pred_output.begin() + d.At(row.row, n));
 }
 
 void ClusterEnv::BuildObservation() {
   const int n = static_cast<int>(experts_.size());
-  const int width = schema_.Width(FeatureNode::kExpert);
+  const int width = setup_->schema.Width(FeatureNode::kExpert);
+  const int request_width = setup_->schema.Width(FeatureNode::kRequest);
   Observation& obs = observation_;
-  if (obs.num_experts != n || obs.max_running != config_.max_running_slots ||
-      obs.max_waiting != config_.max_waiting_slots || obs.expert_features != width) {
-    obs.Resize(n, config_.max_running_slots, config_.max_waiting_slots, width);
+  if (obs.num_experts != n || obs.max_running != setup_->config.max_running_slots ||
+      obs.max_waiting != setup_->config.max_waiting_slots || obs.expert_features != width ||
+      obs.request_features != request_width) {
+    obs.Resize(n, setup_->config.max_running_slots, setup_->config.max_waiting_slots, width,
+               request_width);
   }
   // Every group of the schema in layout order; a switched-off group's columns are zeros.
   const FeatureContext context(*this);
-  for (size_t g = 0; g < feature_groups_.size(); ++g) {
-    const ObservationSchema::Entry& entry = schema_.entries()[g];
+  for (size_t g = 0; g < setup_->feature_groups.size(); ++g) {
+    const ObservationSchema::Entry& entry = setup_->schema.entries()[g];
     if (entry.on) {
-      feature_groups_[g]->fill(context, &obs, entry.offset);
+      setup_->feature_groups[g]->fill(context, &obs, entry.offset);
       continue;
     }
     QR_CHECK(entry.node == FeatureNode::kExpert);  // only expert groups can be off
@@ -213,32 +224,35 @@ void ClusterEnv::BuildObservation() {
     }
   }
   std::fill(obs.action_mask.begin(), obs.action_mask.end(), 1);
-  obs.action_mask[n] = config_.allow_drop ? 1 : 0;
-  obs.schema_id = schema_.Id();
+  obs.action_mask[n] = setup_->config.allow_drop ? 1 : 0;
+  obs.schema_id = setup_->schema_id;
 }
 
 ClusterEnv::EpisodeRequest ClusterEnv::Request(int index) const {
   QR_CHECK_MSG(index >= 0 && index < num_requests(), "request index out of the episode");
-  const size_t n = experts_.size(), first = static_cast<size_t>(index) * n;
+  const RequestRow row = Row(index);
+  const EpisodeData& d = *row.data;
+  const size_t n = experts_.size(), first = d.At(row.row, 0);
   EpisodeRequest r;
-  r.arrival = arrivals_[index];
-  r.prompt_tokens = prompt_tokens_[index];
-  r.true_output_tokens.assign(true_output_.begin() + first, true_output_.begin() + first + n);
-  r.true_score.assign(true_score_.begin() + first, true_score_.begin() + first + n);
-  r.pred_output_tokens.assign(pred_output_.begin() + first, pred_output_.begin() + first + n);
-  r.pred_score.assign(pred_score_.begin() + first, pred_score_.begin() + first + n);
+  r.arrival = d.arrivals[row.row];
+  r.prompt_tokens = d.prompt_tokens[row.row];
+  r.true_output_tokens.assign(d.true_output.begin() + first, d.true_output.begin() + first + n);
+  r.true_score.assign(d.true_score.begin() + first, d.true_score.begin() + first + n);
+  r.pred_output_tokens.assign(d.pred_output.begin() + first, d.pred_output.begin() + first + n);
+  r.pred_score.assign(d.pred_score.begin() + first, d.pred_score.begin() + first + n);
   return r;
 }
 
 const Observation& ClusterEnv::ObserveLive(double now, const ArrivedRequestView& arrived,
                                            const std::vector<LiveExpert>& experts,
                                            const std::vector<uint8_t>& available) {
-  const size_t n = config_.experts.size();
+  const size_t n = setup_->config.experts.size();
   QR_CHECK(experts.size() == n && available.size() == n);
   QR_CHECK(arrived.pred_score.size() == n && arrived.pred_output_tokens.size() == n);
   if (experts_.size() != n) {
     experts_.clear();
-    for (size_t e = 0; e < n; ++e) experts_.emplace_back(static_cast<int>(e), config_.experts[e]);
+    for (size_t e = 0; e < n; ++e)
+      experts_.emplace_back(static_cast<int>(e), setup_->config.experts[e]);
   }
   for (size_t e = 0; e < n; ++e)
     experts_[e].SetLiveQueues(std::max(now, experts[e].busy_until), experts[e].running,
@@ -263,9 +277,8 @@ ClusterEnv::Counts ClusterEnv::CountRequests() const {
 
 EpisodeMetrics ClusterEnv::Metrics() const {
   QR_CHECK_MSG(done_, "metrics are complete only at the end of an episode");
-  const double n = static_cast<double>(arrivals_.size());
-  return metrics_.Finish(static_cast<long>(arrivals_.size()), upper_bound_sum_ / n,
-                         end_time_ - arrivals_.front(), experts_);
+  const int requests = num_requests();
+  return metrics_.Finish(requests, UpperBoundSum() / requests, end_time_ - ArrivalOf(0), experts_);
 }
 
 }  // namespace qosroute

@@ -2,6 +2,7 @@
 // The edge cluster as an episodic environment: one decision per arriving request (route to
 // an expert or drop it), the reward of spec section 2 (credited QoS minus the impact
 // penalty), the graph observation, metrics, and a complete byte snapshot of its state.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include "common/rng.h"
 #include "env/arrivals.h"
 #include "env/environment.h"
+#include "env/episode_data.h"
 #include "env/expert_server.h"
 #include "env/feature_schema.h"
 #include "env/metrics.h"
@@ -50,7 +52,7 @@ struct EnvConfig {
   // the first R and W; these keep the rest visible. Widens the HAN's expert input.
   bool expert_aggregates = false;
   // Optional feature groups switched on by name (env/feature_schema.h: the groups without a
-  // key of their own, e.g. expert.speed, expert.relative_work).
+  // key of their own, e.g. request.choice, expert.speed, expert.relative_work).
   std::vector<std::string> feature_groups;
   // Potential-based reward shaping (Ng, Harada and Russell 1999; ours, not the ref's): adds
   // gamma * Phi(s') - Phi(s) to every reward, where Phi is the sum of the predicted scores of
@@ -120,16 +122,36 @@ class ClusterEnv final : public Environment {
   void LoadState(const std::vector<uint8_t>& bytes) override;
 
   // For heuristic routers: the cluster state and the arrived request's predictions.
-  const EnvConfig& config() const { return config_; }
+  const EnvConfig& config() const { return setup_->config; }
   const std::vector<ExpertServer>& experts() const { return experts_; }
   const ArrivedRequestView& arrived() const { return arrived_; }
   double now() const { return now_; }
   int step_index() const { return step_; }
-  int num_requests() const { return static_cast<int>(arrivals_.size()); }
+  int num_requests() const {
+    return future_ ? future_from_ + future_->size() : episode_ ? episode_->size() : 0;
+  }
+
+  // Planning: a fork is a copy that shares the episode's requests, the workload and the
+  // setup, and copies only what stepping changes (queues, clocks, pending completions,
+  // metrics): docs/PERFORMANCE.md measures it against SaveState + LoadState. A fork steps on
+  // exactly as the original would.
+  ClusterEnv Fork() const { return *this; }
+  // The same into an existing env of this config (a planner's reused slot): its buffers are
+  // reused, so a fork allocates nothing once the slots have grown to the queues' sizes.
+  void ForkInto(ClusterEnv* fork) const { *fork = *this; }
+  // Replaces the requests from the arrived one (step_index()) on by `future`'s rows 0..: the
+  // episode then ends after them. Row 0 must arrive now (the arrived request); its
+  // predictions become the arrived view, and the observation is rebuilt. For a planner's
+  // sampled futures and a hindsight bound's true one.
+  void ReplaceFuture(std::shared_ptr<const EpisodeData> future);
+  // Calls `set(expert, request)` on every request queued or running, whose truth (output
+  // tokens, score) a planner may replace by a sample; the output must stay above the tokens
+  // generated so far (checked).
+  void ResampleInFlight(const std::function<void(int expert, ActiveRequest* request)>& set);
   // The observation's layout (the feature groups in force).
-  const ObservationSchema& schema() const { return schema_; }
+  const ObservationSchema& schema() const { return setup_->schema; }
   // Each expert's mean response score over the workload (the expert.score_prior group).
-  const std::vector<float>& expert_mean_scores() const { return expert_mean_score_; }
+  const std::vector<float>& expert_mean_scores() const { return setup_->expert_mean_score; }
 
   // The impact penalty of routing the arrived request to `expert` (spec section 2; uses the
   // truth, so it is for the reward only).
@@ -201,21 +223,47 @@ class ClusterEnv final : public Environment {
   double CreditWeight(int routed_at, int decision) const;
   void BuildObservation();
   void UpdateArrivedView();
+  // Where request `index` lives: the episode drawn at Reset, or the replaced future.
+  struct RequestRow {
+    const EpisodeData* data;
+    int row;
+  };
+  RequestRow Row(int index) const {
+    if (future_ && index >= future_from_) return {future_.get(), index - future_from_};
+    return {episode_.get(), index};
+  }
+  double ArrivalOf(int index) const {
+    const RequestRow r = Row(index);
+    return r.data->arrivals[r.row];
+  }
+  float PredictedScore(const Completion& c) const {
+    const RequestRow r = Row(c.id);
+    return r.data->pred_score[r.data->At(r.row, c.expert)];
+  }
+  // Sum over the episode's requests of the best true score (the metrics' upper bound).
+  double UpperBoundSum() const;
+  // The requests this env runs on as one EpisodeData: episode_, or a merged copy when a
+  // future replaced part of it.
+  std::shared_ptr<const EpisodeData> EffectiveEpisode() const;
 
-  EnvConfig config_;
+  // What construction sets and nothing changes after: shared by forks, not copied.
+  struct Setup {
+    EnvConfig config;
+    ObservationSchema schema;  // the observation's layout (the feature groups in force)
+    uint64_t schema_id = 0;
+    std::vector<const FeatureGroup*> feature_groups;  // schema's groups, in its order
+    std::vector<int> candidate_index;                 // [record][expert] -> candidate position
+    std::vector<float> expert_mean_score;  // per expert, over the workload (expert.score_prior)
+  };
+  std::shared_ptr<const Setup> setup_;
   double discount_ = 1.0;
   std::shared_ptr<const Workload> workload_;
-  std::vector<int> candidate_index_;  // [record][expert] -> candidate position
 
-  // Episode data, drawn at Reset. Truth and predictions per [request][expert].
-  std::vector<double> arrivals_;
-  std::vector<int> prompt_tokens_;
-  std::vector<int> true_output_;
-  std::vector<float> true_score_;
-  std::vector<int> pred_output_;
-  std::vector<float> pred_score_;
-  double upper_bound_sum_ = 0.0;
-  std::vector<float> expert_mean_score_;  // per expert, over the workload (feature 9)
+  // The episode's requests, drawn at Reset (shared by forks), and a replaced future from
+  // request future_from_ on (ReplaceFuture; nullptr: none).
+  std::shared_ptr<const EpisodeData> episode_;
+  std::shared_ptr<const EpisodeData> future_;
+  int future_from_ = 0;
 
   std::vector<ExpertServer> experts_;
   std::vector<Completion> pending_;  // completed, not yet credited (finish after `now`)
@@ -231,8 +279,6 @@ class ClusterEnv final : public Environment {
   double end_time_ = 0.0;
 
   ArrivedRequestView arrived_;
-  ObservationSchema schema_;
-  std::vector<const FeatureGroup*> feature_groups_;  // schema_'s groups, in its order
   Observation observation_;
 };
 

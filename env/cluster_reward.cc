@@ -27,7 +27,7 @@ double AddedDecodeSeconds(const ExpertServer& s, const ExpertConfig& ec, double 
 }  // namespace
 
 double ClusterEnv::CreditWeight(int routed_at, int decision) const {
-  if (!config_.undiscounted_credit || discount_ <= 0.0) return 1.0;
+  if (!setup_->config.undiscounted_credit || discount_ <= 0.0) return 1.0;
   return std::pow(discount_, -static_cast<double>(decision - routed_at));
 }
 
@@ -37,10 +37,10 @@ double ClusterEnv::CreditUpTo(double time, bool everything, int decision) {
   for (size_t i = 0; i < pending_.size(); ++i) {
     const Completion& c = pending_[i];
     if (everything || c.finish <= time) {
-      metrics_.AddCompletion(c, config_.sla, config_.energy_weight);
-      if (!c.rejected && c.latency_per_token() < config_.sla) {
-        credited +=
-            RequestCredit(c, config_.sla, config_.energy_weight) * CreditWeight(c.id, decision);
+      metrics_.AddCompletion(c, setup_->config.sla, setup_->config.energy_weight);
+      if (!c.rejected && c.latency_per_token() < setup_->config.sla) {
+        credited += RequestCredit(c, setup_->config.sla, setup_->config.energy_weight) *
+                    CreditWeight(c.id, decision);
       }
     } else {
       pending_[kept++] = c;
@@ -53,9 +53,9 @@ double ClusterEnv::CreditUpTo(double time, bool everything, int decision) {
 double ClusterEnv::ImpactPenalty(int expert) const {
   const ExpertServer& server = experts_[expert];
   const ExpertConfig& ec = server.config();
-  const int n = static_cast<int>(experts_.size());
-  const long p_new = prompt_tokens_[step_];
-  const long d_new = true_output_[static_cast<size_t>(step_) * n + expert];
+  const RequestRow row = Row(step_);
+  const long p_new = row.data->prompt_tokens[row.row];
+  const long d_new = row.data->true_output[row.data->At(row.row, expert)];
   double penalty = 0.0;
   for (const ActiveRequest& r : server.running()) {
     const long m = std::min<long>(r.output_tokens - r.generated, d_new);
@@ -65,21 +65,18 @@ double ClusterEnv::ImpactPenalty(int expert) const {
         (AddedPrefillSeconds(server, ec, p_new) + AddedDecodeSeconds(server, ec, second)) /
         r.output_tokens;
     const double current = (now_ - r.arrival) / std::max(1, r.generated);
-    if (current + l_plus > config_.sla) penalty += r.score;
+    if (current + l_plus > setup_->config.sla) penalty += r.score;
   }
   return penalty;
 }
 
 double ClusterEnv::UncreditedPredictedScore() const {
-  const int n = static_cast<int>(experts_.size());
   double sum = 0.0;
   for (const ExpertServer& e : experts_) {
     for (const ActiveRequest& r : e.running()) sum += r.pred_score * CreditWeight(r.id, step_);
     for (const ActiveRequest& r : e.waiting()) sum += r.pred_score * CreditWeight(r.id, step_);
   }
-  for (const Completion& c : pending_) {
-    sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert] * CreditWeight(c.id, step_);
-  }
+  for (const Completion& c : pending_) sum += PredictedScore(c) * CreditWeight(c.id, step_);
   return sum;
 }
 
@@ -92,8 +89,8 @@ double ClusterEnv::LookaheadPotential() const {
     size_t i = 0;
     auto add = [&](const ActiveRequest& r) {
       sum += queued.queued_pred_score[i] *
-             MeetProbability(queued.queued_latency_per_token[i], config_.sla,
-                             config_.lookahead_sharpness) *
+             MeetProbability(queued.queued_latency_per_token[i], setup_->config.sla,
+                             setup_->config.lookahead_sharpness) *
              CreditWeight(r.id, step_);
       ++i;
     };
@@ -102,16 +99,15 @@ double ClusterEnv::LookaheadPotential() const {
   }
   // Finished on the engine's clock but not yet credited: whether they met the SLA is settled.
   for (const Completion& c : pending_) {
-    if (!c.rejected && c.latency_per_token() < config_.sla) {
-      sum += pred_score_[static_cast<size_t>(c.id) * n + c.expert] * CreditWeight(c.id, step_);
-    }
+    if (!c.rejected && c.latency_per_token() < setup_->config.sla)
+      sum += PredictedScore(c) * CreditWeight(c.id, step_);
   }
   return sum;
 }
 
 double ClusterEnv::ShapingPotential() const {
-  return config_.shaping_potential == "lookahead" ? LookaheadPotential()
-                                                  : UncreditedPredictedScore();
+  return setup_->config.shaping_potential == "lookahead" ? LookaheadPotential()
+                                                         : UncreditedPredictedScore();
 }
 
 }  // namespace qosroute

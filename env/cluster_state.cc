@@ -22,13 +22,15 @@ std::vector<uint8_t> ClusterEnv::SaveState() const {
   out.Put(kStateMagic);
   out.Put(kStateVersion);
   out.Put<int32_t>(static_cast<int32_t>(experts_.size()));
-  out.PutVector(arrivals_);
-  out.PutVector(prompt_tokens_);
-  out.PutVector(true_output_);
-  out.PutVector(true_score_);
-  out.PutVector(pred_output_);
-  out.PutVector(pred_score_);
-  out.Put(upper_bound_sum_);
+  // A fork with a replaced future saves the requests it runs on, as one episode.
+  const std::shared_ptr<const EpisodeData> episode = EffectiveEpisode();
+  out.PutVector(episode->arrivals);
+  out.PutVector(episode->prompt_tokens);
+  out.PutVector(episode->true_output);
+  out.PutVector(episode->true_score);
+  out.PutVector(episode->pred_output);
+  out.PutVector(episode->pred_score);
+  out.Put(episode->upper_bound_sum);
   for (const ExpertServer& e : experts_) e.Save(&out);
   PutCompletions(&out, pending_);
   metrics_.Save(&out);
@@ -54,13 +56,24 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
     throw UserError("cluster state snapshot has " + std::to_string(n) +
                     " experts, the config has " + std::to_string(experts_.size()));
   }
-  arrivals_ = in.GetVector<double>();
-  prompt_tokens_ = in.GetVector<int>();
-  true_output_ = in.GetVector<int>();
-  true_score_ = in.GetVector<float>();
-  pred_output_ = in.GetVector<int>();
-  pred_score_ = in.GetVector<float>();
-  upper_bound_sum_ = in.Get<double>();
+  auto episode = std::make_shared<EpisodeData>();
+  episode->num_experts = n;
+  episode->arrivals = in.GetVector<double>();
+  episode->prompt_tokens = in.GetVector<int>();
+  episode->true_output = in.GetVector<int>();
+  episode->true_score = in.GetVector<float>();
+  episode->pred_output = in.GetVector<int>();
+  episode->pred_score = in.GetVector<float>();
+  episode->upper_bound_sum = in.Get<double>();
+  const size_t requests = episode->arrivals.size(), cells = requests * n;
+  if (requests == 0 || episode->prompt_tokens.size() != requests ||
+      episode->true_output.size() != cells || episode->true_score.size() != cells ||
+      episode->pred_output.size() != cells || episode->pred_score.size() != cells) {
+    throw UserError("cluster state snapshot has episode arrays of inconsistent sizes");
+  }
+  episode_ = std::move(episode);
+  future_.reset();
+  future_from_ = 0;
   for (ExpertServer& e : experts_) e.Load(&in, version);
   pending_ = GetCompletions(&in, version);
   metrics_.Load(&in, version);

@@ -27,6 +27,20 @@ class IterationTimeModel {
   // A decode iteration in which `num_seqs` requests with `context_tokens` in total each
   // produce one token.
   virtual double DecodeSeconds(long context_tokens, int num_seqs) const = 0;
+  // `steps` decode iterations in a row of the same `num_seqs`, the context growing by
+  // `num_seqs` each: adds each one's seconds to *clock in order, the same sum to the bit as
+  // a loop over DecodeSeconds (the look-ahead's hot loop; models override it to inline it).
+  virtual void AddDecodeRun(long context_tokens, int num_seqs, long steps, double* clock) const {
+    AddDecodeRunOf(*this, context_tokens, num_seqs, steps, clock);
+  }
+
+ protected:
+  template <typename Model>
+  static void AddDecodeRunOf(const Model& model, long context_tokens, int num_seqs, long steps,
+                             double* clock) {
+    for (long s = 0; s < steps; ++s, context_tokens += num_seqs)
+      *clock += model.DecodeSeconds(context_tokens, num_seqs);
+  }
 };
 
 // t = c0 + k1 x prefill tokens (prefill) or c0 + k2 x context tokens (decode).
@@ -38,6 +52,9 @@ class LinearIterationTimeModel final : public IterationTimeModel {
   }
   double DecodeSeconds(long context_tokens, int) const override {
     return c0_ + k2_ * context_tokens;
+  }
+  void AddDecodeRun(long context_tokens, int num_seqs, long steps, double* clock) const override {
+    AddDecodeRunOf(*this, context_tokens, num_seqs, steps, clock);
   }
 
  private:

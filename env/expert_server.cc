@@ -9,17 +9,18 @@ namespace qosroute {
 
 ExpertServer::ExpertServer(int index, const ExpertConfig& config)
     : index_(index),
-      config_(config),
+      config_(std::make_shared<const ExpertConfig>(config)),
       time_model_(config.MakeTimeModel()),
       num_blocks_(config.NumBlocks()),
       watermark_blocks_(config.WatermarkBlocks()) {
   QR_CHECK(num_blocks_ > 0);
-  decode_watts_.resize(config.max_num_seqs + 1);
-  for (int b = 0; b <= config.max_num_seqs; ++b) decode_watts_[b] = config.power.DecodeWatts(b);
+  auto watts = std::make_shared<std::vector<double>>(config.max_num_seqs + 1);
+  for (int b = 0; b <= config.max_num_seqs; ++b) (*watts)[b] = config.power.DecodeWatts(b);
+  decode_watts_ = std::move(watts);
 }
 
 double ExpertServer::EnergyJ(double span_s) const {
-  return busy_energy_j_ + config_.power.idle_w * std::max(0.0, span_s - busy_seconds_);
+  return busy_energy_j_ + config_->power.idle_w * std::max(0.0, span_s - busy_seconds_);
 }
 
 void ExpertServer::Enqueue(const ActiveRequest& request, double now) {
@@ -83,7 +84,7 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
     ActiveRequest& head = waiting_.front();
     const int tokens = head.context_tokens();
     const int need = BlocksFor(tokens);
-    if (num_blocks_ - need < watermark_blocks_ || tokens > config_.max_num_batched_tokens) {
+    if (num_blocks_ - need < watermark_blocks_ || tokens > config_->max_num_batched_tokens) {
       // Can never fit this engine: vLLM ignores it; here it counts as a rejected request.
       ActiveRequest rejected = head;
       waiting_.pop_front();
@@ -91,8 +92,8 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
       rejected_any = true;
       continue;
     }
-    if (static_cast<int>(running_.size()) >= config_.max_num_seqs) break;
-    if (prefill_tokens + tokens > config_.max_num_batched_tokens) break;
+    if (static_cast<int>(running_.size()) >= config_->max_num_seqs) break;
+    if (prefill_tokens + tokens > config_->max_num_batched_tokens) break;
     if (blocks_free() - need < watermark_blocks_) break;
     head.blocks = need;
     blocks_used_ += need;
@@ -108,7 +109,7 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
   block_seconds_ += blocks_used_ * seconds;
   clock_ += seconds;
   // Prefill energy is shared by prompt tokens: the iteration's cost is theirs.
-  const double energy = config_.power.PrefillWatts() * seconds;
+  const double energy = config_->power.PrefillWatts() * seconds;
   busy_energy_j_ += energy;
   busy_seconds_ += seconds;
   const double energy_per_token = energy / static_cast<double>(prefill_tokens);
@@ -184,9 +185,9 @@ void ExpertServer::RunDecode(std::vector<Completion>* completions) {
   block_seconds_ += blocks_used_ * seconds;
   clock_ += seconds;
   // Every sequence in a decode batch produces one token: equal shares of the energy.
-  const double watts = batch < static_cast<int>(decode_watts_.size())
-                           ? decode_watts_[batch]
-                           : config_.power.DecodeWatts(batch);
+  const double watts = batch < static_cast<int>(decode_watts_->size())
+                           ? (*decode_watts_)[batch]
+                           : config_->power.DecodeWatts(batch);
   const double energy = watts * seconds;
   busy_energy_j_ += energy;
   busy_seconds_ += seconds;
@@ -261,7 +262,7 @@ void ExpertServer::Load(ByteReader* in, uint32_t version) {
   long held = 0;
   for (const ActiveRequest& r : running_) held += r.blocks;
   if (held != blocks_used_ || blocks_used_ > num_blocks_) {
-    throw UserError("state snapshot is inconsistent: expert " + config_.name + " holds " +
+    throw UserError("state snapshot is inconsistent: expert " + config_->name + " holds " +
                     std::to_string(held) + " blocks in its running queue but records " +
                     std::to_string(blocks_used_));
   }

@@ -66,7 +66,7 @@ class ExpertServer {
   bool RunIteration(std::vector<Completion>* completions);
 
   int index() const { return index_; }
-  const ExpertConfig& config() const { return config_; }
+  const ExpertConfig& config() const { return *config_; }
   const IterationTimeModel& time_model() const { return *time_model_; }
   double clock() const { return clock_; }
   const std::vector<ActiveRequest>& running() const { return running_; }
@@ -94,6 +94,14 @@ class ExpertServer {
   void SetLiveQueues(double clock, const std::vector<ActiveRequest>& running,
                      const std::vector<ActiveRequest>& waiting, int other_blocks);
 
+  // Planning (ClusterEnv::ResampleInFlight): every queued and running request, mutable, for
+  // replacing its truth (output tokens, score). Nothing derived from those is cached.
+  template <typename Fn>
+  void ForEachQueued(Fn fn) {
+    for (ActiveRequest& r : running_) fn(&r);
+    for (ActiveRequest& r : waiting_) fn(&r);
+  }
+
   void Save(ByteWriter* out) const;
   // `version` of the cluster snapshot the bytes come from (env/cluster_state.cc; the default
   // is what Save writes): version 1 predates the energy accounting, which then starts from
@@ -104,10 +112,13 @@ class ExpertServer {
   bool RunPrefill(std::vector<Completion>* completions);
   void RunDecode(std::vector<Completion>* completions);
   void Complete(const ActiveRequest& r, bool rejected, std::vector<Completion>* completions);
-  int BlocksFor(int tokens) const { return (tokens + config_.block_size - 1) / config_.block_size; }
+  int BlocksFor(int tokens) const {
+    return (tokens + config_->block_size - 1) / config_->block_size;
+  }
 
   int index_;
-  ExpertConfig config_;
+  // Immutable, shared by the copies a planner's forks make.
+  std::shared_ptr<const ExpertConfig> config_;
   std::shared_ptr<const IterationTimeModel> time_model_;
   int num_blocks_;
   int watermark_blocks_;
@@ -122,7 +133,8 @@ class ExpertServer {
   double busy_energy_j_ = 0.0;
   double busy_seconds_ = 0.0;
   long completed_output_tokens_ = 0;
-  std::vector<double> decode_watts_;    // by batch size, 0..max_num_seqs: no log/exp per step
+  // By batch size, 0..max_num_seqs: no log/exp per step. Shared like config_.
+  std::shared_ptr<const std::vector<double>> decode_watts_;
   std::vector<ActiveRequest> scratch_;  // reused buffer, no allocation per iteration
 };
 

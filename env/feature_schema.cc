@@ -12,6 +12,7 @@ namespace qosroute {
 // The registry: one line per group, defined in its own file under env/features/. Order is
 // layout order within each node type; groups that predate the schema keep their positions.
 const FeatureGroup& RequestArrivedGroup();
+const FeatureGroup& RequestChoiceGroup();
 const FeatureGroup& ExpertLoadGroup();
 const FeatureGroup& ExpertArrivedGroup();
 const FeatureGroup& ExpertIterationGroup();
@@ -25,10 +26,10 @@ const FeatureGroup& SlotRequestGroup();
 
 const std::vector<const FeatureGroup*>& FeatureGroups() {
   static const std::vector<const FeatureGroup*> groups = {
-      &RequestArrivedGroup(),     &ExpertLoadGroup(),       &ExpertArrivedGroup(),
-      &ExpertIterationGroup(),    &ExpertLookaheadGroup(),  &ExpertScorePriorGroup(),
-      &ExpertGreedyValueGroup(),  &ExpertAggregatesGroup(), &ExpertSpeedGroup(),
-      &ExpertRelativeWorkGroup(), &SlotRequestGroup(),
+      &RequestArrivedGroup(),   &RequestChoiceGroup(),      &ExpertLoadGroup(),
+      &ExpertArrivedGroup(),    &ExpertIterationGroup(),    &ExpertLookaheadGroup(),
+      &ExpertScorePriorGroup(), &ExpertGreedyValueGroup(),  &ExpertAggregatesGroup(),
+      &ExpertSpeedGroup(),      &ExpertRelativeWorkGroup(), &SlotRequestGroup(),
   };
   return groups;
 }

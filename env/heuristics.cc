@@ -1,7 +1,6 @@
 #include "env/heuristics.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 
 #include "common/error.h"
@@ -90,25 +89,7 @@ class GreedyQosPolicy final : public RoutingPolicy {
  public:
   explicit GreedyQosPolicy(const GreedyQosOptions& options) : options_(options) {}
   std::string name() const override { return Heuristics().Name(Heuristic::kGreedyQos); }
-  int Act(const ClusterEnv& env) override {
-    const double sla = env.config().sla;
-    const int n = static_cast<int>(env.experts().size());
-    int best = 0;
-    double best_value = -std::numeric_limits<double>::infinity();
-    for (int e = 0; e < n; ++e) {
-      const LookaheadEstimate estimate = EstimateRouting(env, e, options_.sharpness);
-      const double value =
-          env.arrived().pred_score[e] *
-              MeetProbability(estimate.arrived_latency_per_token, sla, options_.sharpness) -
-          estimate.harm;
-      if (value > best_value) {
-        best_value = value;
-        best = e;
-      }
-    }
-    if (env.config().allow_drop && best_value < options_.drop_threshold) return n;
-    return best;
-  }
+  int Act(const ClusterEnv& env) override { return GreedyQosAction(env, options_); }
 
  private:
   GreedyQosOptions options_;
@@ -116,128 +97,25 @@ class GreedyQosPolicy final : public RoutingPolicy {
 
 }  // namespace
 
-double MeetProbability(double latency_per_token, double sla, double sharpness) {
-  const double z = (sla - latency_per_token) / (sharpness * sla);
-  return 1.0 / (1.0 + std::exp(-z));
-}
-
-LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double sharpness) {
+int GreedyQosAction(const ClusterEnv& env, const GreedyQosOptions& options,
+                    RoutingEstimator estimate) {
   const double sla = env.config().sla;
-  const LookaheadResult without = LookAhead(env, expert, false);
-  const LookaheadResult with = LookAhead(env, expert, true);
-  LookaheadEstimate estimate;
-  estimate.arrived_latency_per_token = with.arrived_latency_per_token;
-  for (size_t i = 0; i < without.queued_latency_per_token.size(); ++i) {
-    const double before = MeetProbability(without.queued_latency_per_token[i], sla, sharpness);
-    const double after = MeetProbability(with.queued_latency_per_token[i], sla, sharpness);
-    estimate.harm += without.queued_pred_score[i] * std::max(0.0, before - after);
-  }
-  return estimate;
-}
-
-namespace {
-
-// A queued request as the look-ahead replays it.
-struct LookaheadJob {
-  double arrival;
-  int context;  // tokens whose KV exists (prompt + generated)
-  int generated;
-  int remaining;  // predicted tokens still to produce (>= 1)
-  bool prefilled;
-  double finish;
-};
-
-// One engine iteration of the look-ahead, by the engine's rule (prefill the waiting requests
-// when there are any, else decode every prefilled one): advances the jobs and returns its
-// length in seconds.
-double SimulateIteration(const IterationTimeModel& model, int max_batched,
-                         std::vector<LookaheadJob>* jobs, size_t* first_waiting) {
-  long prefill_tokens = 0;
-  int admitted = 0;
-  size_t i = *first_waiting;
-  while (i < jobs->size() &&
-         (admitted == 0 || prefill_tokens + (*jobs)[i].context <= max_batched)) {
-    prefill_tokens += (*jobs)[i].context;
-    (*jobs)[i].prefilled = true;
-    ++admitted;
-    ++i;
-  }
-  double seconds;
-  if (admitted > 0) {
-    seconds = model.PrefillSeconds(prefill_tokens, admitted);
-    for (size_t j = *first_waiting; j < i; ++j) {
-      (*jobs)[j].generated += 1;
-      (*jobs)[j].context += 1;
-      (*jobs)[j].remaining -= 1;
-    }
-    *first_waiting = i;
-  } else {
-    long context = 0;
-    int batch = 0;
-    for (const LookaheadJob& j : *jobs) {
-      if (j.prefilled && j.remaining > 0) {
-        context += j.context;
-        ++batch;
-      }
-    }
-    seconds = model.DecodeSeconds(context, batch);
-    for (LookaheadJob& j : *jobs) {
-      if (j.prefilled && j.remaining > 0) {
-        j.generated += 1;
-        j.remaining -= 1;
-        j.context += 1;
-      }
+  const int n = static_cast<int>(env.experts().size());
+  int best = 0;
+  double best_value = -std::numeric_limits<double>::infinity();
+  for (int e = 0; e < n; ++e) {
+    const LookaheadEstimate routing = estimate(env, e, options.sharpness);
+    const double value =
+        env.arrived().pred_score[e] *
+            MeetProbability(routing.arrived_latency_per_token, sla, options.sharpness) -
+        routing.harm;
+    if (value > best_value) {
+      best_value = value;
+      best = e;
     }
   }
-  return seconds;
-}
-
-}  // namespace
-
-LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) {
-  const ExpertServer& server = env.experts()[expert];
-  const IterationTimeModel& model = server.time_model();
-  std::vector<LookaheadJob> jobs;
-  jobs.reserve(server.running().size() + server.waiting().size() + 1);
-  auto add = [&](const ActiveRequest& r, bool prefilled) {
-    jobs.push_back(LookaheadJob{r.arrival, r.context_tokens(), r.generated,
-                                std::max(1, r.pred_output_tokens - r.generated), prefilled, -1.0});
-  };
-  for (const ActiveRequest& r : server.running()) add(r, true);
-  for (const ActiveRequest& r : server.waiting()) add(r, false);
-  const size_t queued = jobs.size();
-  if (with_arrived) {
-    const ArrivedRequestView& a = env.arrived();
-    jobs.push_back(LookaheadJob{a.arrival, a.prompt_tokens, 0,
-                                std::max(1, a.pred_output_tokens[expert]), false, -1.0});
-  }
-  // The expert's clock is the end of the iteration in progress (or now, when idle).
-  double clock = std::max(server.clock(), env.now());
-  size_t unfinished = jobs.size();
-  size_t first_waiting = server.running().size();
-  const int max_batched = server.config().max_num_batched_tokens;
-  while (unfinished > 0) {
-    const double seconds = SimulateIteration(model, max_batched, &jobs, &first_waiting);
-    clock += seconds;
-    for (LookaheadJob& j : jobs) {
-      if (j.finish < 0 && j.prefilled && j.remaining <= 0) {
-        j.finish = clock;
-        --unfinished;
-      }
-    }
-  }
-  LookaheadResult result;
-  for (size_t j = 0; j < queued; ++j) {
-    result.queued_latency_per_token.push_back((jobs[j].finish - jobs[j].arrival) /
-                                              std::max(1, jobs[j].generated));
-  }
-  if (with_arrived) {
-    const LookaheadJob& a = jobs.back();
-    result.arrived_latency_per_token = (a.finish - a.arrival) / std::max(1, a.generated);
-  }
-  for (const ActiveRequest& r : server.running()) result.queued_pred_score.push_back(r.pred_score);
-  for (const ActiveRequest& r : server.waiting()) result.queued_pred_score.push_back(r.pred_score);
-  return result;
+  if (env.config().allow_drop && best_value < options.drop_threshold) return n;
+  return best;
 }
 
 const NameTable<Heuristic>& Heuristics() {

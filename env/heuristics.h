@@ -8,6 +8,7 @@
 #include "common/name_table.h"
 #include "common/rng.h"
 #include "env/cluster_env.h"
+#include "env/lookahead.h"
 
 namespace qosroute {
 
@@ -61,27 +62,13 @@ std::unique_ptr<RoutingPolicy> MakeHeuristic(Heuristic kind,
 std::unique_ptr<RoutingPolicy> MakeHeuristic(const std::string& name,
                                              const GreedyQosOptions& greedy = GreedyQosOptions());
 
-// Greedy-qos's look-ahead, exposed for tests: simulates expert `expert`'s queues forward with
-// predicted lengths (no future arrivals, KV assumed sufficient), with the arrived request
-// added at the back of the waiting queue when `with_arrived`. Returns the estimated latency
-// per token of the arrived request (or 0 without it) and, per running/waiting request in
-// queue order, its estimated latency per token.
-struct LookaheadResult {
-  double arrived_latency_per_token = 0.0;
-  std::vector<double> queued_latency_per_token;  // running then waiting, queue order
-  std::vector<float> queued_pred_score;
-};
-LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived);
-
-// P(meets SLA) of an estimated latency per token: logistic((SLA - lpt) / (sharpness x SLA)).
-double MeetProbability(double latency_per_token, double sla, double sharpness);
-
-// Expected predicted score lost by queued requests when the arrived request joins `expert`,
-// and the arrived request's estimated latency per token there.
-struct LookaheadEstimate {
-  double arrived_latency_per_token = 0.0;
-  double harm = 0.0;
-};
-LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double sharpness);
+// Greedy-qos's decision: for each expert, value = predicted score x P(meets the SLA | the
+// look-ahead's latency) - the look-ahead's harm to queued requests; the best expert, or N
+// (drop) when dropping is allowed and the best value is below options.drop_threshold.
+// `estimate` computes the look-ahead (EstimateRouting; tests and benchmarks pass the
+// reference to compare decisions).
+using RoutingEstimator = LookaheadEstimate (*)(const ClusterEnv&, int, double);
+int GreedyQosAction(const ClusterEnv& env, const GreedyQosOptions& options,
+                    RoutingEstimator estimate = EstimateRouting);
 
 }  // namespace qosroute

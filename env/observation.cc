@@ -4,12 +4,13 @@
 
 namespace qosroute {
 
-void Observation::Resize(int n, int r, int w, int f) {
+void Observation::Resize(int n, int r, int w, int f, int q) {
   num_experts = n;
   max_running = r;
   max_waiting = w;
   expert_features = f;
-  request.fill(0.0f);
+  request_features = q;
+  request.assign(static_cast<size_t>(q), 0.0f);
   expert.assign(static_cast<size_t>(n) * f, 0.0f);
   running.assign(static_cast<size_t>(n) * r * kSlotFeatures, 0.0f);
   running_mask.assign(static_cast<size_t>(n) * r, 0);

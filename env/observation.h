@@ -9,7 +9,6 @@
 // The per-expert values of the arrived request (its predicted score and length on that
 // expert) sit on the expert node (the arrived->expert edge), so one policy serves any N and
 // any ordering of experts. All features are normalised to O(1).
-#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -20,8 +19,9 @@ constexpr float kTokenScale = 128.0f;  // tokens / 128
 constexpr float kCountScale = 10.0f;   // queue lengths / 10
 constexpr float kLatencyClip = 10.0f;  // latency / SLA, clipped
 
-// Arrived-request node: prompt tokens/128, mean predicted score over experts, mean predicted
-// output tokens/128 over experts.
+// Arrived-request node, reference layout: prompt tokens/128, mean predicted score over
+// experts, mean predicted output tokens/128 over experts. Request groups switched on by
+// env.feature_groups add columns after these (Observation::request_features).
 constexpr int kRequestFeatures = 3;
 
 // Expert node (edge features of arrived->expert included):
@@ -88,12 +88,13 @@ inline int FlatWidthPerExpert(int max_running, int max_waiting) {
 
 struct Observation {
   int num_experts = 0;
-  int max_running = 0;                    // R
-  int max_waiting = 0;                    // W
-  int expert_features = kExpertFeatures;  // F: ExpertFeatureWidth(env.expert_aggregates)
-  std::array<float, kRequestFeatures> request{};
-  std::vector<float> expert;          // [N][F]
-  std::vector<float> running;         // [N][R][kSlotFeatures]
+  int max_running = 0;                      // R
+  int max_waiting = 0;                      // W
+  int expert_features = kExpertFeatures;    // F: the schema's expert width
+  int request_features = kRequestFeatures;  // Q: the schema's request width
+  std::vector<float> request = std::vector<float>(kRequestFeatures, 0.0f);  // [Q]
+  std::vector<float> expert;                                                // [N][F]
+  std::vector<float> running;                                               // [N][R][kSlotFeatures]
   std::vector<uint8_t> running_mask;  // [N][R], 1 = slot holds a request
   std::vector<float> waiting;         // [N][W][kSlotFeatures]
   std::vector<uint8_t> waiting_mask;  // [N][W]
@@ -105,11 +106,12 @@ struct Observation {
   int num_actions() const { return num_experts + 1; }
   int drop_action() const { return num_experts; }
 
-  // Sizes every buffer for N experts, R/W slots and F expert features, zero-filled.
-  void Resize(int n, int r, int w, int f = kExpertFeatures);
+  // Sizes every buffer for N experts, R/W slots, F expert and Q request features, zero-filled.
+  void Resize(int n, int r, int w, int f = kExpertFeatures, int q = kRequestFeatures);
   bool SameLayout(const Observation& o) const {
     return num_experts == o.num_experts && max_running == o.max_running &&
-           max_waiting == o.max_waiting && expert_features == o.expert_features;
+           max_waiting == o.max_waiting && expert_features == o.expert_features &&
+           request_features == o.request_features;
   }
 
   // The reference flat encoding (126 values per expert for R = W = 10), written into *out.

@@ -27,6 +27,9 @@ class CalibratedIterationTimeModel final : public IterationTimeModel {
     return (compute > c0_ ? compute : c0_) + k2_ * static_cast<double>(context_tokens) +
            k3_ * num_seqs;
   }
+  void AddDecodeRun(long context_tokens, int num_seqs, long steps, double* clock) const override {
+    AddDecodeRunOf(*this, context_tokens, num_seqs, steps, clock);
+  }
 
  private:
   double c0_, k1_, k2_, k3_;

@@ -1,6 +1,7 @@
 #include "env/toy_env.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "common/bytes.h"
@@ -108,7 +109,10 @@ std::vector<uint8_t> TwoExpertToyEnv::SaveState() const {
   out.Put<int32_t>(step_);
   out.Put<uint8_t>(done_ ? 1 : 0);
   // The observation holds noise drawn for the current request, so it is saved, not rebuilt.
-  out.Put(observation_.request);
+  // Three floats, as before the request row became the schema's width (the toy's is 3).
+  std::array<float, kRequestFeatures> request{};
+  std::copy_n(observation_.request.begin(), kRequestFeatures, request.begin());
+  out.Put(request);
   out.PutVector(observation_.expert);
   out.PutVector(observation_.running);
   out.PutVector(observation_.running_mask);
@@ -135,7 +139,8 @@ void TwoExpertToyEnv::LoadState(const std::vector<uint8_t>& bytes) {
   const int step = in.Get<int32_t>();
   const bool done = in.Get<uint8_t>() != 0;
   Observation o = observation_;
-  o.request = in.Get<std::array<float, kRequestFeatures>>();
+  const auto request = in.Get<std::array<float, kRequestFeatures>>();
+  o.request.assign(request.begin(), request.end());
   o.expert = in.GetVector<float>();
   o.running = in.GetVector<float>();
   o.running_mask = in.GetVector<uint8_t>();

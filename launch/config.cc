@@ -181,7 +181,7 @@ void RegisterEnvKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
                "expert features 12-18: aggregates over all running and waiting requests");
   keys.Add("env.feature_groups", &texts->feature_groups,
            "optional observation feature groups to switch on, comma-separated (e.g. "
-           "expert.speed, expert.relative_work; docs/SIMULATOR.md section 4)");
+           "request.choice, expert.speed, expert.relative_work; docs/SIMULATOR.md section 4)");
   keys.AddBool("env.potential_shaping", &env.potential_shaping,
                "potential-based reward shaping with the predicted scores of queued requests");
   keys.Add("env.shaping_potential", &env.shaping_potential,

@@ -36,10 +36,10 @@ struct ObservationFields {
   std::vector<Field<uint8_t>> bytes;
 };
 
-ObservationFields FieldsFor(uint64_t n, uint64_t r, uint64_t w, uint64_t width) {
+ObservationFields FieldsFor(uint64_t n, uint64_t r, uint64_t w, uint64_t width, uint64_t q) {
   ObservationFields f;
   f.floats = {
-      {"request", {kRequestFeatures}, [](Observation& o) { return o.request.data(); }},
+      {"request", {q}, [](Observation& o) { return o.request.data(); }},
       {"expert", {n, width}, [](Observation& o) { return o.expert.data(); }},
       {"running", {n, r, kSlotFeatures}, [](Observation& o) { return o.running.data(); }},
       {"waiting", {n, w, kSlotFeatures}, [](Observation& o) { return o.waiting.data(); }},
@@ -96,12 +96,13 @@ void ReadObservationField(const h5::Reader& r, const std::string& name,
 
 void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
   const int size = replay.size();
-  int n = 0, r = 0, wt = 0, f = kExpertFeatures;
+  int n = 0, r = 0, wt = 0, f = kExpertFeatures, q = kRequestFeatures;
   if (size > 0) {
     n = replay.at(0).obs.num_experts;
     r = replay.at(0).obs.max_running;
     wt = replay.at(0).obs.max_waiting;
     f = replay.at(0).obs.expert_features;
+    q = replay.at(0).obs.request_features;
   }
   std::vector<int32_t> actions(size);
   std::vector<float> rewards(size);
@@ -125,11 +126,12 @@ void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
   w.Attribute(kReplay, "max_running", static_cast<int64_t>(r));
   w.Attribute(kReplay, "max_waiting", static_cast<int64_t>(wt));
   w.Attribute(kReplay, "expert_features", static_cast<int64_t>(f));
+  w.Attribute(kReplay, "request_features", static_cast<int64_t>(q));
   const std::string g = kReplay;
   w.Write(g + "/action", actions);
   w.Write(g + "/reward", rewards);
   w.Write(g + "/done", dones);
-  const ObservationFields fields = FieldsFor(n, r, wt, f);
+  const ObservationFields fields = FieldsFor(n, r, wt, f, q);
   for (bool next : {false, true}) {
     const std::string prefix = g + (next ? "/next_obs/" : "/obs/");
     for (const auto& f : fields.floats) WriteObservationField(w, prefix + f.name, replay, next, f);
@@ -161,11 +163,15 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
   const int64_t ww = r.IntAttribute(kReplay, "max_waiting");
   // Checkpoints from before the expert aggregates have no such attribute: 12 features.
   const int64_t ff = r.IntAttributeOr(kReplay, "expert_features", kExpertFeatures);
+  // ... and those from before request feature groups, none for the request width: 3.
+  const int64_t qq = r.IntAttributeOr(kReplay, "request_features", kRequestFeatures);
   if (size > 0 && (n != architecture.num_experts || rr != architecture.max_running ||
-                   ww != architecture.max_waiting || ff != architecture.expert_features)) {
+                   ww != architecture.max_waiting || ff != architecture.expert_features ||
+                   qq != architecture.request_features)) {
     throw UserError(where + " holds replay observations for " + std::to_string(n) + " experts, " +
-                    std::to_string(rr) + "/" + std::to_string(ww) + " running/waiting slots and " +
-                    std::to_string(ff) + " expert features, which the config does not have");
+                    std::to_string(rr) + "/" + std::to_string(ww) + " running/waiting slots, " +
+                    std::to_string(ff) + " expert and " + std::to_string(qq) +
+                    " request features, which the config does not have");
   }
   ReplayState out;
   out.cursor = static_cast<int>(r.IntAttribute(kReplay, "cursor"));
@@ -185,12 +191,12 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
     t.action = actions[i];
     t.reward = rewards[i];
     t.done = dones[i] != 0;
-    t.obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww),
-                 static_cast<int>(ff));
-    t.next_obs.Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww),
-                      static_cast<int>(ff));
+    for (Observation* o : {&t.obs, &t.next_obs}) {
+      o->Resize(static_cast<int>(n), static_cast<int>(rr), static_cast<int>(ww),
+                static_cast<int>(ff), static_cast<int>(qq));
+    }
   }
-  const ObservationFields fields = FieldsFor(n, rr, ww, ff);
+  const ObservationFields fields = FieldsFor(n, rr, ww, ff, qq);
   for (bool next : {false, true}) {
     const std::string prefix = g + (next ? "/next_obs/" : "/obs/");
     for (const auto& f : fields.floats)

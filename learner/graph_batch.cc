@@ -70,11 +70,12 @@ GraphBatch BatchObservations(const std::vector<const Observation*>& observations
   const int64_t r = first.max_running;
   const int64_t w = first.max_waiting;
   const int64_t f = first.expert_features;
+  const int64_t q = first.request_features;
 
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
   const auto boolean = torch::TensorOptions().dtype(torch::kBool);
   GraphBatch batch;
-  batch.request = torch::empty({b, kRequestFeatures}, f32);
+  batch.request = torch::empty({b, q}, f32);
   batch.expert = torch::empty({b, n, f}, f32);
   batch.running = torch::empty({b, n, r, kSlotFeatures}, f32);
   batch.running_mask = torch::empty({b, n, r}, boolean);
@@ -97,12 +98,12 @@ GraphBatch BatchObservations(const std::vector<const Observation*>& observations
     const Observation& obs = *observations[i];
     QR_CHECK_MSG(
         obs.SameLayout(first),
-        "observation " + std::to_string(i) + " has N,R,W,F = " + std::to_string(obs.num_experts) +
+        "observation " + std::to_string(i) + " has N,R,W,F,Q = " + std::to_string(obs.num_experts) +
             "," + std::to_string(obs.max_running) + "," + std::to_string(obs.max_waiting) + "," +
-            std::to_string(obs.expert_features) + " but the batch has " + std::to_string(n) + "," +
-            std::to_string(r) + "," + std::to_string(w) + "," + std::to_string(f));
-    std::memcpy(request_dst + i * kRequestFeatures, obs.request.data(),
-                kRequestFeatures * sizeof(float));
+            std::to_string(obs.expert_features) + "," + std::to_string(obs.request_features) +
+            " but the batch has " + std::to_string(n) + "," + std::to_string(r) + "," +
+            std::to_string(w) + "," + std::to_string(f) + "," + std::to_string(q));
+    std::memcpy(request_dst + i * q, obs.request.data(), static_cast<size_t>(q) * sizeof(float));
     CopyFloats(obs.expert, expert_len, expert_dst + i * expert_len);
     CopyFloats(obs.running, running_len, running_dst + i * running_len);
     CopyFloats(obs.waiting, waiting_len, waiting_dst + i * waiting_len);

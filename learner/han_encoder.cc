@@ -156,7 +156,7 @@ HanEncoderImpl::HanEncoderImpl(const HanEncoderOptions& options)
   }
   for (int64_t l = 0; l < options.layers(); ++l) {
     const bool first = l == 0;
-    layers_->push_back(HanLayer(first ? kRequestFeatures : options.hidden(),
+    layers_->push_back(HanLayer(first ? options.request_features() : options.hidden(),
                                 first ? options.expert_features() : options.hidden(),
                                 first ? kSlotFeatures : options.hidden(), options,
                                 /*last=*/l + 1 == options.layers()));

@@ -48,7 +48,8 @@
 namespace qosroute {
 
 struct HanEncoderOptions {
-  // Expert node input width: ExpertFeatureWidth(env.expert_aggregates) (env/observation.h).
+  // Node input widths: the observation schema's (SacConfig::schema; env/feature_schema.h).
+  TORCH_ARG(int64_t, request_features) = kRequestFeatures;
   TORCH_ARG(int64_t, expert_features) = kExpertFeatures;
   TORCH_ARG(int64_t, hidden) = 64;
   TORCH_ARG(int64_t, heads) = 4;  // hidden must be divisible by heads

@@ -90,6 +90,7 @@ std::shared_ptr<GraphEncoderImpl> MakeEncoder(const SacConfig& config) {
   if (config.encoder == EncoderKind::kHan) {
     HanEncoderOptions options = config.han;
     options.expert_features(config.schema.Width(FeatureNode::kExpert));
+    options.request_features(config.schema.Width(FeatureNode::kRequest));
     return std::make_shared<HanEncoderImpl>(options);
   }
   if (config.encoder == EncoderKind::kFlat) {

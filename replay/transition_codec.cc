@@ -60,15 +60,16 @@ void PeekDims(const uint8_t* p, const uint8_t* end, int32_t dims[3]) {
   QR_CHECK_MSG(dims[0] > 0 && dims[1] >= 0 && dims[2] >= 0, "corrupt transition record");
 }
 
-void DecodeObservation(const uint8_t*& p, const uint8_t* end, int expert_features, Observation* o) {
+void DecodeObservation(const uint8_t*& p, const uint8_t* end, int expert_features,
+                       int request_features, Observation* o) {
   int32_t dims[3];
   PeekDims(p, end, dims);
   QR_CHECK(static_cast<size_t>(end - p) >=
-           EncodedObservationSize(dims[0], dims[1], dims[2], expert_features));
+           EncodedObservationSize(dims[0], dims[1], dims[2], expert_features, request_features));
   p += sizeof(dims);
   if (o->num_experts != dims[0] || o->max_running != dims[1] || o->max_waiting != dims[2] ||
-      o->expert_features != expert_features) {
-    o->Resize(dims[0], dims[1], dims[2], expert_features);
+      o->expert_features != expert_features || o->request_features != request_features) {
+    o->Resize(dims[0], dims[1], dims[2], expert_features, request_features);
   }
   Read(p, o->request.data(), o->request.size());
   Read(p, o->expert.data(), o->expert.size());
@@ -81,8 +82,8 @@ void DecodeObservation(const uint8_t*& p, const uint8_t* end, int expert_feature
 
 }  // namespace
 
-size_t EncodedObservationSize(int n, int r, int w, int f) {
-  return 3 * sizeof(int32_t) + kRequestFeatures * sizeof(float) +
+size_t EncodedObservationSize(int n, int r, int w, int f, int q) {
+  return 3 * sizeof(int32_t) + static_cast<size_t>(q) * sizeof(float) +
          static_cast<size_t>(n) * f * sizeof(float) +
          static_cast<size_t>(n) * (r + w) * (kSlotFeatures * sizeof(float) + 1) + (n + 1);
 }
@@ -91,13 +92,14 @@ size_t LegacyTransitionSize(int n, int r, int w, int f) {
   return 2 * EncodedObservationSize(n, r, w, f) + sizeof(int32_t) + sizeof(float) + 1;
 }
 
-size_t EncodedTransitionSize(int n, int r, int w, int f, uint16_t fields) {
-  return kRecordHeaderBytes + LegacyTransitionSize(n, r, w, f) + OptionalFieldsSize(n, fields);
+size_t EncodedTransitionSize(int n, int r, int w, int f, uint16_t fields, int q) {
+  return kRecordHeaderBytes + 2 * EncodedObservationSize(n, r, w, f, q) + sizeof(int32_t) +
+         sizeof(float) + 1 + OptionalFieldsSize(n, fields);
 }
 
 size_t EncodedTransitionSize(const Observation& layout, uint16_t fields) {
   return EncodedTransitionSize(layout.num_experts, layout.max_running, layout.max_waiting,
-                               layout.expert_features, fields);
+                               layout.expert_features, fields, layout.request_features);
 }
 
 void EncodeTransition(const Observation& obs, int action, float reward, const Observation& next_obs,
@@ -110,6 +112,7 @@ void EncodeTransition(const Observation& obs, int action, float reward, const Ob
   h.fields = fields;
   h.schema_id = obs.schema_id;
   h.expert_width = static_cast<uint16_t>(obs.expert_features);
+  h.request_width = static_cast<uint16_t>(obs.request_features);
   Append(&h, 1, out);
   EncodeObservation(obs, out);
   const int32_t a = action;
@@ -142,14 +145,15 @@ bool IsVersion2Record(const uint8_t* data, size_t size) {
 
 namespace {
 
-// The body (observations, action, reward, done) of width `f`, from p; returns past it.
-const uint8_t* DecodeBody(const uint8_t* p, const uint8_t* end, int f, Transition* t) {
-  DecodeObservation(p, end, f, &t->obs);
+// The body (observations, action, reward, done) of expert width `f` and request width `q`,
+// from p; returns past it.
+const uint8_t* DecodeBody(const uint8_t* p, const uint8_t* end, int f, int q, Transition* t) {
+  DecodeObservation(p, end, f, q, &t->obs);
   int32_t a;
   Read(p, &a, 1);
   t->action = a;
   Read(p, &t->reward, 1);
-  DecodeObservation(p, end, f, &t->next_obs);
+  DecodeObservation(p, end, f, q, &t->next_obs);
   uint8_t d;
   Read(p, &d, 1);
   t->done = d != 0;
@@ -166,7 +170,7 @@ void DecodeLegacy(const uint8_t* data, size_t size, Transition* t) {
   QR_CHECK_MSG(size > without_experts && (size - without_experts) % per_feature == 0,
                "transition record of " + std::to_string(size) + " bytes fits no expert width");
   const int f = static_cast<int>((size - without_experts) / per_feature);
-  QR_CHECK(DecodeBody(data, end, f, t) == end);
+  QR_CHECK(DecodeBody(data, end, f, kRequestFeatures, t) == end);
   t->obs.schema_id = t->next_obs.schema_id = 0;
   t->label = ActionLabel();
 }
@@ -180,16 +184,17 @@ void DecodeTransition(const uint8_t* data, size_t size, Transition* t) {
   QR_CHECK_MSG(h.header_bytes == kRecordHeaderBytes && (h.fields & ~kKnownRecordFields) == 0,
                "transition record of a newer format (header " + std::to_string(h.header_bytes) +
                    " bytes, fields " + std::to_string(h.fields) + ")");
-  QR_CHECK_MSG(h.request_width == kRequestFeatures && h.slot_width == kSlotFeatures,
+  QR_CHECK_MSG(h.request_width > 0 && h.slot_width == kSlotFeatures,
                "transition record with request/slot widths " + std::to_string(h.request_width) +
                    "/" + std::to_string(h.slot_width) + " this build cannot hold");
   const uint8_t* end = data + size;
   const uint8_t* p = data + kRecordHeaderBytes;
   int32_t dims[3];
   PeekDims(p, end, dims);
-  QR_CHECK_MSG(size == EncodedTransitionSize(dims[0], dims[1], dims[2], h.expert_width, h.fields),
+  QR_CHECK_MSG(size == EncodedTransitionSize(dims[0], dims[1], dims[2], h.expert_width, h.fields,
+                                             h.request_width),
                "transition record of " + std::to_string(size) + " bytes does not match its header");
-  p = DecodeBody(p, end, h.expert_width, t);
+  p = DecodeBody(p, end, h.expert_width, h.request_width, t);
   t->obs.schema_id = t->next_obs.schema_id = h.schema_id;
   t->label.labelled = false;
   if (h.fields & kActionValuesField) {

@@ -16,7 +16,7 @@
 //   done     : uint8
 //   optional fields, in bit order:
 //     kActionValuesField: uint8 labelled; int32 chosen action; float32 values[N + 1]
-// Observation: int32 N, R, W; request[3]; expert[N*F]; running[N*R*6]; running_mask[N*R];
+// Observation: int32 N, R, W; request[Q]; expert[N*F]; running[N*R*6]; running_mask[N*R];
 //              waiting[N*W*6]; waiting_mask[N*W]; action_mask[N+1].
 // Records written before version 2 have no header (they start with N, never the magic) and
 // no optional fields; their expert width F is what the record's size leaves once N, R and W
@@ -40,12 +40,12 @@ constexpr uint16_t kKnownRecordFields = kActionValuesField;
 constexpr size_t kRecordHeaderBytes = 24;
 
 size_t EncodedObservationSize(int num_experts, int max_running, int max_waiting,
-                              int expert_features);
+                              int expert_features, int request_features = kRequestFeatures);
 // A version-2 record's size.
 size_t EncodedTransitionSize(int num_experts, int max_running, int max_waiting, int expert_features,
-                             uint16_t fields = 0);
+                             uint16_t fields = 0, int request_features = kRequestFeatures);
 size_t EncodedTransitionSize(const Observation& layout, uint16_t fields = 0);
-// A record of before version 2 (no header, no optional fields).
+// A record of before version 2 (no header, no optional fields, request width 3).
 size_t LegacyTransitionSize(int num_experts, int max_running, int max_waiting, int expert_features);
 
 // Appends one version-2 record to *out, with the optional `fields`; `label` fills

@@ -22,3 +22,5 @@ qosroute_add_test(calibrated_world_test SOURCES calibrated_world_test.cc LIBS qo
 qosroute_add_test(calibrated_config_test SOURCES calibrated_config_test.cc LIBS qosroute_launch)
 target_compile_definitions(calibrated_config_test PRIVATE QOSROUTE_BINARY="$<TARGET_FILE:qosroute>")
 add_dependencies(calibrated_config_test qosroute)
+qosroute_add_test(lookahead_test SOURCES lookahead_test.cc LIBS qosroute_env)
+qosroute_add_test(cluster_fork_test SOURCES cluster_fork_test.cc LIBS qosroute_env)

@@ -1,12 +1,14 @@
 // The observation schema (env/feature_schema.h): the reference layout's positions, switching
 // groups on and off, the text form files record, differences named by group, applying a
 // file's schema to a config, config errors, and the two groups added with the schema
-// (expert.speed, expert.relative_work) against hand computation, reading no truth.
+// (request.choice, expert.speed, expert.relative_work) against hand computation, reading no
+// truth.
 #include "env/feature_schema.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "common/error.h"
@@ -209,12 +211,53 @@ TEST(FeatureSchema, SpeedAndRelativeWorkGroupsEqualHandComputation) {
   EXPECT_GT(loaded_steps, 100);  // the queue columns were exercised
 }
 
+// request.choice against hand computation; the reference request columns stay as they were.
+TEST(FeatureSchema, RequestChoiceGroupEqualsHandComputation) {
+  auto workload = SyntheticTestWorkload();
+  EnvConfig config = PaperLikeConfig(6.0, 120);
+  ClusterEnv plain(config, workload);
+  config.feature_groups = {"request.choice"};
+  const ObservationSchema schema = ObservationSchema::For(config);
+  EXPECT_EQ(schema.Find("request.choice")->offset, kRequestFeatures);
+  EXPECT_EQ(schema.Width(FeatureNode::kRequest), kRequestFeatures + 3);
+  EXPECT_EQ(schema.Width(FeatureNode::kExpert), kExpertFeatures);
+  ClusterEnv env(config, workload);
+  plain.Reset(3);
+  env.Reset(3);
+  const int n = static_cast<int>(config.experts.size());
+  double largest_margin = 0.0;
+  for (int step = 0; step < 100 && !env.done(); ++step) {
+    const Observation& obs = env.observation();
+    ASSERT_EQ(obs.request_features, kRequestFeatures + 3);
+    const ArrivedRequestView& a = env.arrived();
+    double mean = 0.0, mean_out = 0.0, sq = 0.0;
+    for (int e = 0; e < n; ++e) {
+      mean += a.pred_score[e] / n;
+      mean_out += a.pred_output_tokens[e] / static_cast<double>(n);
+    }
+    for (int e = 0; e < n; ++e) sq += (a.pred_score[e] - mean) * (a.pred_score[e] - mean) / n;
+    const double best = *std::max_element(a.pred_score.begin(), a.pred_score.end());
+    const int lo = *std::min_element(a.pred_output_tokens.begin(), a.pred_output_tokens.end());
+    const int hi = *std::max_element(a.pred_output_tokens.begin(), a.pred_output_tokens.end());
+    EXPECT_NEAR(obs.request[3], best - mean, 1e-6);
+    EXPECT_NEAR(obs.request[4], std::sqrt(sq), 1e-6);
+    EXPECT_NEAR(obs.request[5], std::min(10.0, (hi - lo) / (mean_out + 1.0)), 1e-6);
+    largest_margin = std::max(largest_margin, best - mean);
+    for (int k = 0; k < kRequestFeatures; ++k)
+      EXPECT_EQ(obs.request[k], plain.observation().request[k]);
+    EXPECT_EQ(obs.expert, plain.observation().expert);
+    env.Step(step % n);
+    plain.Step(step % n);
+  }
+  EXPECT_GT(largest_margin, 0.01);  // the experts' predictions differed
+}
+
 // The new groups read what a router knows: the same live picture with other true lengths and
 // scores gives the same observation.
 TEST(FeatureSchema, NewGroupsReadNoTruth) {
   auto workload = SyntheticTestWorkload();
   EnvConfig config = PaperLikeConfig(8.0, 50);
-  config.feature_groups = {"expert.speed", "expert.relative_work"};
+  config.feature_groups = {"request.choice", "expert.speed", "expert.relative_work"};
   config.expert_aggregates = true;
   ClusterEnv a(config, workload), b(config, workload);
   ArrivedRequestView view;

@@ -63,10 +63,11 @@ RunConfig Config(const std::vector<std::string>& overrides) {
   return LoadRunConfig(path, overrides);
 }
 
-// A policy trained (here: initialised) with the aggregates and expert.speed on.
+// A policy trained (here: initialised) with the aggregates, request.choice (a wider request
+// row) and expert.speed on.
 std::string PolicyWithGroups() {
   const RunConfig config =
-      Config({"env.expert_aggregates=true", "env.feature_groups=expert.speed"});
+      Config({"env.expert_aggregates=true", "env.feature_groups=request.choice,expert.speed"});
   const std::string path = Scratch("policy_groups.h5");
   SavePolicy(path, SacAgent(MakeSacConfig(config)));
   return path;
@@ -75,12 +76,14 @@ std::string PolicyWithGroups() {
 void ExpectNamesTheGroups(const std::string& what) {
   EXPECT_NE(what.find("expert.aggregates"), std::string::npos) << what;
   EXPECT_NE(what.find("expert.speed"), std::string::npos) << what;
+  EXPECT_NE(what.find("request.choice"), std::string::npos) << what;
 }
 
 TEST(SchemaEntryPoints, EvaluateBuildsTheFilesGroupsWhateverTheConfigSays) {
   const std::string policy = PolicyWithGroups();
   const RunConfig plain = Config({});
-  const RunConfig asked = Config({"env.expert_aggregates=true", "env.feature_groups=expert.speed"});
+  const RunConfig asked =
+      Config({"env.expert_aggregates=true", "env.feature_groups=request.choice,expert.speed"});
   auto workload = LoadConfiguredWorkload(plain);
   const std::vector<EpisodeMetrics> a = EvaluateLearnedPolicy(plain, workload, policy);
   const std::vector<EpisodeMetrics> b = EvaluateLearnedPolicy(asked, workload, policy);

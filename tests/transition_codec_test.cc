@@ -9,9 +9,10 @@
 namespace qosroute {
 namespace {
 
-Observation RandomObservation(int n, int r, int w, Rng& rng, int f = kExpertFeatures) {
+Observation RandomObservation(int n, int r, int w, Rng& rng, int f = kExpertFeatures,
+                              int q = kRequestFeatures) {
   Observation o;
-  o.Resize(n, r, w, f);
+  o.Resize(n, r, w, f, q);
   for (auto& v : o.request) v = static_cast<float>(rng.Uniform());
   for (auto& v : o.expert) v = static_cast<float>(rng.Uniform());
   for (auto& v : o.running) v = static_cast<float>(rng.Uniform());
@@ -25,6 +26,7 @@ Observation RandomObservation(int n, int r, int w, Rng& rng, int f = kExpertFeat
 void ExpectSame(const Observation& a, const Observation& b) {
   EXPECT_EQ(a.num_experts, b.num_experts);
   EXPECT_EQ(a.expert_features, b.expert_features);
+  EXPECT_EQ(a.request_features, b.request_features);
   EXPECT_EQ(a.request, b.request);
   EXPECT_EQ(a.expert, b.expert);
   EXPECT_EQ(a.running, b.running);
@@ -134,6 +136,29 @@ TEST(TransitionCodec, HeaderCarriesTheSchemaAndTheWidths) {
   EXPECT_EQ(t.next_obs.schema_id, 0x1234567890abcdefULL);
   EXPECT_EQ(t.obs.expert_features, kExpertFeatures + 5);
   ExpectSame(t.obs, obs);
+}
+
+// Request feature groups widen the request row: the header carries its width.
+TEST(TransitionCodec, RequestWidthComesFromTheHeader) {
+  Rng rng(11);
+  const int q = kRequestFeatures + 3;
+  const Observation obs = RandomObservation(2, 3, 1, rng, kExpertFeatures, q);
+  const Observation next = RandomObservation(2, 3, 1, rng, kExpertFeatures, q);
+  std::vector<uint8_t> bytes;
+  EncodeTransition(obs, 1, 0.5f, next, false, &bytes);
+  ASSERT_EQ(bytes.size(), EncodedTransitionSize(obs));
+  EXPECT_EQ(EncodedTransitionSize(obs) - EncodedTransitionSize(2, 3, 1, kExpertFeatures),
+            2 * 3 * sizeof(float));
+  Transition t;
+  t.obs.Resize(2, 3, 1);  // reused buffers of the reference width
+  DecodeTransition(bytes.data(), bytes.size(), &t);
+  ExpectSame(t.obs, obs);
+  ExpectSame(t.next_obs, next);
+  EXPECT_EQ(t.obs.request.size(), static_cast<size_t>(q));
+  // A record whose size disagrees with its header's widths is refused (an internal check:
+  // records only come from this build's encoder or a verified checkpoint).
+  bytes.pop_back();
+  EXPECT_DEATH(DecodeTransition(bytes.data(), bytes.size(), &t), "does not match its header");
 }
 
 TEST(TransitionCodec, ActionValuesFieldRoundTripsLabelledOrNot) {
