@@ -133,14 +133,15 @@ StepResult ClusterEnv::DoStep(int action) {
   const int n = static_cast<int>(experts_.size());
   StepResult result;
   double potential_before = 0.0;
-  if (setup_->config.potential_shaping) {
+  const bool shaping = setup_->config.potential_shaping && !planning_;
+  if (shaping) {
     if (!current_potential_) current_potential_ = ShapingPotential();
     potential_before = *current_potential_;
   }
   if (action == n) {
     metrics_.AddDrop();
   } else {
-    if (setup_->config.impact_penalty) result.penalty = ImpactPenalty(action);
+    if (setup_->config.impact_penalty && !planning_) result.penalty = ImpactPenalty(action);
     const RequestRow row = Row(step_);
     const EpisodeData& d = *row.data;
     const size_t k = d.At(row.row, action);
@@ -170,7 +171,7 @@ StepResult ClusterEnv::DoStep(int action) {
     result.credited = CreditUpTo(0.0, true, step_ - 1);
     done_ = true;
   }
-  if (setup_->config.potential_shaping) {
+  if (shaping) {
     // Everything is credited at the end of an episode: Phi(terminal) = 0.
     const double potential_after = done_ ? 0.0 : ShapingPotential();
     current_potential_ = potential_after;
@@ -180,7 +181,7 @@ StepResult ClusterEnv::DoStep(int action) {
   result.done = done_;
   if (!done_) {
     UpdateArrivedView();
-    BuildObservation();
+    if (!planning_) BuildObservation();
   }
   return result;
 }

@@ -146,8 +146,21 @@ class ClusterEnv final : public Environment {
   void ReplaceFuture(std::shared_ptr<const EpisodeData> future);
   // Calls `set(expert, request)` on every request queued or running, whose truth (output
   // tokens, score) a planner may replace by a sample; the output must stay above the tokens
-  // generated so far (checked).
-  void ResampleInFlight(const std::function<void(int expert, ActiveRequest* request)>& set);
+  // generated so far (checked). `set_pending(completion, predicted score)` may replace the
+  // score of each completion not yet credited.
+  void ResampleInFlight(
+      const std::function<void(int expert, ActiveRequest* request)>& set,
+      const std::function<void(Completion* completion, float predicted_score)>& set_pending = {});
+  // Makes this env a planner's rollout fork: its steps compute only what a rollout values
+  // (the credit; no impact penalty, no shaping) and build no observation (observation()
+  // keeps the last one built, with its action mask), while the arrived view stays current
+  // for the heuristics. Forks made from it keep the mode.
+  void MakePlanningFork() { planning_ = true; }
+  bool planning_fork() const { return planning_; }
+  // Forgets the credit counted so far (the metrics restart), so that CreditedQos() counts
+  // from here on: a planner values a fork's rollout by what it credits, which then does not
+  // depend on the truth of requests credited before.
+  void RestartCreditCount() { metrics_.Reset(); }
   // The observation's layout (the feature groups in force).
   const ObservationSchema& schema() const { return setup_->schema; }
   // Each expert's mean response score over the workload (the expert.score_prior group).
@@ -277,6 +290,7 @@ class ClusterEnv final : public Environment {
   // replaced (new episode, LoadState).
   std::optional<double> current_potential_;
   double end_time_ = 0.0;
+  bool planning_ = false;  // MakePlanningFork
 
   ArrivedRequestView arrived_;
   Observation observation_;

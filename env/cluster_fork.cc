@@ -33,16 +33,20 @@ void ClusterEnv::ReplaceFuture(std::shared_ptr<const EpisodeData> future) {
   future_from_ = step_;
   current_potential_.reset();
   UpdateArrivedView();
-  BuildObservation();
+  if (!planning_) BuildObservation();
 }
 
-void ClusterEnv::ResampleInFlight(const std::function<void(int, ActiveRequest*)>& set) {
+void ClusterEnv::ResampleInFlight(const std::function<void(int, ActiveRequest*)>& set,
+                                  const std::function<void(Completion*, float)>& set_pending) {
   for (ExpertServer& server : experts_) {
     server.ForEachQueued([&](ActiveRequest* r) {
       set(server.index(), r);
       QR_CHECK_MSG(r->output_tokens > r->generated && r->output_tokens >= 1,
                    "a resampled request must have output left to generate");
     });
+  }
+  if (set_pending) {
+    for (Completion& c : pending_) set_pending(&c, PredictedScore(c));
   }
   current_potential_.reset();
 }

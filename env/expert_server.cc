@@ -1,11 +1,22 @@
 #include "env/expert_server.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "common/error.h"
 #include "env/request_codec.h"
 
 namespace qosroute {
+
+namespace {
+
+std::atomic<uint64_t> next_queue_version{1};  // 0: never a state (an empty cache slot)
+
+}  // namespace
+
+void ExpertServer::TouchQueues() {
+  queue_version_ = next_queue_version.fetch_add(1, std::memory_order_relaxed);
+}
 
 ExpertServer::ExpertServer(int index, const ExpertConfig& config)
     : index_(index),
@@ -14,6 +25,7 @@ ExpertServer::ExpertServer(int index, const ExpertConfig& config)
       num_blocks_(config.NumBlocks()),
       watermark_blocks_(config.WatermarkBlocks()) {
   QR_CHECK(num_blocks_ > 0);
+  TouchQueues();
   auto watts = std::make_shared<std::vector<double>>(config.max_num_seqs + 1);
   for (int b = 0; b <= config.max_num_seqs; ++b) (*watts)[b] = config.power.DecodeWatts(b);
   decode_watts_ = std::move(watts);
@@ -29,12 +41,14 @@ void ExpertServer::Enqueue(const ActiveRequest& request, double now) {
   // of its iteration in progress, which the request waits for.
   clock_ = std::max(clock_, now);
   waiting_.push_back(request);
+  TouchQueues();
 }
 
 void ExpertServer::SetLiveQueues(double clock, const std::vector<ActiveRequest>& running,
                                  const std::vector<ActiveRequest>& waiting, int other_blocks) {
   clock_ = clock;
   running_ = running;
+  TouchQueues();
   blocks_used_ = 0;
   for (ActiveRequest& r : running_) {
     if (r.blocks <= 0) r.blocks = BlocksFor(r.context_tokens());  // unknown: what it holds at least
@@ -62,6 +76,7 @@ void ExpertServer::Drain(std::vector<Completion>* completions) {
 bool ExpertServer::RunIteration(std::vector<Completion>* completions) {
   if (running_.empty() && waiting_.empty()) return false;
   ++iterations_;
+  TouchQueues();
   if (!waiting_.empty() && RunPrefill(completions)) return true;
   if (running_.empty() && waiting_.empty()) return true;  // the only request was rejected
   if (!running_.empty()) {
@@ -247,6 +262,7 @@ void ExpertServer::Load(ByteReader* in, uint32_t version) {
   running_ = GetRequests(in, version);
   const auto waiting = GetRequests(in, version);
   waiting_.assign(waiting.begin(), waiting.end());
+  TouchQueues();
   blocks_used_ = in->Get<int>();
   preemptions_ = in->Get<long>();
   iterations_ = in->Get<long>();

@@ -98,9 +98,16 @@ class ExpertServer {
   // replacing its truth (output tokens, score). Nothing derived from those is cached.
   template <typename Fn>
   void ForEachQueued(Fn fn) {
+    TouchQueues();
     for (ActiveRequest& r : running_) fn(&r);
     for (ActiveRequest& r : waiting_) fn(&r);
   }
+
+  // Changes whenever the queues may have changed (an iteration ran, a request joined, the
+  // queues were replaced, loaded or handed out mutable), drawn from one process-wide counter:
+  // equal versions mean copies of one state, so the look-ahead (env/lookahead.cc) can reuse
+  // what it computed for a state, in forks too.
+  uint64_t queue_version() const { return queue_version_; }
 
   void Save(ByteWriter* out) const;
   // `version` of the cluster snapshot the bytes come from (env/cluster_state.cc; the default
@@ -112,6 +119,7 @@ class ExpertServer {
   bool RunPrefill(std::vector<Completion>* completions);
   void RunDecode(std::vector<Completion>* completions);
   void Complete(const ActiveRequest& r, bool rejected, std::vector<Completion>* completions);
+  void TouchQueues();
   int BlocksFor(int tokens) const {
     return (tokens + config_->block_size - 1) / config_->block_size;
   }
@@ -124,6 +132,7 @@ class ExpertServer {
   int watermark_blocks_;
 
   double clock_ = 0.0;
+  uint64_t queue_version_ = 0;
   std::vector<ActiveRequest> running_;  // admission order: newest at the back
   std::deque<ActiveRequest> waiting_;   // FCFS; preempted requests return to the front
   int blocks_used_ = 0;

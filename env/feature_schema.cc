@@ -9,28 +9,32 @@
 
 namespace qosroute {
 
-// The registry: one line per group, defined in its own file under env/features/. Order is
-// layout order within each node type; groups that predate the schema keep their positions.
-const FeatureGroup& RequestArrivedGroup();
-const FeatureGroup& RequestChoiceGroup();
-const FeatureGroup& ExpertLoadGroup();
-const FeatureGroup& ExpertArrivedGroup();
-const FeatureGroup& ExpertIterationGroup();
-const FeatureGroup& ExpertLookaheadGroup();
-const FeatureGroup& ExpertScorePriorGroup();
-const FeatureGroup& ExpertGreedyValueGroup();
-const FeatureGroup& ExpertAggregatesGroup();
-const FeatureGroup& ExpertSpeedGroup();
-const FeatureGroup& ExpertRelativeWorkGroup();
-const FeatureGroup& SlotRequestGroup();
+// The registry: one line per group (its function, defined in its own file under
+// env/features/, is the name here plus "Group"). Order is layout order within each node type;
+// groups that predate the schema keep their positions.
+#define QOSROUTE_FEATURE_GROUPS(X) \
+  X(RequestArrived)                \
+  X(RequestChoice)                 \
+  X(ExpertLoad)                    \
+  X(ExpertArrived)                 \
+  X(ExpertIteration)               \
+  X(ExpertLookahead)               \
+  X(ExpertScorePrior)              \
+  X(ExpertGreedyValue)             \
+  X(ExpertAggregates)              \
+  X(ExpertSpeed)                   \
+  X(ExpertRelativeWork)            \
+  X(SlotRequest)
+
+#define QOSROUTE_DECLARE_GROUP(name) const FeatureGroup& name##Group();
+QOSROUTE_FEATURE_GROUPS(QOSROUTE_DECLARE_GROUP)
+#undef QOSROUTE_DECLARE_GROUP
 
 const std::vector<const FeatureGroup*>& FeatureGroups() {
+#define QOSROUTE_LIST_GROUP(name) &name##Group(),
   static const std::vector<const FeatureGroup*> groups = {
-      &RequestArrivedGroup(),   &RequestChoiceGroup(),      &ExpertLoadGroup(),
-      &ExpertArrivedGroup(),    &ExpertIterationGroup(),    &ExpertLookaheadGroup(),
-      &ExpertScorePriorGroup(), &ExpertGreedyValueGroup(),  &ExpertAggregatesGroup(),
-      &ExpertSpeedGroup(),      &ExpertRelativeWorkGroup(), &SlotRequestGroup(),
-  };
+      QOSROUTE_FEATURE_GROUPS(QOSROUTE_LIST_GROUP)};
+#undef QOSROUTE_LIST_GROUP
   return groups;
 }
 

@@ -1,7 +1,9 @@
 #include "env/lookahead.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "env/cluster_env.h"
 
@@ -18,11 +20,22 @@ struct Job {
   double finish;
 };
 
+// The run without an arrival of one expert state (ExpertServer::queue_version) from one start
+// clock: the queued requests' latencies per token. Consecutive decisions, and the forks of a
+// planner, see many experts whose queues did not change (no iteration ended between two
+// arrivals), so each thread keeps the last runs it computed.
+struct CachedRun {
+  uint64_t version = 0;  // 0: empty
+  double start = 0.0;
+  std::vector<double> latency;
+};
+constexpr size_t kCachedRuns = 64;
+
 // Per-thread buffers, so that a decision allocates nothing (planner threads each have theirs).
 struct Scratch {
   std::vector<Job> base, jobs;
-  std::vector<int> order;
-  std::vector<double> without;
+  std::vector<std::pair<int, int>> order;  // (predicted tokens left, job)
+  std::array<CachedRun, kCachedRuns> runs;
 };
 Scratch& ThreadScratch() {
   thread_local Scratch scratch;
@@ -52,7 +65,7 @@ void AddArrived(const ClusterEnv& env, int expert, std::vector<Job>* jobs) {
 // iterations are added up in one run (IterationTimeModel::AddDecodeRun, the same sums in the
 // same order as one at a time).
 void Simulate(const ExpertServer& server, double clock, size_t running, std::vector<Job>* jobs,
-              std::vector<int>* order) {
+              std::vector<std::pair<int, int>>* order) {
   const IterationTimeModel& model = server.time_model();
   const long max_batched = server.config().max_num_batched_tokens;
   std::vector<Job>& j = *jobs;
@@ -78,14 +91,14 @@ void Simulate(const ExpertServer& server, double clock, size_t running, std::vec
   long context = 0;
   for (size_t k = 0; k < n; ++k) {
     if (j[k].remaining <= 0) continue;
-    order->push_back(static_cast<int>(k));
+    order->emplace_back(j[k].remaining, static_cast<int>(k));
     context += j[k].context;
   }
-  std::sort(order->begin(), order->end(),
-            [&](int a, int b) { return j[a].remaining < j[b].remaining; });
+  // Ties in any order: jobs finishing together leave at the same clock.
+  std::sort(order->begin(), order->end());
   int batch = static_cast<int>(order->size());
   int decoded = 0;  // decode iterations so far
-  for (const int k : *order) {
+  for (const auto& [left, k] : *order) {
     Job& job = j[k];
     if (job.remaining > decoded) {
       const int steps = job.remaining - decoded;
@@ -111,6 +124,21 @@ double StartClock(const ClusterEnv& env, const ExpertServer& server) {
   return std::max(server.clock(), env.now());
 }
 
+// The queued requests' latencies per token without an arrival, from the thread's cache or
+// simulated (from s.base, which holds the expert's queued jobs).
+const std::vector<double>& RunWithoutArrival(const ExpertServer& server, double clock, Scratch& s) {
+  const uint64_t version = server.queue_version();
+  CachedRun& run = s.runs[version % kCachedRuns];
+  if (run.version == version && run.start == clock) return run.latency;
+  s.jobs = s.base;
+  Simulate(server, clock, server.running().size(), &s.jobs, &s.order);
+  run.version = version;
+  run.start = clock;
+  run.latency.resize(s.jobs.size());
+  for (size_t k = 0; k < s.jobs.size(); ++k) run.latency[k] = LatencyPerToken(s.jobs[k]);
+  return run.latency;
+}
+
 }  // namespace
 
 double MeetProbability(double latency_per_token, double sla, double sharpness) {
@@ -121,15 +149,20 @@ double MeetProbability(double latency_per_token, double sla, double sharpness) {
 LookaheadResult LookAhead(const ClusterEnv& env, int expert, bool with_arrived) {
   const ExpertServer& server = env.experts()[expert];
   Scratch& s = ThreadScratch();
-  QueuedJobs(server, &s.jobs);
-  const size_t queued = s.jobs.size();
-  if (with_arrived) AddArrived(env, expert, &s.jobs);
-  Simulate(server, StartClock(env, server), server.running().size(), &s.jobs, &s.order);
+  QueuedJobs(server, &s.base);
+  const size_t queued = s.base.size();
   LookaheadResult result;
-  result.queued_latency_per_token.reserve(queued);
-  for (size_t k = 0; k < queued; ++k)
-    result.queued_latency_per_token.push_back(LatencyPerToken(s.jobs[k]));
-  if (with_arrived) result.arrived_latency_per_token = LatencyPerToken(s.jobs.back());
+  if (with_arrived) {
+    s.jobs = s.base;
+    AddArrived(env, expert, &s.jobs);
+    Simulate(server, StartClock(env, server), server.running().size(), &s.jobs, &s.order);
+    result.queued_latency_per_token.reserve(queued);
+    for (size_t k = 0; k < queued; ++k)
+      result.queued_latency_per_token.push_back(LatencyPerToken(s.jobs[k]));
+    result.arrived_latency_per_token = LatencyPerToken(s.jobs.back());
+  } else {
+    result.queued_latency_per_token = RunWithoutArrival(server, StartClock(env, server), s);
+  }
   result.queued_pred_score.reserve(queued);
   for (const ActiveRequest& r : server.running()) result.queued_pred_score.push_back(r.pred_score);
   for (const ActiveRequest& r : server.waiting()) result.queued_pred_score.push_back(r.pred_score);
@@ -144,10 +177,7 @@ LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double shar
   Scratch& s = ThreadScratch();
   QueuedJobs(server, &s.base);
   const size_t queued = s.base.size();
-  s.jobs = s.base;
-  Simulate(server, clock, running, &s.jobs, &s.order);
-  s.without.resize(queued);
-  for (size_t k = 0; k < queued; ++k) s.without[k] = LatencyPerToken(s.jobs[k]);
+  const std::vector<double>& without = RunWithoutArrival(server, clock, s);
   s.jobs = s.base;
   AddArrived(env, expert, &s.jobs);
   Simulate(server, clock, running, &s.jobs, &s.order);
@@ -157,10 +187,10 @@ LookaheadEstimate EstimateRouting(const ClusterEnv& env, int expert, double shar
     const double with = LatencyPerToken(s.jobs[k]);
     // A request the arrival does not delay loses nothing: skipping it adds exactly the 0 that
     // max(0, before - after) would, without the two exp().
-    if (with == s.without[k]) continue;
+    if (with == without[k]) continue;
     const float score =
         k < running ? server.running()[k].pred_score : server.waiting()[k - running].pred_score;
-    const double before = MeetProbability(s.without[k], sla, sharpness);
+    const double before = MeetProbability(without[k], sla, sharpness);
     const double after = MeetProbability(with, sla, sharpness);
     estimate.harm += score * std::max(0.0, before - after);
   }

@@ -120,11 +120,12 @@ void RequireRange(const std::string& where, const std::string& key, double value
 
 // Values kept as text while the INI is read and parsed once it is (lists).
 struct ListTexts {
-  std::string episode_rates;         // workload.episode_rates
-  std::string mlp_hidden;            // sac.mlp_hidden
-  std::string select_rates;          // select.rates
-  std::string select_margins = "0";  // select.margins
-  std::string feature_groups;        // env.feature_groups
+  std::string episode_rates;                    // workload.episode_rates
+  std::string mlp_hidden;                       // sac.mlp_hidden
+  std::string select_rates;                     // select.rates
+  std::string select_margins = "0";             // select.margins
+  std::string feature_groups;                   // env.feature_groups
+  std::string hindsight_horizons = "16,32,64";  // planner.hindsight_horizons
 };
 
 // Each section registers its keys, bound to the fields they set, and validates them once
@@ -193,6 +194,20 @@ void RegisterEnvKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.Add("greedy.sharpness", &config->greedy.sharpness, "greedy-qos SLA probability sharpness");
   keys.Add("greedy.drop_threshold", &config->greedy.drop_threshold,
            "greedy-qos drops below this value");
+  PlannerConfig& p = config->planner;
+  keys.Add("planner.samples", &p.samples, "rollout: sampled futures per action per decision");
+  keys.Add("planner.max_samples", &p.max_samples,
+           "rollout: up to this many where the best action's advantage is not yet significant");
+  keys.Add("planner.horizon", &p.horizon, "decisions per rollout (the action, then the base)");
+  keys.Add("planner.hindsight_horizons", &texts->hindsight_horizons,
+           "the hindsight bound: comma-separated horizons, the best episode of them is kept");
+  keys.Add("planner.base", &p.base,
+           "policy followed in rollouts: a heuristic that decides from the state alone");
+  keys.Add("planner.confidence", &p.confidence,
+           "rollout: leave the base's choice only this many standard errors above 0");
+  keys.Add("planner.prune", &p.prune,
+           "rollout: stop sampling an action this many standard errors below the base (0 = off)");
+  keys.Add("planner.threads", &p.threads, "rollout: threads per decision");
   keys.Add("eval.seeds", &config->eval.seeds, "evaluation episodes");
   keys.Add("eval.seed_base", &config->eval.seed_base, "first evaluation seed");
   keys.Add("eval.threads", &config->eval.threads, "evaluation threads (0 = cores)");
@@ -477,6 +492,12 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   env.arrivals.episode_rates =
       ParseDoubleList(where, "workload.episode_rates", "rates", texts.episode_rates);
   env.feature_groups = SplitList(texts.feature_groups);
+  try {
+    config.planner.hindsight_horizons =
+        ParseIntList(texts.hindsight_horizons, "planner.hindsight_horizons");
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
 
   // Relative data paths are relative to the config file.
   const std::filesystem::path base =
@@ -501,6 +522,11 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
     throw UserError(where + ": " + e.what());
   }
   ValidateWorkloadAndEval(where, config);
+  try {
+    ValidatePlannerConfig(config.planner);
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
   ValidateTrain(where, config);
   ValidateSelect(where, &config, texts);
   ValidateRun(where, config);

@@ -13,6 +13,7 @@
 #include "env/workload.h"
 #include "learner/sac_hyperparameters.h"
 #include "learner/train_schedule.h"
+#include "planner/planner_config.h"
 
 namespace qosroute {
 
@@ -64,6 +65,7 @@ struct RunConfig {
   EnvConfig env;
   WorkloadSourceConfig workload;
   GreedyQosOptions greedy;
+  PlannerConfig planner;  // [planner]: the rollout router and the hindsight bound
   EvalConfig eval;
   TrainConfig train;
   SacKeys sac;

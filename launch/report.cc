@@ -39,6 +39,27 @@ std::optional<MeanCi> PairedVsGreedy(const PolicyResult& r,
   return {};
 }
 
+// The share of the hindsight bound's gain over greedy-qos that `r` achieves (paired means on
+// the same seeds), when a "hindsight" row is present and gains.
+std::optional<double> HeadroomShare(const PolicyResult& r,
+                                    const std::vector<PolicyResult>& results) {
+  const std::optional<MeanCi> mine = PairedVsGreedy(r, results);
+  for (const PolicyResult& h : results) {
+    if (h.policy != "hindsight") continue;
+    const std::optional<MeanCi> bound = PairedVsGreedy(h, results);
+    if (!mine || !bound || bound->mean <= 0.0) return {};
+    return mine->mean / bound->mean;
+  }
+  return {};
+}
+
+bool HasHeadroom(const std::vector<PolicyResult>& results) {
+  for (const PolicyResult& r : results) {
+    if (HeadroomShare(r, results)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
@@ -46,6 +67,9 @@ std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
       fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8} {:>8} {:>18}\n",
                   "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att", "lpt mean s",
                   "lpt p95 s", "KV use", "drop", "preempt", "J/token", "vs greedy (paired)");
+  // With the hindsight bound in the table: the share of its gain over greedy-qos each takes.
+  const bool headroom = HasHeadroom(results);
+  if (headroom) out.insert(out.size() - 1, fmt::format(" {:>9}", "headroom"));
   double upper = 0.0;
   for (const PolicyResult& r : results) {
     const MeanCi qos = Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_qos; });
@@ -68,6 +92,11 @@ std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
             .mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.energy_per_token_j; }).mean,
         paired ? fmt::format("{:+.4f} ±{:.4f}", paired->mean, paired->ci95) : std::string("-"));
+    if (headroom) {
+      const std::optional<double> share = HeadroomShare(r, results);
+      out.insert(out.size() - 1,
+                 share ? fmt::format(" {:>8.0f}%", 100.0 * *share) : fmt::format(" {:>9}", "-"));
+    }
   }
   out += fmt::format("{:<22} {:>8.4f}  (every request served by its best expert within the SLA)\n",
                      "upper-bound", upper);

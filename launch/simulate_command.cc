@@ -14,10 +14,78 @@
 #include "launch/config.h"
 #include "launch/report.h"
 #include "launch/sac_policy_hook.h"
+#include "planner/rollout_policy.h"
 
 namespace po = boost::program_options;
 
 namespace qosroute {
+
+namespace {
+
+// The names --policy asks for ('all': the heuristics, and sac with a policy file), checked.
+std::vector<std::string> RequestedPolicies(const std::string& policy,
+                                           const std::string& policy_file) {
+  std::vector<std::string> policies;
+  if (policy == "all") {
+    policies = HeuristicNames();
+    if (!policy_file.empty()) policies.push_back("sac");
+  } else {
+    std::string item;
+    std::istringstream in(policy);
+    while (std::getline(in, item, ',')) policies.push_back(item);
+  }
+  for (const std::string& p : policies) {
+    if (p == "sac") {
+      if (policy_file.empty()) throw UserError("--policy sac needs --policy-file FILE.h5");
+    } else if (!Planners().Has(p)) {
+      MakeHeuristic(p);  // throws UserError naming the known policies
+    }
+  }
+  return policies;
+}
+
+// The hindsight bound: every episode at each of planner.hindsight_horizons, the best kept.
+std::vector<EpisodeMetrics> EvaluateHindsightBound(const RunConfig& config,
+                                                   std::shared_ptr<const Workload> workload) {
+  std::vector<EpisodeMetrics> best;
+  for (const int horizon : config.planner.hindsight_horizons) {
+    PlannerConfig planner = config.planner;
+    planner.horizon = horizon;
+    const std::vector<EpisodeMetrics> episodes = EvaluatePolicy(
+        config.env, workload,
+        [&] {
+          return MakePlanner(PlannerKind::kHindsight, planner, config.greedy, config.env, workload);
+        },
+        config.eval.seed_base, config.eval.seeds, config.eval.threads);
+    if (best.empty()) best = episodes;
+    for (size_t i = 0; i < episodes.size(); ++i) {
+      if (episodes[i].avg_qos > best[i].avg_qos) best[i] = episodes[i];
+    }
+    double qos = 0.0;
+    for (const EpisodeMetrics& m : episodes) qos += m.avg_qos / episodes.size();
+    spdlog::info("hindsight at horizon {}: avg QoS {:.4f}", horizon, qos);
+  }
+  return best;
+}
+
+std::vector<EpisodeMetrics> EvaluateNamedPolicy(const std::string& name, const RunConfig& config,
+                                                std::shared_ptr<const Workload> workload,
+                                                const std::string& policy_file) {
+  if (name == "sac") return EvaluateLearnedPolicy(config, workload, policy_file);
+  if (Planners().Has(name)) {
+    const PlannerKind kind = Planners().Parse(name, "--policy");
+    if (kind == PlannerKind::kHindsight) return EvaluateHindsightBound(config, workload);
+    return EvaluatePolicy(
+        config.env, workload,
+        [&] { return MakePlanner(kind, config.planner, config.greedy, config.env, workload); },
+        config.eval.seed_base, config.eval.seeds, config.eval.threads);
+  }
+  return EvaluatePolicy(
+      config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
+      config.eval.seed_base, config.eval.seeds, config.eval.threads);
+}
+
+}  // namespace
 
 int RunSimulateCommand(const Args& args) {
   std::string config_path, policy = "all", out_csv, policy_file, requests_csv;
@@ -30,7 +98,9 @@ int RunSimulateCommand(const Args& args) {
                                                  "INI config file")(
       "policy", po::value(&policy)->default_value(policy),
       ("a policy name, a comma-separated list, or 'all' (heuristics: " + Heuristics().List() +
-       "; learned: sac, with --policy-file)")
+       "; planners, keys under [planner]: " + Planners().List() +
+       " (hindsight reads the episode's truth: a bound, not a router); learned: sac, with "
+       "--policy-file; 'all' runs the heuristics and sac)")
           .c_str())("policy-file", po::value(&policy_file),
                     "trained policy (.h5) used for the policy name 'sac'")(
       "seeds", po::value(&seeds), "evaluation episodes (default: eval.seeds of the config)")(
@@ -49,22 +119,7 @@ int RunSimulateCommand(const Args& args) {
   if (vm->count("seeds") && seeds < 1)
     throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
 
-  std::vector<std::string> policies;
-  if (policy == "all") {
-    policies = HeuristicNames();
-    if (!policy_file.empty()) policies.push_back("sac");
-  } else {
-    std::string item;
-    std::istringstream in(policy);
-    while (std::getline(in, item, ',')) policies.push_back(item);
-  }
-  for (const std::string& p : policies) {
-    if (p == "sac") {
-      if (policy_file.empty()) throw UserError("--policy sac needs --policy-file FILE.h5");
-    } else {
-      MakeHeuristic(p);  // throws UserError naming the known policies
-    }
-  }
+  const std::vector<std::string> policies = RequestedPolicies(policy, policy_file);
 
   auto workload = LoadConfiguredWorkload(config);
   spdlog::info("workload: {} records from {}; {} experts; {} episodes of {} requests",
@@ -73,14 +128,7 @@ int RunSimulateCommand(const Args& args) {
   std::vector<PolicyResult> results;
   for (const std::string& p : policies) {
     const auto start = std::chrono::steady_clock::now();
-    PolicyResult r{p, {}};
-    if (p == "sac") {
-      r.episodes = EvaluateLearnedPolicy(config, workload, policy_file);
-    } else {
-      r.episodes = EvaluatePolicy(
-          config.env, workload, [&] { return MakeHeuristic(p, config.greedy); },
-          config.eval.seed_base, config.eval.seeds, config.eval.threads);
-    }
+    PolicyResult r{p, EvaluateNamedPolicy(p, config, workload, policy_file)};
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     spdlog::info("{}: {} episodes in {:.1f} s", p, r.episodes.size(), seconds);

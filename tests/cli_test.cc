@@ -46,6 +46,23 @@ TEST(Cli, SimulatePrintsOneRowPerPolicyAndWritesCsv) {
             0u);
 }
 
+// The planners run wherever simulate runs a policy, with the headroom column beside the
+// bound; a bad [planner] key stops the command naming it.
+TEST(Cli, SimulateRunsThePlannersWithTheHeadroomColumn) {
+  const CommandResult r = RunQosroute(
+      "simulate --config " + std::string(QOSROUTE_SOURCE_DIR) +
+      "/configs/paper.cfg --policy greedy-qos,rollout,hindsight --seeds 2 "
+      "--set workload.rate=8 --set workload.requests_per_episode=150 --set planner.samples=4 "
+      "--set planner.max_samples=8 --set planner.horizon=6");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("headroom"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nrollout "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\nhindsight "), std::string::npos) << r.output;
+  const CommandResult bad = RunQosroute("simulate --policy rollout --set planner.horizon=0");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("planner.horizon must be >= 1"), std::string::npos) << bad.output;
+}
+
 TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
   const std::string path = testing_util::WriteTempFile("bad_cli.cfg", "[workload]\nrate = -3\n");
   const CommandResult r = RunQosroute("simulate --config " + path);

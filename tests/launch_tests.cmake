@@ -7,3 +7,4 @@ add_dependencies(cli_test qosroute)
 # missing inputs named with exit code 2.
 add_test(NAME plot_test COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/plot_test.sh $<TARGET_FILE:qosroute>)
 set_tests_properties(plot_test PROPERTIES TIMEOUT 300)
+qosroute_add_test(rollout_policy_test SOURCES rollout_policy_test.cc LIBS qosroute_planner qosroute_launch)

@@ -81,6 +81,25 @@ TEST(Report, NoPairingWithoutGreedyOrOnOtherSeeds) {
   EXPECT_EQ(CsvField(other_count, "sac", "paired_vs_greedy_qos"), "");
 }
 
+// With the hindsight bound in the table, each router's share of its gain over greedy-qos.
+TEST(Report, HeadroomColumnIsTheShareOfTheHindsightGain) {
+  const std::vector<double> greedy = {0.60, 0.64, 0.62};
+  std::vector<double> rollout, hindsight;
+  for (double g : greedy) {
+    rollout.push_back(g + 0.01);
+    hindsight.push_back(g + 0.04);
+  }
+  const std::string table = FormatComparisonTable(
+      {Result("greedy-qos", greedy), Result("rollout", rollout), Result("hindsight", hindsight)});
+  EXPECT_NE(table.find("headroom"), std::string::npos) << table;
+  EXPECT_NE(table.find("+0.0100 ±0.0000       25%"), std::string::npos) << table;
+  EXPECT_NE(table.find("+0.0400 ±0.0000      100%"), std::string::npos) << table;
+  // Without the bound there is no such column.
+  EXPECT_EQ(FormatComparisonTable({Result("greedy-qos", greedy), Result("rollout", rollout)})
+                .find("headroom"),
+            std::string::npos);
+}
+
 TEST(Report, RequestLatencyCsvHasEveryRequestWithDropsLeftEmpty) {
   PolicyResult r{"greedy-qos", {}};
   EpisodeMetrics m;

@@ -1,0 +1,203 @@
+#include "planner/rollout_policy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <thread>
+
+#include "common/error.h"
+
+namespace qosroute {
+
+namespace {
+
+uint64_t SampleSeed(uint64_t seed, long decision, int sample) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ULL ^ (static_cast<uint64_t>(decision) << 20) ^
+               static_cast<uint64_t>(sample);
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// The actions the router may take now: experts the action mask allows, and drop if allowed.
+std::vector<int> ValidActions(const ClusterEnv& env) {
+  const std::vector<uint8_t>& mask = env.observation().action_mask;
+  std::vector<int> actions;
+  for (size_t a = 0; a < mask.size(); ++a) {
+    if (mask[a]) actions.push_back(static_cast<int>(a));
+  }
+  return actions;
+}
+
+}  // namespace
+
+const NameTable<PlannerKind>& Planners() {
+  static const NameTable<PlannerKind> table(
+      "planner", {{PlannerKind::kRollout, "rollout"}, {PlannerKind::kHindsight, "hindsight"}});
+  return table;
+}
+
+// One thread's share: its forks (reused, so a rollout allocates nothing once grown), its base
+// policy and its future's buffer.
+struct RolloutPolicy::Worker {
+  std::unique_ptr<ClusterEnv> prepared, slot;
+  std::unique_ptr<RoutingPolicy> base;
+  std::shared_ptr<EpisodeData> future = std::make_shared<EpisodeData>();
+};
+
+RolloutPolicy::RolloutPolicy(PlannerKind kind, const PlannerConfig& planner,
+                             const GreedyQosOptions& greedy, const EnvConfig& env,
+                             std::shared_ptr<const Workload> workload)
+    : kind_(kind), planner_(planner), greedy_(greedy), sampler_(env, std::move(workload)) {
+  ValidatePlannerConfig(planner_);
+  const int threads = kind_ == PlannerKind::kHindsight ? 1 : planner_.threads;
+  for (int t = 0; t < threads; ++t) {
+    auto w = std::make_unique<Worker>();
+    w->base = MakeHeuristic(planner_.base, greedy_);
+    workers_.push_back(std::move(w));
+  }
+}
+
+RolloutPolicy::~RolloutPolicy() = default;
+
+void RolloutPolicy::Reset(uint64_t seed) {
+  seed_ = seed;
+  decision_ = 0;
+  sampler_.ResetEpisode();
+  for (auto& w : workers_) w->base->Reset(seed);
+}
+
+double RolloutPolicy::Rollout(const ClusterEnv& prepared, int action, Worker* w) const {
+  if (!w->slot) w->slot = std::make_unique<ClusterEnv>(prepared.Fork());
+  prepared.ForkInto(w->slot.get());
+  ClusterEnv& s = *w->slot;
+  s.Step(action);
+  for (int h = 1; h < planner_.horizon && !s.done(); ++h) s.Step(w->base->Act(s));
+  // Credited over the rollout, plus what the queues are expected to credit later.
+  return s.CreditedQos() + (s.done() ? 0.0 : s.LookaheadPotential());
+}
+
+void RolloutPolicy::ValueOnFuture(const ClusterEnv& env, int k, const std::vector<int>& actions,
+                                  Worker* w, std::vector<double>* values) const {
+  if (!w->prepared) w->prepared = std::make_unique<ClusterEnv>(env.Fork());
+  env.ForkInto(w->prepared.get());
+  ClusterEnv& prepared = *w->prepared;
+  prepared.MakePlanningFork();
+  if (kind_ == PlannerKind::kRollout) {
+    // The future a router may imagine: the action, then horizon - 1 decisions, then the
+    // next arrival (where the look-ahead potential values the queues), or the episode's end.
+    Rng rng(SampleSeed(seed_, decision_, k));
+    const int rows = std::min(planner_.horizon + 1, env.num_requests() - env.step_index());
+    sampler_.SampleFuture(env, rows, rng, w->future.get());
+    prepared.ReplaceFuture(w->future);
+    sampler_.SampleInFlight(&prepared, rng);
+  }
+  // Hindsight keeps the episode's own future and truth: that is what makes it a bound.
+  prepared.RestartCreditCount();
+  values->assign(actions.size(), 0.0);
+  for (size_t i = 0; i < actions.size(); ++i) {
+    if (active_[i]) (*values)[i] = Rollout(prepared, actions[i], w);
+  }
+}
+
+void RolloutPolicy::RunSamples(const ClusterEnv& env, int first, int count,
+                               const std::vector<int>& actions) {
+  values_.resize(first + count);
+  const int threads = std::min<int>(static_cast<int>(workers_.size()), count);
+  auto run = [&](int t) {
+    for (int k = first + t; k < first + count; k += threads)
+      ValueOnFuture(env, k, actions, workers_[t].get(), &values_[k]);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(run, t);
+  run(0);
+  for (std::thread& th : pool) th.join();
+  // Paired advantages over the base's action on the same futures.
+  for (int k = first; k < first + count; ++k) {
+    for (size_t i = 0; i < actions.size(); ++i) {
+      if (!active_[i]) continue;
+      const double d = values_[k][i] - values_[k][base_index_];
+      stats_[i].sum += d;
+      stats_[i].sq += d * d;
+      stats_[i].n += 1;
+    }
+  }
+}
+
+double RolloutPolicy::Stats::Mean() const {
+  return n > 0 ? sum / n : 0.0;
+}
+
+double RolloutPolicy::Stats::StandardError() const {
+  if (n < 2) return 0.0;
+  const double mean = Mean();
+  return std::sqrt(std::max(0.0, (sq - n * mean * mean) / (n - 1)) / n);
+}
+
+int RolloutPolicy::Act(const ClusterEnv& env) {
+  sampler_.ObserveArrival(env.now());
+  ++decision_;
+  const std::vector<int> actions = ValidActions(env);
+  const int base_action = workers_[0]->base->Act(env);
+  last_ = PlannerDecision();
+  last_.action = last_.base_action = base_action;
+  const auto base_it = std::find(actions.begin(), actions.end(), base_action);
+  if (actions.size() <= 1 || base_it == actions.end()) return base_action;
+  base_index_ = static_cast<size_t>(base_it - actions.begin());
+  active_.assign(actions.size(), 1);
+  stats_.assign(actions.size(), Stats());
+  values_.clear();
+  const bool hindsight = kind_ == PlannerKind::kHindsight;
+  // Futures in batches; after each, an action clearly worse than the base stops being
+  // sampled (planner.prune), so the samples go where the best two actions are close.
+  const int batch = hindsight ? 1 : std::max(2, planner_.samples / 4);
+  int drawn = 0;
+  size_t best = base_index_;
+  while (true) {
+    const int wanted =
+        hindsight ? 1 : (drawn < planner_.samples ? planner_.samples : planner_.max_samples);
+    const int count = std::min(batch, wanted - drawn);
+    RunSamples(env, drawn, count, actions);
+    drawn += count;
+    best = base_index_;
+    bool undecided = false;
+    for (size_t i = 0; i < actions.size(); ++i) {
+      if (!active_[i] || i == base_index_) continue;
+      const Stats& st = stats_[i];
+      if (planner_.prune > 0.0 && st.n >= 4 &&
+          st.Mean() + planner_.prune * st.StandardError() < 0.0) {
+        active_[i] = 0;
+        continue;
+      }
+      if (st.Mean() > stats_[best].Mean()) best = i;
+    }
+    if (!hindsight && best != base_index_) {
+      const Stats& st = stats_[best];
+      undecided = st.Mean() - planner_.confidence * st.StandardError() <= 0.0;
+    }
+    int still = 0;
+    for (size_t i = 0; i < actions.size(); ++i) still += active_[i] && i != base_index_;
+    if (hindsight || still == 0) break;
+    if (drawn < planner_.samples) continue;
+    // All `samples` drawn: more only while the best's advantage is positive but not yet
+    // significant.
+    if (!(undecided && stats_[best].Mean() > 0.0) || drawn >= planner_.max_samples) break;
+  }
+  last_.samples = drawn;
+  last_.mean_advantage.resize(actions.size());
+  for (size_t i = 0; i < actions.size(); ++i) last_.mean_advantage[i] = stats_[i].Mean();
+  if (best == base_index_) return last_.action;
+  const Stats& st = stats_[best];
+  const bool better =
+      hindsight ? st.Mean() > 0.0 : st.Mean() - planner_.confidence * st.StandardError() > 0.0;
+  if (better) last_.action = actions[best];
+  return last_.action;
+}
+
+std::unique_ptr<RoutingPolicy> MakePlanner(PlannerKind kind, const PlannerConfig& planner,
+                                           const GreedyQosOptions& greedy, const EnvConfig& env,
+                                           std::shared_ptr<const Workload> workload) {
+  return std::make_unique<RolloutPolicy>(kind, planner, greedy, env, std::move(workload));
+}
+
+}  // namespace qosroute

@@ -1,0 +1,82 @@
+#pragma once
+// The rollout planner (deployable) and the hindsight bound (not a router): at each decision,
+// every valid action is tried on forks of the environment (ClusterEnv::ForkInto), each
+// followed by a base policy for `horizon` decisions, and valued by the QoS the fork credits
+// plus the look-ahead potential where the rollout stops.
+//  - rollout: on `samples` futures drawn from what a router may know (FutureSampler), the
+//    same futures for every action (common random numbers); it leaves the base policy's
+//    choice only for an action whose paired mean advantage is `confidence` standard errors
+//    above 0. Futures come in batches; an action whose advantage is `prune` standard errors
+//    below 0 stops being sampled, and up to `max_samples` futures are drawn where the best
+//    action's advantage is positive but not yet significant. Reads no truth (test
+//    rollout_policy_test).
+//  - hindsight: the same search on the episode's true future and true lengths, one rollout per
+//    action: a bound on what planning could gain, never offered to `serve`.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "env/heuristics.h"
+#include "planner/future_sampler.h"
+#include "planner/planner_config.h"
+
+namespace qosroute {
+
+enum class PlannerKind { kRollout, kHindsight };
+const NameTable<PlannerKind>& Planners();
+
+// What one decision found, for tests, benchmarks and the docs' figures.
+struct PlannerDecision {
+  int action = 0;
+  int base_action = 0;
+  int samples = 0;                     // futures drawn
+  std::vector<double> mean_advantage;  // per action: mean over futures of V(a) - V(base)
+};
+
+class RolloutPolicy final : public RoutingPolicy {
+ public:
+  RolloutPolicy(PlannerKind kind, const PlannerConfig& planner, const GreedyQosOptions& greedy,
+                const EnvConfig& env, std::shared_ptr<const Workload> workload);
+  ~RolloutPolicy() override;
+  std::string name() const override { return Planners().Name(kind_); }
+  void Reset(uint64_t seed) override;
+  int Act(const ClusterEnv& env) override;
+  // Its samples come from its own random stream.
+  bool DecidesFromStateAlone() const override { return kind_ == PlannerKind::kHindsight; }
+  const PlannerDecision& last_decision() const { return last_; }
+
+ private:
+  struct Worker;
+  // Values of every action on future `k`: fork, replace the future, roll out.
+  void ValueOnFuture(const ClusterEnv& env, int k, const std::vector<int>& actions, Worker* w,
+                     std::vector<double>* values) const;
+  double Rollout(const ClusterEnv& prepared, int action, Worker* w) const;
+  void RunSamples(const ClusterEnv& env, int first, int count, const std::vector<int>& actions);
+
+  // Paired advantage of one action over the base's, over the futures it was tried on.
+  struct Stats {
+    double sum = 0.0, sq = 0.0;
+    int n = 0;
+    double Mean() const;
+    double StandardError() const;
+  };
+
+  PlannerKind kind_;
+  PlannerConfig planner_;
+  GreedyQosOptions greedy_;
+  FutureSampler sampler_;
+  uint64_t seed_ = 0;
+  long decision_ = 0;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::vector<double>> values_;  // [sample][action index]
+  std::vector<uint8_t> active_;              // per action index: still sampled
+  std::vector<Stats> stats_;                 // per action index
+  size_t base_index_ = 0;
+  PlannerDecision last_;
+};
+
+std::unique_ptr<RoutingPolicy> MakePlanner(PlannerKind kind, const PlannerConfig& planner,
+                                           const GreedyQosOptions& greedy, const EnvConfig& env,
+                                           std::shared_ptr<const Workload> workload);
+
+}  // namespace qosroute
