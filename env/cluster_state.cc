@@ -23,7 +23,9 @@ std::vector<uint8_t> ClusterEnv::SaveState() const {
   out.Put(kStateVersion);
   out.Put<int32_t>(static_cast<int32_t>(experts_.size()));
   // A fork with a replaced future saves the requests it runs on, as one episode.
-  const std::shared_ptr<const EpisodeData> episode = EffectiveEpisode();
+  // (An env never reset has no episode: it saves an empty one.)
+  std::shared_ptr<const EpisodeData> episode = EffectiveEpisode();
+  if (!episode) episode = std::make_shared<const EpisodeData>();
   out.PutVector(episode->arrivals);
   out.PutVector(episode->prompt_tokens);
   out.PutVector(episode->true_output);
@@ -66,7 +68,7 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   episode->pred_score = in.GetVector<float>();
   episode->upper_bound_sum = in.Get<double>();
   const size_t requests = episode->arrivals.size(), cells = requests * n;
-  if (requests == 0 || episode->prompt_tokens.size() != requests ||
+  if (episode->prompt_tokens.size() != requests ||
       episode->true_output.size() != cells || episode->true_score.size() != cells ||
       episode->pred_output.size() != cells || episode->pred_score.size() != cells) {
     throw UserError("cluster state snapshot has episode arrays of inconsistent sizes");

@@ -130,6 +130,17 @@ TEST(ClusterFork, AReplacedFutureIsWhatTheForkRunsOnAndSavesAndTheOriginalKeepsI
   EXPECT_DEATH(other.ReplaceFuture(late), "must start with the arrived request");
 }
 
+// An env never reset shares no episode yet: it still saves, and the state loads back.
+TEST(ClusterFork, AnEnvNeverResetSavesAnEmptyEpisode) {
+  auto workload = SyntheticTestWorkload();
+  ClusterEnv fresh(PaperLikeConfig(8.0, 50), workload);
+  EXPECT_EQ(fresh.num_requests(), 0);
+  ClusterEnv other(PaperLikeConfig(8.0, 50), workload);
+  other.LoadState(fresh.SaveState());
+  EXPECT_EQ(other.SaveState(), fresh.SaveState());
+  EXPECT_TRUE(other.done());
+}
+
 TEST(ClusterFork, TheTruthOfRequestsInFlightCanBeResampled) {
   auto workload = SyntheticTestWorkload();
   ClusterEnv original = Loaded(workload, 150);
