@@ -37,23 +37,10 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
   if (workload_->records.empty())
     throw UserError("workload " + workload_->source + " holds no records");
   const int n = static_cast<int>(config.experts.size());
-  std::vector<int>& candidate_index = setup->candidate_index;
-  candidate_index.resize(workload_->records.size() * n);
-  for (size_t r = 0; r < workload_->records.size(); ++r) {
-    const WorkloadRecord& record = workload_->records[r];
-    for (int e = 0; e < n; ++e) {
-      const std::string& model = config.experts[e].name;
-      int found = -1;
-      for (size_t c = 0; c < record.candidates.size(); ++c) {
-        if (record.candidates[c].model == model) found = static_cast<int>(c);
-      }
-      if (found < 0) {
-        throw UserError("workload " + workload_->source + " record " + std::to_string(r) +
-                        " (id '" + record.id + "') has no candidate for expert '" + model + "'");
-      }
-      candidate_index[r * n + e] = found;
-    }
-  }
+  std::vector<std::string> models;
+  for (const ExpertConfig& e : config.experts) models.push_back(e.name);
+  setup->candidate_index = CandidateIndex(*workload_, models);
+  const std::vector<int>& candidate_index = setup->candidate_index;
   // The expert's mean response score over the workload: what a router knows of a model's
   // average quality before any request (the spec's "mean BERTScore on mix-instruct").
   std::vector<double> sums(n, 0.0);

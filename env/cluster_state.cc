@@ -68,9 +68,9 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   episode->pred_score = in.GetVector<float>();
   episode->upper_bound_sum = in.Get<double>();
   const size_t requests = episode->arrivals.size(), cells = requests * n;
-  if (episode->prompt_tokens.size() != requests ||
-      episode->true_output.size() != cells || episode->true_score.size() != cells ||
-      episode->pred_output.size() != cells || episode->pred_score.size() != cells) {
+  if (episode->prompt_tokens.size() != requests || episode->true_output.size() != cells ||
+      episode->true_score.size() != cells || episode->pred_output.size() != cells ||
+      episode->pred_score.size() != cells) {
     throw UserError("cluster state snapshot has episode arrays of inconsistent sizes");
   }
   episode_ = std::move(episode);

@@ -328,4 +328,22 @@ void WriteWorkloadJsonl(const Workload& workload, const std::string& path) {
   if (!out) throw UserError(fmt::format("failed while writing workload file '{}'.", path));
 }
 
+std::vector<int> CandidateIndex(const Workload& workload, const std::vector<std::string>& models) {
+  const size_t n = models.size();
+  std::vector<int> index(workload.records.size() * n, -1);
+  for (size_t r = 0; r < workload.records.size(); ++r) {
+    const WorkloadRecord& record = workload.records[r];
+    for (size_t e = 0; e < n; ++e) {
+      for (size_t c = 0; c < record.candidates.size(); ++c) {
+        if (record.candidates[c].model == models[e]) index[r * n + e] = static_cast<int>(c);
+      }
+      if (index[r * n + e] < 0) {
+        throw UserError("workload " + workload.source + " record " + std::to_string(r) + " (id '" +
+                        record.id + "') has no candidate for expert '" + models[e] + "'");
+      }
+    }
+  }
+  return index;
+}
+
 }  // namespace qosroute

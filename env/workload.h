@@ -75,4 +75,8 @@ Workload GenerateSyntheticWorkload(const SyntheticOptions& options);
 // Candidate text is left empty to keep files small (the token counts carry the lengths).
 void WriteWorkloadJsonl(const Workload& workload, const std::string& path);
 
+// [record][model] -> the position of that model's candidate in the record, for `models` in
+// order (the experts of a config). UserError naming the record and model when one is missing.
+std::vector<int> CandidateIndex(const Workload& workload, const std::vector<std::string>& models);
+
 }  // namespace qosroute

@@ -21,18 +21,9 @@ double MmppMeanRate(const ArrivalConfig& a) {
 FutureSampler::FutureSampler(const EnvConfig& config, std::shared_ptr<const Workload> workload)
     : config_(config), workload_(std::move(workload)) {
   QR_CHECK(workload_ != nullptr && !workload_->records.empty());
-  const int n = static_cast<int>(config_.experts.size());
-  candidate_.assign(workload_->records.size() * n, -1);
-  for (size_t r = 0; r < workload_->records.size(); ++r) {
-    const WorkloadRecord& record = workload_->records[r];
-    for (int e = 0; e < n; ++e) {
-      for (size_t c = 0; c < record.candidates.size(); ++c) {
-        if (record.candidates[c].model == config_.experts[e].name)
-          candidate_[r * n + e] = static_cast<int>(c);
-      }
-      QR_CHECK_MSG(candidate_[r * n + e] >= 0, "workload record without a candidate per expert");
-    }
-  }
+  std::vector<std::string> models;
+  for (const ExpertConfig& e : config_.experts) models.push_back(e.name);
+  candidate_ = CandidateIndex(*workload_, models);
   const ArrivalConfig& a = config_.arrivals;
   // Known in advance: a fixed Poisson rate, or an MMPP's mean (the planner does not track
   // its hidden state). A rate drawn per episode or a trace is estimated from what arrives.
