@@ -104,6 +104,7 @@ const Observation& ClusterEnv::Reset(uint64_t seed) {
   metrics_.Reset();
   step_ = 0;
   done_ = false;
+  live_ = false;
   now_ = episode_->arrivals.front();
   end_time_ = now_;
   AdvanceAllTo(now_);
@@ -247,6 +248,7 @@ const Observation& ClusterEnv::ObserveLive(double now, const ArrivedRequestView&
                               experts[e].waiting, experts[e].other_blocks);
   now_ = now;
   arrived_ = arrived;
+  live_ = true;
   current_potential_.reset();
   BuildObservation();
   for (size_t e = 0; e < n; ++e) observation_.action_mask[e] = available[e] ? 1 : 0;

@@ -142,7 +142,10 @@ class ClusterEnv final : public Environment {
   // Replaces the requests from the arrived one (step_index()) on by `future`'s rows 0..: the
   // episode then ends after them. Row 0 must arrive now (the arrived request); its
   // predictions become the arrived view, and the observation is rebuilt. For a planner's
-  // sampled futures and a hindsight bound's true one.
+  // sampled futures and a hindsight bound's true one. On a live env (ObserveLive, no episode)
+  // the requests in flight become the episode's past (one row each, by arrival) and the
+  // future its rest, from step_index() = their count on, with the metrics from zero: `serve`
+  // plans on forks of the live cluster.
   void ReplaceFuture(std::shared_ptr<const EpisodeData> future);
   // Calls `set(expert, request)` on every request queued or running, whose truth (output
   // tokens, score) a planner may replace by a sample; the output must stay above the tokens
@@ -157,6 +160,8 @@ class ClusterEnv final : public Environment {
   // for the heuristics. Forks made from it keep the mode.
   void MakePlanningFork() { planning_ = true; }
   bool planning_fork() const { return planning_; }
+  // Built by ObserveLive and never reset: the cluster as `serve` sees it, with no episode.
+  bool live() const { return live_; }
   // Forgets the credit counted so far (the metrics restart), so that CreditedQos() counts
   // from here on: a planner values a fork's rollout by what it credits, which then does not
   // depend on the truth of requests credited before.
@@ -228,6 +233,8 @@ class ClusterEnv final : public Environment {
 
  private:
   void SetUpEpisode(uint64_t seed);
+  // ReplaceFuture on a live env: the future becomes the episode (cluster_fork.cc).
+  void StartLiveEpisode();
   void AdvanceAllTo(double time);
   // Feeds completions up to `time` (all with `everything`) to the metrics and returns their
   // reward: the scores within the SLA, weighted by CreditWeight for `decision`.
@@ -291,6 +298,7 @@ class ClusterEnv final : public Environment {
   std::optional<double> current_potential_;
   double end_time_ = 0.0;
   bool planning_ = false;  // MakePlanningFork
+  bool live_ = false;      // ObserveLive; a ReplaceFuture turns a live fork into an episode
 
   ArrivedRequestView arrived_;
   Observation observation_;

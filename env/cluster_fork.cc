@@ -9,8 +9,9 @@
 namespace qosroute {
 
 void ClusterEnv::ReplaceFuture(std::shared_ptr<const EpisodeData> future) {
-  QR_CHECK_MSG(!done_, "ReplaceFuture on a finished episode");
   QR_CHECK(future != nullptr);
+  if (live_) StartLiveEpisode();
+  QR_CHECK_MSG(!done_, "ReplaceFuture on a finished episode");
   const int n = static_cast<int>(experts_.size());
   const size_t cells = static_cast<size_t>(future->size()) * n;
   QR_CHECK_MSG(future->num_experts == n && future->size() > 0 &&
@@ -34,6 +35,43 @@ void ClusterEnv::ReplaceFuture(std::shared_ptr<const EpisodeData> future) {
   current_potential_.reset();
   UpdateArrivedView();
   if (!planning_) BuildObservation();
+}
+
+void ClusterEnv::StartLiveEpisode() {
+  QR_CHECK_MSG(episode_ == nullptr && future_ == nullptr, "a live env has no episode");
+  // The requests in flight become the episode's past: one row each, in arrival order, with
+  // what the queue holds of it in its expert's column. Their completions then find their
+  // predicted score (PredictedScore) and their age in decisions (CreditWeight) as a
+  // simulated episode's do; the router's own ids are not row numbers.
+  std::vector<std::pair<ActiveRequest*, int>> queued;
+  for (ExpertServer& server : experts_)
+    server.ForEachQueued([&](ActiveRequest* r) { queued.emplace_back(r, server.index()); });
+  std::stable_sort(queued.begin(), queued.end(), [](const auto& a, const auto& b) {
+    return a.first->arrival < b.first->arrival;
+  });
+  const int n = static_cast<int>(experts_.size());
+  const int past = static_cast<int>(queued.size());
+  auto episode = std::make_shared<EpisodeData>();
+  episode->Resize(past, n);
+  for (int i = 0; i < past; ++i) {
+    ActiveRequest& r = *queued[i].first;
+    const size_t k = episode->At(i, queued[i].second);
+    episode->arrivals[i] = r.arrival;
+    episode->prompt_tokens[i] = r.prompt_tokens;
+    episode->true_output[k] = r.output_tokens;
+    episode->true_score[k] = r.score;
+    episode->pred_output[k] = r.pred_output_tokens;
+    episode->pred_score[k] = r.pred_score;
+    r.id = i;
+  }
+  episode_ = std::move(episode);
+  pending_.clear();
+  metrics_.Reset();
+  step_ = past;
+  future_from_ = past;
+  end_time_ = now_;
+  done_ = false;
+  live_ = false;
 }
 
 void ClusterEnv::ResampleInFlight(const std::function<void(int, ActiveRequest*)>& set,

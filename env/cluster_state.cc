@@ -82,6 +82,7 @@ void ClusterEnv::LoadState(const std::vector<uint8_t>& bytes) {
   step_ = in.Get<int>();
   now_ = in.Get<double>();
   done_ = in.Get<bool>();
+  live_ = false;
   end_time_ = in.Get<double>();
   if (!in.AtEnd()) throw UserError("cluster state snapshot has trailing bytes");
   if (!done_) {

@@ -1,6 +1,7 @@
 #pragma once
 // Heuristic routers of spec section 4. They read the cluster state and the arrived request's
 // predictions (never its truth) and return an action: an expert index, or N to drop.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ class RoutingPolicy {
   // False for policies whose decision depends on their own history (round-robin's turn, the
   // random policy's stream), not only on the cluster and the arrived request.
   virtual bool DecidesFromStateAlone() const { return true; }
+  // Decisions where a policy with a time budget (the rollout planner) ran out of it and took
+  // its fallback's action instead; `serve` reports it in /metrics.
+  virtual long budget_fallbacks() const { return 0; }
+  // The next Act should be decided by `deadline` (serve: the request's arrival plus
+  // --decision-budget-ms, so that time spent waiting for the router counts); a policy with a
+  // time budget takes the earlier of it and its own. Policies that take no time ignore it.
+  virtual void SetNextDeadline(std::chrono::steady_clock::time_point deadline) { (void)deadline; }
 };
 
 // The heuristic routers, parsed once from their names (config, command line) by Heuristics().

@@ -208,6 +208,8 @@ void RegisterEnvKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.Add("planner.prune", &p.prune,
            "rollout: stop sampling an action this many standard errors below the base (0 = off)");
   keys.Add("planner.threads", &p.threads, "rollout: threads per decision");
+  keys.Add("planner.decision_budget_ms", &p.decision_budget_ms,
+           "rollout: wall-clock ms per decision, then the base's action (0 = no limit)");
   keys.Add("eval.seeds", &config->eval.seeds, "evaluation episodes");
   keys.Add("eval.seed_base", &config->eval.seed_base, "first evaluation seed");
   keys.Add("eval.threads", &config->eval.threads, "evaluation threads (0 = cores)");
@@ -450,6 +452,16 @@ ClusterPrelude ReadClusterPrelude(const std::string& file_text, const std::strin
 
 }  // namespace
 
+// Runs `f`; a UserError it throws comes out prefixed with the file it concerns.
+template <typename F>
+void PrefixErrors(const std::string& where, F f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    throw UserError(where + ": " + e.what());
+  }
+}
+
 RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>& overrides) {
   RunConfig config;
   config.config_path = path;
@@ -492,12 +504,10 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   env.arrivals.episode_rates =
       ParseDoubleList(where, "workload.episode_rates", "rates", texts.episode_rates);
   env.feature_groups = SplitList(texts.feature_groups);
-  try {
+  PrefixErrors(where, [&] {
     config.planner.hindsight_horizons =
         ParseIntList(texts.hindsight_horizons, "planner.hindsight_horizons");
-  } catch (const UserError& e) {
-    throw UserError(where + ": " + e.what());
-  }
+  });
 
   // Relative data paths are relative to the config file.
   const std::filesystem::path base =
@@ -516,17 +526,9 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   env.experts = cluster_keys->Build(vm, where, base.string(), synthetic_models);
   env.predictor.max_output_tokens = wl.max_output_tokens;
 
-  try {
-    ValidateEnvConfig(env);
-  } catch (const UserError& e) {
-    throw UserError(where + ": " + e.what());
-  }
+  PrefixErrors(where, [&] { ValidateEnvConfig(env); });
   ValidateWorkloadAndEval(where, config);
-  try {
-    ValidatePlannerConfig(config.planner);
-  } catch (const UserError& e) {
-    throw UserError(where + ": " + e.what());
-  }
+  PrefixErrors(where, [&] { ValidatePlannerConfig(config.planner); });
   ValidateTrain(where, config);
   ValidateSelect(where, &config, texts);
   ValidateRun(where, config);

@@ -11,15 +11,17 @@
 #include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
+#include "launch/named_policies.h"
 #include "launch/report.h"
 #include "launch/sac_policy_hook.h"
+#include "planner/rollout_policy.h"
 
 namespace po = boost::program_options;
 
 namespace qosroute {
 
 int RunEvaluateCommand(const Args& args) {
-  std::string config_path, policy_file, out_csv;
+  std::string config_path, policy_file, out_csv, planners;
   std::vector<std::string> overrides;
   int seeds = 0;
   bool heuristics = true;
@@ -33,7 +35,10 @@ int RunEvaluateCommand(const Args& args) {
       "set", po::value(&overrides)->composing(),
       "override a config key: section.key=value (repeatable)")(
       "heuristics", po::value(&heuristics)->default_value(true), "also evaluate every heuristic")(
-      "out", po::value(&out_csv), "write the comparison as CSV");
+      "planners", po::value(&planners),
+      ("also run these planners beside it, comma-separated (" + Planners().List() +
+       "; keys under [planner]); with hindsight the table gains a headroom column")
+          .c_str())("out", po::value(&out_csv), "write the comparison as CSV");
   const auto vm = ParseCommandLine(args, desc);
   if (!vm) return 0;
   if (policy_file.empty()) throw UserError("evaluate needs --policy FILE.h5");
@@ -43,9 +48,19 @@ int RunEvaluateCommand(const Args& args) {
     if (seeds < 1) throw UserError("--seeds must be >= 1, got " + std::to_string(seeds));
     config.eval.seeds = seeds;
   }
+  std::vector<std::string> planner_names;
+  if (!planners.empty()) {
+    planner_names = RequestedPolicies(planners, "");
+    for (const std::string& p : planner_names) {
+      if (!Planners().Has(p))
+        throw UserError("--planners: '" + p + "' is not a planner (" + Planners().List() + ")");
+    }
+  }
   auto workload = LoadConfiguredWorkload(config);
   std::vector<PolicyResult> results;
   if (heuristics) results = EvaluateHeuristics(config, workload);
+  for (const std::string& p : planner_names)
+    results.push_back({p, EvaluateNamedPolicy(p, config, workload, "")});
   results.push_back({"sac", EvaluateLearnedPolicy(config, workload, policy_file)});
   std::printf("%s", FormatComparisonTable(results).c_str());
   if (!out_csv.empty()) WriteText(out_csv, FormatComparisonCsv(results));

@@ -10,6 +10,7 @@
 #include "launch/commands.h"
 #include "launch/config.h"
 #include "launch/sac_policy_hook.h"
+#include "planner/rollout_policy.h"
 #include "serve/router.h"
 #include "serve/serve_loop.h"
 
@@ -46,6 +47,42 @@ std::vector<BackendSpec> ParseBackendFlags(const std::vector<std::string>& backe
   return backends;
 }
 
+// The router's policy: a trained file, the rollout planner, or a heuristic. `env` takes a
+// trained policy's feature groups.
+std::unique_ptr<RoutingPolicy> MakeServePolicy(const RunConfig& config, const std::string& policy,
+                                               const std::string& policy_file, bool budget_given,
+                                               std::shared_ptr<const Workload> workload,
+                                               EnvConfig* env) {
+  if (!policy_file.empty()) return LoadLearnedRoutingPolicy(config, policy_file, env);
+  if (Planners().Has(policy)) {
+    if (Planners().Parse(policy, "--policy") == PlannerKind::kHindsight)
+      throw UserError(
+          "--policy hindsight reads each request's true length and score: it is a bound for "
+          "simulate and evaluate, not a router (serve takes --policy rollout)");
+    return MakePlanner(PlannerKind::kRollout, config.planner, config.greedy, *env, workload);
+  }
+  if (budget_given) throw UserError("--decision-budget-ms applies to --policy rollout only");
+  return MakeHeuristic(policy, config.greedy);
+}
+
+RouterOptions MakeRouterOptions(const RunConfig& config, const RoutingPolicy& routing,
+                                const std::string& key_file, int health_ms, double budget_ms) {
+  RouterOptions options;
+  options.api_key = ReadApiKey(key_file, "QOSROUTE_API_KEY");
+  options.health_interval = std::chrono::milliseconds(health_ms);
+  options.policy_seed = config.eval.seed_base;
+  if (routing.name() == Planners().Name(PlannerKind::kRollout)) {
+    // Milliseconds per decision: on a thread of its own, with a deadline from each arrival.
+    options.decision_budget = std::chrono::microseconds(static_cast<long>(budget_ms * 1000.0));
+    options.decide_off_loop = true;
+    spdlog::warn(
+        "serve --policy rollout is experimental: in front of the fake backends on edge-4090 it "
+        "has measured below greedy-qos (docs/PLANNER.md, 'Serving'), though it gains in "
+        "simulation");
+  }
+  return options;
+}
+
 }  // namespace
 
 int RunServeCommand(const Args& args) {
@@ -53,7 +90,7 @@ int RunServeCommand(const Args& args) {
                            policy_file;
   std::vector<std::string> overrides, backend_flags, backend_keys;
   int port = 8000, health_ms = 200;
-  double drain_s = 30.0;
+  double drain_s = 30.0, budget_ms = 20.0;
   size_t body_limit = 1 << 20;
   po::options_description desc(
       "qosroute serve: an OpenAI-compatible router that sends each request to one backend (or "
@@ -65,8 +102,15 @@ int RunServeCommand(const Args& args) {
       "backend-key-file", po::value(&backend_keys)->composing(),
       "NAME=FILE: the API key the backend NAME needs (vLLM --api-key)")(
       "policy", po::value(&policy)->default_value(policy),
-      ("a heuristic: " + Heuristics().List()).c_str())(
-      "policy-file", po::value(&policy_file), "a trained policy (.h5); overrides --policy")(
+      ("a heuristic (" + Heuristics().List() +
+       ") or rollout (the planner, keys under [planner]; hindsight reads the truth and is not a "
+       "router)")
+          .c_str())(
+      "decision-budget-ms", po::value(&budget_ms)->default_value(budget_ms),
+      "rollout: ms from a request's arrival to its decision (time waiting for the router "
+      "counts); when it runs out before planner.samples futures are valued, the planner's base "
+      "policy decides (0: no limit)")("policy-file", po::value(&policy_file),
+                                      "a trained policy (.h5); overrides --policy")(
       "host", po::value(&host)->default_value(host),
       "address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface)")(
       "port", po::value(&port)->default_value(port), "port (0: any free port)")(
@@ -84,6 +128,7 @@ int RunServeCommand(const Args& args) {
   if (port < 0 || port > 65535) throw UserError("--port must be 0..65535");
   if (health_ms < 10) throw UserError("--health-interval-ms must be >= 10");
   if (!(drain_s >= 0)) throw UserError("--drain-seconds must be >= 0");
+  if (!(budget_ms >= 0)) throw UserError("--decision-budget-ms must be >= 0");
   if (backend_flags.empty())
     throw UserError("give one --backend NAME=URL per expert of the config");
 
@@ -92,19 +137,17 @@ int RunServeCommand(const Args& args) {
   const std::vector<BackendSpec> backends = ParseBackendFlags(backend_flags, backend_keys);
 
   EnvConfig env = config.env;
-  std::unique_ptr<RoutingPolicy> routing =
-      policy_file.empty() ? MakeHeuristic(policy, config.greedy)
-                          : LoadLearnedRoutingPolicy(config, policy_file, &env);
   auto workload = LoadConfiguredWorkload(config);
+  const bool budget_given =
+      vm->count("decision-budget-ms") && !vm->at("decision-budget-ms").defaulted();
+  std::unique_ptr<RoutingPolicy> routing =
+      MakeServePolicy(config, policy, policy_file, budget_given, workload, &env);
   std::vector<std::string> names;
   for (const ExpertConfig& e : env.experts) names.push_back(e.name);
   auto predictor = std::make_unique<WorkloadPriorPredictor>(*workload, names,
                                                             config.env.predictor.max_output_tokens);
 
-  RouterOptions options;
-  options.api_key = ReadApiKey(key_file, "QOSROUTE_API_KEY");
-  options.health_interval = std::chrono::milliseconds(health_ms);
-  options.policy_seed = config.eval.seed_base;
+  const RouterOptions options = MakeRouterOptions(config, *routing, key_file, health_ms, budget_ms);
   net::io_context io;
   Router router(io, env, workload, std::move(routing), std::move(predictor), backends, options);
   HttpServerOptions server_options;

@@ -12,80 +12,13 @@
 #include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
+#include "launch/named_policies.h"
 #include "launch/report.h"
-#include "launch/sac_policy_hook.h"
 #include "planner/rollout_policy.h"
 
 namespace po = boost::program_options;
 
 namespace qosroute {
-
-namespace {
-
-// The names --policy asks for ('all': the heuristics, and sac with a policy file), checked.
-std::vector<std::string> RequestedPolicies(const std::string& policy,
-                                           const std::string& policy_file) {
-  std::vector<std::string> policies;
-  if (policy == "all") {
-    policies = HeuristicNames();
-    if (!policy_file.empty()) policies.push_back("sac");
-  } else {
-    std::string item;
-    std::istringstream in(policy);
-    while (std::getline(in, item, ',')) policies.push_back(item);
-  }
-  for (const std::string& p : policies) {
-    if (p == "sac") {
-      if (policy_file.empty()) throw UserError("--policy sac needs --policy-file FILE.h5");
-    } else if (!Planners().Has(p)) {
-      MakeHeuristic(p);  // throws UserError naming the known policies
-    }
-  }
-  return policies;
-}
-
-// The hindsight bound: every episode at each of planner.hindsight_horizons, the best kept.
-std::vector<EpisodeMetrics> EvaluateHindsightBound(const RunConfig& config,
-                                                   std::shared_ptr<const Workload> workload) {
-  std::vector<EpisodeMetrics> best;
-  for (const int horizon : config.planner.hindsight_horizons) {
-    PlannerConfig planner = config.planner;
-    planner.horizon = horizon;
-    const std::vector<EpisodeMetrics> episodes = EvaluatePolicy(
-        config.env, workload,
-        [&] {
-          return MakePlanner(PlannerKind::kHindsight, planner, config.greedy, config.env, workload);
-        },
-        config.eval.seed_base, config.eval.seeds, config.eval.threads);
-    if (best.empty()) best = episodes;
-    for (size_t i = 0; i < episodes.size(); ++i) {
-      if (episodes[i].avg_qos > best[i].avg_qos) best[i] = episodes[i];
-    }
-    double qos = 0.0;
-    for (const EpisodeMetrics& m : episodes) qos += m.avg_qos / episodes.size();
-    spdlog::info("hindsight at horizon {}: avg QoS {:.4f}", horizon, qos);
-  }
-  return best;
-}
-
-std::vector<EpisodeMetrics> EvaluateNamedPolicy(const std::string& name, const RunConfig& config,
-                                                std::shared_ptr<const Workload> workload,
-                                                const std::string& policy_file) {
-  if (name == "sac") return EvaluateLearnedPolicy(config, workload, policy_file);
-  if (Planners().Has(name)) {
-    const PlannerKind kind = Planners().Parse(name, "--policy");
-    if (kind == PlannerKind::kHindsight) return EvaluateHindsightBound(config, workload);
-    return EvaluatePolicy(
-        config.env, workload,
-        [&] { return MakePlanner(kind, config.planner, config.greedy, config.env, workload); },
-        config.eval.seed_base, config.eval.seeds, config.eval.threads);
-  }
-  return EvaluatePolicy(
-      config.env, workload, [&] { return MakeHeuristic(name, config.greedy); },
-      config.eval.seed_base, config.eval.seeds, config.eval.threads);
-}
-
-}  // namespace
 
 int RunSimulateCommand(const Args& args) {
   std::string config_path, policy = "all", out_csv, policy_file, requests_csv;

@@ -35,16 +35,28 @@ void FutureSampler::ResetEpisode() {
   first_arrival_ = -1.0;
   last_arrival_ = 0.0;
   arrivals_seen_ = 0;
+  recent_.clear();
 }
 
-void FutureSampler::ObserveArrival(double arrival) {
+void FutureSampler::ObserveArrival(double arrival, bool live) {
+  live_ = live_ || live;
+  if (live_) {
+    recent_.push_back(arrival);
+    if (recent_.size() > static_cast<size_t>(kLiveRateWindow)) recent_.pop_front();
+    return;
+  }
   if (arrivals_seen_ == 0) first_arrival_ = arrival;
   last_arrival_ = arrival;
   ++arrivals_seen_;
 }
 
 double FutureSampler::rate() const {
-  if (configured_rate_ > 0.0) return configured_rate_;
+  if (live_) {
+    if (recent_.size() >= 2 && recent_.back() > recent_.front())
+      return (recent_.size() - 1) / (recent_.back() - recent_.front());
+  } else if (configured_rate_ > 0.0) {
+    return configured_rate_;
+  }
   // Arrivals seen over the time they spanned; before two are seen, the configured rate or
   // the episode rates' mean stands in.
   if (arrivals_seen_ >= 2 && last_arrival_ > first_arrival_)

@@ -5,6 +5,7 @@
 // already generated. FutureSampler draws one possible future from that, never reading the
 // episode's truth: the arrived request's truth and the remaining output of every request in
 // flight are drawn around their predictions by the predictor's error model.
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -20,8 +21,11 @@ class FutureSampler {
 
   // Called at each decision with the arrived request's arrival: the rate estimate for
   // arrival processes whose rate a router does not know in advance (mmpp, trace, a rate per
-  // episode) is the arrivals seen so far over the time they took.
-  void ObserveArrival(double arrival);
+  // episode) is the arrivals seen so far over the time they took. `live` (serve: the config's
+  // arrival process describes simulations, not this traffic): the rate is always estimated,
+  // from the last kLiveRateWindow arrivals, so that it follows the traffic as it changes.
+  void ObserveArrival(double arrival, bool live = false);
+  static constexpr int kLiveRateWindow = 64;
   void ResetEpisode();
   double rate() const;
 
@@ -42,6 +46,8 @@ class FutureSampler {
   double configured_rate_ = 0.0;  // 0: not known in advance
   double first_arrival_ = -1.0, last_arrival_ = 0.0;
   long arrivals_seen_ = 0;
+  bool live_ = false;
+  std::deque<double> recent_;  // live: the last kLiveRateWindow arrivals
 };
 
 }  // namespace qosroute

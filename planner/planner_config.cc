@@ -24,6 +24,9 @@ void ValidatePlannerConfig(const PlannerConfig& c) {
     fail("confidence", "must be a finite number >= 0, got " + std::to_string(c.confidence));
   if (!(c.prune >= 0.0 && std::isfinite(c.prune)))
     fail("prune", "must be a finite number >= 0, got " + std::to_string(c.prune));
+  if (!(c.decision_budget_ms >= 0.0 && std::isfinite(c.decision_budget_ms)))
+    fail("decision_budget_ms",
+         "must be a finite number >= 0 (0: no limit), got " + std::to_string(c.decision_budget_ms));
   if (c.threads < 1 || c.threads > 256)
     fail("threads", "must be in [1, 256], got " + std::to_string(c.threads));
   // A rollout starts the base from the state alone: a base with a history of its own (round

@@ -31,6 +31,11 @@ struct PlannerConfig {
   double prune = 2.0;
   // Threads per decision (the samples are split among them); 1 = the calling thread only.
   int threads = 1;
+  // Wall-clock time one decision may take (ms; 0 = no limit). When it runs out before
+  // `samples` futures are valued the decision falls back to the base policy's action; past
+  // them it decides on the futures valued so far. `serve --decision-budget-ms` sets it; with
+  // a limit, decisions depend on the machine's speed (not reproducible from the seed).
+  double decision_budget_ms = 0.0;
 };
 
 // Throws UserError naming the planner.* key when a value is out of range.

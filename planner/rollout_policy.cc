@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "common/error.h"
@@ -67,12 +68,20 @@ void RolloutPolicy::Reset(uint64_t seed) {
   for (auto& w : workers_) w->base->Reset(seed);
 }
 
+bool RolloutPolicy::OutOfTime() const {
+  return timed_ && std::chrono::steady_clock::now() >= deadline_;
+}
+
 double RolloutPolicy::Rollout(const ClusterEnv& prepared, int action, Worker* w) const {
   if (!w->slot) w->slot = std::make_unique<ClusterEnv>(prepared.Fork());
   prepared.ForkInto(w->slot.get());
   ClusterEnv& s = *w->slot;
   s.Step(action);
-  for (int h = 1; h < planner_.horizon && !s.done(); ++h) s.Step(w->base->Act(s));
+  for (int h = 1; h < planner_.horizon && !s.done(); ++h) {
+    // A clock read (~20 ns) per step (~10 us): a budget is overrun by one step at most.
+    if (OutOfTime()) return std::numeric_limits<double>::quiet_NaN();
+    s.Step(w->base->Act(s));
+  }
   // Credited over the rollout, plus what the queues are expected to credit later.
   return s.CreditedQos() + (s.done() ? 0.0 : s.LookaheadPotential());
 }
@@ -87,7 +96,10 @@ void RolloutPolicy::ValueOnFuture(const ClusterEnv& env, int k, const std::vecto
     // The future a router may imagine: the action, then horizon - 1 decisions, then the
     // next arrival (where the look-ahead potential values the queues), or the episode's end.
     Rng rng(SampleSeed(seed_, decision_, k));
-    const int rows = std::min(planner_.horizon + 1, env.num_requests() - env.step_index());
+    // A live env (serve) has no episode end to stop at.
+    const int rows = env.live()
+                         ? planner_.horizon + 1
+                         : std::min(planner_.horizon + 1, env.num_requests() - env.step_index());
     sampler_.SampleFuture(env, rows, rng, w->future.get());
     prepared.ReplaceFuture(w->future);
     sampler_.SampleInFlight(&prepared, rng);
@@ -96,24 +108,37 @@ void RolloutPolicy::ValueOnFuture(const ClusterEnv& env, int k, const std::vecto
   prepared.RestartCreditCount();
   values->assign(actions.size(), 0.0);
   for (size_t i = 0; i < actions.size(); ++i) {
-    if (active_[i]) (*values)[i] = Rollout(prepared, actions[i], w);
+    if (!active_[i]) continue;
+    (*values)[i] = Rollout(prepared, actions[i], w);
+    if (std::isnan((*values)[i])) return;  // out of time: this future is left out
   }
 }
 
-void RolloutPolicy::RunSamples(const ClusterEnv& env, int first, int count,
+bool RolloutPolicy::RunSamples(const ClusterEnv& env, int first, int count,
                                const std::vector<int>& actions) {
   values_.resize(first + count);
   const int threads = std::min<int>(static_cast<int>(workers_.size()), count);
   auto run = [&](int t) {
-    for (int k = first + t; k < first + count; k += threads)
+    for (int k = first + t; k < first + count; k += threads) {
+      values_[k].assign(actions.size(), std::numeric_limits<double>::quiet_NaN());
+      if (OutOfTime()) continue;
       ValueOnFuture(env, k, actions, workers_[t].get(), &values_[k]);
+    }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(run, t);
   run(0);
   for (std::thread& th : pool) th.join();
-  // Paired advantages over the base's action on the same futures.
+  // Paired advantages over the base's action on the same futures, valued in full.
+  bool complete = true;
   for (int k = first; k < first + count; ++k) {
+    bool valued = true;
+    for (size_t i = 0; i < actions.size(); ++i)
+      valued = valued && !(active_[i] && std::isnan(values_[k][i]));
+    if (!valued) {
+      complete = false;
+      continue;
+    }
     for (size_t i = 0; i < actions.size(); ++i) {
       if (!active_[i]) continue;
       const double d = values_[k][i] - values_[k][base_index_];
@@ -121,7 +146,9 @@ void RolloutPolicy::RunSamples(const ClusterEnv& env, int first, int count,
       stats_[i].sq += d * d;
       stats_[i].n += 1;
     }
+    ++last_.samples;
   }
+  return complete;
 }
 
 double RolloutPolicy::Stats::Mean() const {
@@ -135,7 +162,19 @@ double RolloutPolicy::Stats::StandardError() const {
 }
 
 int RolloutPolicy::Act(const ClusterEnv& env) {
-  sampler_.ObserveArrival(env.now());
+  const bool hindsight = kind_ == PlannerKind::kHindsight;
+  timed_ = !hindsight && (planner_.decision_budget_ms > 0.0 || next_deadline_);
+  if (timed_) {
+    deadline_ = std::chrono::steady_clock::time_point::max();
+    if (planner_.decision_budget_ms > 0.0) {
+      deadline_ = std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double, std::milli>(planner_.decision_budget_ms));
+    }
+    if (next_deadline_) deadline_ = std::min(deadline_, *next_deadline_);
+  }
+  next_deadline_.reset();
+  sampler_.ObserveArrival(env.now(), env.live());
   ++decision_;
   const std::vector<int> actions = ValidActions(env);
   const int base_action = workers_[0]->base->Act(env);
@@ -147,6 +186,23 @@ int RolloutPolicy::Act(const ClusterEnv& env) {
   active_.assign(actions.size(), 1);
   stats_.assign(actions.size(), Stats());
   values_.clear();
+  const size_t best = SearchBest(env, actions);
+  last_.mean_advantage.resize(actions.size());
+  for (size_t i = 0; i < actions.size(); ++i) last_.mean_advantage[i] = stats_[i].Mean();
+  if (last_.out_of_time && last_.samples < planner_.samples) {
+    // Too few futures for the confidence bound to mean what it says: the base's action.
+    ++budget_fallbacks_;
+    return last_.action;
+  }
+  if (best == base_index_) return last_.action;
+  const Stats& st = stats_[best];
+  const bool better =
+      hindsight ? st.Mean() > 0.0 : st.Mean() - planner_.confidence * st.StandardError() > 0.0;
+  if (better) last_.action = actions[best];
+  return last_.action;
+}
+
+size_t RolloutPolicy::SearchBest(const ClusterEnv& env, const std::vector<int>& actions) {
   const bool hindsight = kind_ == PlannerKind::kHindsight;
   // Futures in batches; after each, an action clearly worse than the base stops being
   // sampled (planner.prune), so the samples go where the best two actions are close.
@@ -157,7 +213,7 @@ int RolloutPolicy::Act(const ClusterEnv& env) {
     const int wanted =
         hindsight ? 1 : (drawn < planner_.samples ? planner_.samples : planner_.max_samples);
     const int count = std::min(batch, wanted - drawn);
-    RunSamples(env, drawn, count, actions);
+    if (!RunSamples(env, drawn, count, actions)) last_.out_of_time = true;
     drawn += count;
     best = base_index_;
     bool undecided = false;
@@ -177,21 +233,13 @@ int RolloutPolicy::Act(const ClusterEnv& env) {
     }
     int still = 0;
     for (size_t i = 0; i < actions.size(); ++i) still += active_[i] && i != base_index_;
-    if (hindsight || still == 0) break;
+    if (hindsight || still == 0 || last_.out_of_time) break;
     if (drawn < planner_.samples) continue;
     // All `samples` drawn: more only while the best's advantage is positive but not yet
     // significant.
     if (!(undecided && stats_[best].Mean() > 0.0) || drawn >= planner_.max_samples) break;
   }
-  last_.samples = drawn;
-  last_.mean_advantage.resize(actions.size());
-  for (size_t i = 0; i < actions.size(); ++i) last_.mean_advantage[i] = stats_[i].Mean();
-  if (best == base_index_) return last_.action;
-  const Stats& st = stats_[best];
-  const bool better =
-      hindsight ? st.Mean() > 0.0 : st.Mean() - planner_.confidence * st.StandardError() > 0.0;
-  if (better) last_.action = actions[best];
-  return last_.action;
+  return best;
 }
 
 std::unique_ptr<RoutingPolicy> MakePlanner(PlannerKind kind, const PlannerConfig& planner,

@@ -9,10 +9,14 @@
 //    above 0. Futures come in batches; an action whose advantage is `prune` standard errors
 //    below 0 stops being sampled, and up to `max_samples` futures are drawn where the best
 //    action's advantage is positive but not yet significant. Reads no truth (test
-//    rollout_policy_test).
+//    rollout_policy_test). With planner.decision_budget_ms a decision that runs out of time
+//    before `samples` futures are valued takes the base policy's action (`serve`).
 //  - hindsight: the same search on the episode's true future and true lengths, one rollout per
 //    action: a bound on what planning could gain, never offered to `serve`.
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +33,8 @@ const NameTable<PlannerKind>& Planners();
 struct PlannerDecision {
   int action = 0;
   int base_action = 0;
-  int samples = 0;                     // futures drawn
+  int samples = 0;                     // futures valued
+  bool out_of_time = false;            // planner.decision_budget_ms ran out
   std::vector<double> mean_advantage;  // per action: mean over futures of V(a) - V(base)
 };
 
@@ -43,6 +48,10 @@ class RolloutPolicy final : public RoutingPolicy {
   int Act(const ClusterEnv& env) override;
   // Its samples come from its own random stream.
   bool DecidesFromStateAlone() const override { return kind_ == PlannerKind::kHindsight; }
+  long budget_fallbacks() const override { return budget_fallbacks_; }
+  void SetNextDeadline(std::chrono::steady_clock::time_point deadline) override {
+    next_deadline_ = deadline;
+  }
   const PlannerDecision& last_decision() const { return last_; }
 
  private:
@@ -50,8 +59,15 @@ class RolloutPolicy final : public RoutingPolicy {
   // Values of every action on future `k`: fork, replace the future, roll out.
   void ValueOnFuture(const ClusterEnv& env, int k, const std::vector<int>& actions, Worker* w,
                      std::vector<double>* values) const;
+  // NaN when the decision's time ran out during the rollout.
   double Rollout(const ClusterEnv& prepared, int action, Worker* w) const;
-  void RunSamples(const ClusterEnv& env, int first, int count, const std::vector<int>& actions);
+  // Values futures first..first + count - 1; false when time ran out (those valued in full
+  // count, the others are left out).
+  bool RunSamples(const ClusterEnv& env, int first, int count, const std::vector<int>& actions);
+  bool OutOfTime() const;
+  // The search of one decision: futures in batches until the best action is settled (or
+  // time runs out); returns the index of the best action found.
+  size_t SearchBest(const ClusterEnv& env, const std::vector<int>& actions);
 
   // Paired advantage of one action over the base's, over the futures it was tried on.
   struct Stats {
@@ -73,6 +89,10 @@ class RolloutPolicy final : public RoutingPolicy {
   std::vector<Stats> stats_;                 // per action index
   size_t base_index_ = 0;
   PlannerDecision last_;
+  bool timed_ = false;  // this decision has a deadline
+  std::chrono::steady_clock::time_point deadline_;
+  std::optional<std::chrono::steady_clock::time_point> next_deadline_;  // SetNextDeadline
+  std::atomic<long> budget_fallbacks_{0};  // read by serve's /metrics while deciding
 };
 
 std::unique_ptr<RoutingPolicy> MakePlanner(PlannerKind kind, const PlannerConfig& planner,

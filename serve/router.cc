@@ -21,7 +21,8 @@ Router::Router(net::io_context& io, const EnvConfig& env, std::shared_ptr<const 
       options_(options),
       origin_(std::chrono::steady_clock::now()),
       added_bounds_(AddedLatencyBuckets()),
-      added_counts_(added_bounds_.size() + 1, 0) {
+      added_counts_(added_bounds_.size() + 1, 0),
+      decide_counts_(added_bounds_.size() + 1, 0) {
   for (const ExpertConfig& e : env.experts) {
     const auto it = std::find_if(backends.begin(), backends.end(),
                                  [&](const BackendSpec& b) { return b.name == e.name; });
@@ -50,9 +51,13 @@ Router::Router(net::io_context& io, const EnvConfig& env, std::shared_ptr<const 
                     groups);
   }
   policy_->Reset(options.policy_seed);
+  if (options_.decide_off_loop) decider_ = std::make_unique<net::thread_pool>(1);
 }
 
-Router::~Router() = default;
+Router::~Router() {
+  // A decision in progress finishes first: it uses the policy and posts back to the loop.
+  if (decider_) decider_->join();
+}
 
 double Router::Now() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - origin_).count();
@@ -118,19 +123,72 @@ void Router::DecideBatch() {
       pointers.push_back(&observations[i]);
     }
     // The batch shares one state: either every request found a healthy backend or none did.
+    const double start = Now();
     const std::vector<int> actions = batch.front().healthy ? policy_->ActOnObservations(pointers)
                                                            : std::vector<int>(batch.size(), -1);
+    RecordDecisionTime(Now() - start);
     for (size_t i = 0; i < batch.size(); ++i) {
       batch[i].action = batch[i].healthy ? Fallback(actions[i], available[i]) : -1;
       Dispatch(std::move(batch[i]));
     }
     return;
   }
+  if (decider_) {
+    for (Pending& p : batch) to_decide_.push_back(std::move(p));
+    return DecideNextOffLoop();
+  }
   // One at a time, each on the state that includes the ones routed before it.
   for (Pending& p : batch) {
     std::vector<uint8_t> available;
-    p.action = Observe(&p, &available) ? Fallback(policy_->Act(live_env_), available) : -1;
+    p.action = -1;
+    if (Observe(&p, &available)) {
+      SetDeadline(p);
+      const double start = Now();
+      const int action = policy_->Act(live_env_);
+      RecordDecisionTime(Now() - start);
+      p.action = Fallback(action, available);
+    }
     Dispatch(std::move(p));
+  }
+}
+
+void Router::SetDeadline(const Pending& p) {
+  if (options_.decision_budget.count() <= 0) return;
+  policy_->SetNextDeadline(origin_ +
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(p.received)) +
+                           options_.decision_budget);
+}
+
+// One decision at a time, each observed when it starts, so that it sees every request routed
+// before it (as on the loop); the decider works on a fork of the live env while the loop goes
+// on updating the live state.
+void Router::DecideNextOffLoop() {
+  while (!deciding_ && !to_decide_.empty()) {
+    auto job = std::make_shared<Pending>(std::move(to_decide_.front()));
+    to_decide_.pop_front();
+    auto available = std::make_shared<std::vector<uint8_t>>();
+    if (!Observe(job.get(), available.get())) {
+      job->action = -1;
+      Dispatch(std::move(*job));
+      continue;
+    }
+    SetDeadline(*job);
+    deciding_ = true;
+    auto env = std::make_shared<const ClusterEnv>(live_env_.Fork());
+    net::post(*decider_, [this, env, job, available] {
+      const auto start = std::chrono::steady_clock::now();
+      const int action = policy_->Act(*env);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      net::post(io_, [this, job, available, action, seconds] {
+        RecordDecisionTime(seconds);
+        job->action = Fallback(action, *available);
+        deciding_ = false;
+        Dispatch(std::move(*job));
+        DecideNextOffLoop();
+      });
+    });
   }
 }
 
@@ -294,6 +352,13 @@ void Router::RecordAddedLatency(long id, const Call& c) {
       std::lower_bound(added_bounds_.begin(), added_bounds_.end(), added) - added_bounds_.begin();
   ++added_counts_[k];
   added_sum_ += added;
+}
+
+void Router::RecordDecisionTime(double seconds) {
+  const size_t k =
+      std::lower_bound(added_bounds_.begin(), added_bounds_.end(), seconds) - added_bounds_.begin();
+  ++decide_counts_[k];
+  decide_sum_ += seconds;
 }
 
 }  // namespace qosroute

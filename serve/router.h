@@ -9,7 +9,9 @@
 // One class over several files: router.cc (construction, decisions, forwarding, answers),
 // router_health.cc (health checks and scrapes), router_endpoints.cc (/health, /v1/models,
 // /metrics); the accounting that becomes the live state is LiveState (live_state.h).
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +39,13 @@ struct RouterOptions {
   std::chrono::milliseconds health_timeout{300};
   HttpCallOptions call;
   uint64_t policy_seed = 0;  // the random heuristic's stream
+  // Each request's decision is due this long after it arrived (0: no deadline); the policy
+  // learns it through SetNextDeadline (the rollout planner then falls back to its base).
+  std::chrono::microseconds decision_budget{0};
+  // Decide on a thread of its own, one request at a time, so that the event loop keeps
+  // reading requests and relaying answers while a slow policy (the planner: milliseconds per
+  // decision) decides. Heuristics and learned policies decide on the loop (microseconds).
+  bool decide_off_loop = false;
 };
 
 class Router {
@@ -71,6 +80,9 @@ class Router {
 
   void HandleCompletion(std::shared_ptr<Exchange> exchange, bool chat, double received);
   void DecideBatch();
+  // decide_off_loop: starts the next queued decision unless one is running.
+  void DecideNextOffLoop();
+  void SetDeadline(const Pending& p);
   // Builds the live observation of p's decision in live_env_; false when no backend is healthy.
   bool Observe(Pending* p, std::vector<uint8_t>* available);
   int Fallback(int action, const std::vector<uint8_t>& available) const;
@@ -81,6 +93,7 @@ class Router {
   void FinishCall(long id, const std::string& name, beast::error_code ec, std::string body);
   void EndCall(long id, const std::string& outcome);
   void RecordAddedLatency(long id, const Call& call);
+  void RecordDecisionTime(double seconds);
   void HealthCheck(size_t backend);
   void MarkDown(size_t backend, const std::string& why);
   void HandleHealth(std::shared_ptr<Exchange> exchange);
@@ -106,9 +119,15 @@ class Router {
   long decisions_ = 0;
   long batches_ = 0;
   std::vector<Pending> pending_;
+  std::deque<Pending> to_decide_;  // decide_off_loop: waiting for the decider
+  bool deciding_ = false;
+  std::unique_ptr<net::thread_pool> decider_;  // decide_off_loop: one thread
   std::vector<double> added_bounds_;
   std::vector<uint64_t> added_counts_;
   double added_sum_ = 0.0;
+  // The policy's own time per decision round (same buckets): a planner's budget shows here.
+  std::vector<uint64_t> decide_counts_;
+  double decide_sum_ = 0.0;
 };
 
 // The router's added-latency histogram buckets (seconds).

@@ -72,6 +72,13 @@ void Router::HandleMetrics(std::shared_ptr<Exchange> ex) {
   w.Histogram("qosroute_added_latency_seconds",
               "Router time per request: parse, decide, hand over to the backend.", {},
               added_bounds_, added_counts_, added_sum_);
+  w.Histogram("qosroute_decision_seconds",
+              "The policy's time per decision round (one request, or one batched forward pass).",
+              {{"policy", policy_name_}}, added_bounds_, decide_counts_, decide_sum_);
+  w.Counter("qosroute_decision_budget_fallbacks_total",
+            "Decisions where the policy ran out of its time budget (--decision-budget-ms) and "
+            "took its base policy's action.",
+            {{"policy", policy_name_}}, static_cast<double>(policy_->budget_fallbacks()));
   HttpResponse res{http::status::ok, ex->request().version()};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.body() = w.text();

@@ -500,16 +500,29 @@ TEST_F(CheckpointCli, LearnedRouterRecipeTrainsResumesAndEvaluatesWithItsOwnFeat
       << evaluated.output;
   EXPECT_NE(evaluated.output.find("vs greedy (paired)"), std::string::npos) << evaluated.output;
   EXPECT_NE(evaluated.output.find("\nsac "), std::string::npos) << evaluated.output;
-  // The selected file evaluates the same way, at a margin the config may override.
-  const Finished selected =
-      RunQosroute({"evaluate", "--policy", dir + "/policy_selected.h5", "--config", ConfigPath(),
-                   "--seeds", "2", "--set", "sac.deviation_margin=3"},
-                  "cli_recipe_evaluate_selected.log");
+  // The selected file evaluates the same way, at a margin the config may override, beside
+  // the planners (the table then has a headroom column).
+  const Finished selected = RunQosroute(
+      {"evaluate", "--policy", dir + "/policy_selected.h5", "--config", ConfigPath(), "--seeds",
+       "2", "--set", "sac.deviation_margin=3", "--planners", "rollout,hindsight", "--set",
+       "planner.samples=4", "--set", "planner.max_samples=4", "--set", "planner.horizon=8", "--set",
+       "planner.hindsight_horizons=8"},
+      "cli_recipe_evaluate_selected.log");
   ASSERT_EQ(selected.exit_code, 0) << selected.output;
   EXPECT_NE(selected.output.find("deviation margin 3 nats (sac.deviation_margin)"),
             std::string::npos)
       << selected.output;
   EXPECT_NE(selected.output.find("\nsac "), std::string::npos) << selected.output;
+  EXPECT_NE(selected.output.find("\nrollout "), std::string::npos) << selected.output;
+  EXPECT_NE(selected.output.find("\nhindsight "), std::string::npos) << selected.output;
+  EXPECT_NE(selected.output.find("headroom"), std::string::npos) << selected.output;
+  const Finished not_a_planner = RunQosroute({"evaluate", "--policy", dir + "/policy_selected.h5",
+                                              "--config", ConfigPath(), "--planners", "greedy-qos"},
+                                             "cli_recipe_evaluate_bad_planner.log");
+  EXPECT_EQ(not_a_planner.exit_code, 2) << not_a_planner.output;
+  EXPECT_NE(not_a_planner.output.find("--planners: 'greedy-qos' is not a planner"),
+            std::string::npos)
+      << not_a_planner.output;
 
   // A config that contradicts the recipe's needs is one sentence naming the key.
   args = TrainArgs(FreshDir("cli_recipe_bad"),

@@ -3,6 +3,8 @@
 // and the truth of requests in flight can be replaced.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
 #include "env_test_util.h"
@@ -45,11 +47,11 @@ TEST(ClusterFork, AForkStepsOnAsTheOriginalAndLeavesItUntouched) {
   EXPECT_EQ(twin.Metrics().avg_qos, reference.Metrics().avg_qos);
 }
 
-// The episode's own requests from now on, as a future.
-std::shared_ptr<EpisodeData> OwnFuture(const ClusterEnv& env) {
+// The episode's own requests from now on (the next `rows` of them; -1: all), as a future.
+std::shared_ptr<EpisodeData> OwnFuture(const ClusterEnv& env, int rows = -1) {
   const int n = static_cast<int>(env.experts().size());
   auto future = std::make_shared<EpisodeData>();
-  future->Resize(env.num_requests() - env.step_index(), n);
+  future->Resize(rows >= 0 ? rows : env.num_requests() - env.step_index(), n);
   for (int i = 0; i < future->size(); ++i) {
     const ClusterEnv::EpisodeRequest r = env.Request(env.step_index() + i);
     future->arrivals[i] = r.arrival;
@@ -160,6 +162,78 @@ TEST(ClusterFork, TheTruthOfRequestsInFlightCanBeResampled) {
   EXPECT_DEATH(
       fork.ResampleInFlight([](int, ActiveRequest* r) { r->output_tokens = r->generated; }),
       "output left to generate");
+}
+
+// The queues of `sim` as `serve` would report them, the engines' clocks included.
+std::vector<ClusterEnv::LiveExpert> LiveQueues(const ClusterEnv& sim) {
+  std::vector<ClusterEnv::LiveExpert> state(sim.experts().size());
+  for (size_t e = 0; e < state.size(); ++e) {
+    const ExpertServer& s = sim.experts()[e];
+    state[e].running = s.running();
+    state[e].waiting.assign(s.waiting().begin(), s.waiting().end());
+    state[e].busy_until = s.clock();
+  }
+  return state;
+}
+
+// `serve` plans on forks of its live env, which has no episode: a replaced future becomes the
+// fork's episode, and it runs on as the simulator does from the same state.
+TEST(ClusterFork, ALiveForkRunsItsReplacedFutureAsTheSimulatorWould) {
+  auto workload = SyntheticTestWorkload();
+  auto greedy = MakeHeuristic(Heuristic::kGreedyQos);
+  const EnvConfig config = PaperLikeConfig(8.0, 400);
+  ClusterEnv sim(config, workload);
+  sim.Reset(21);
+  const int horizon = 24;
+  int compared = 0;
+  for (int step = 0; step < 300; ++step) {
+    const ClusterEnv::Counts counts = sim.CountRequests();
+    // Completions the simulator holds but has not credited yet are not in a live state.
+    const bool nothing_pending =
+        counts.completed + counts.dropped == sim.CreditedRequests() && counts.in_flight > 0;
+    if (step % 20 == 10 && nothing_pending) {
+      ClusterEnv live(config, workload);
+      live.ObserveLive(sim.now(), sim.arrived(), LiveQueues(sim),
+                       std::vector<uint8_t>(config.experts.size(), 1));
+      ASSERT_TRUE(live.live());
+      ASSERT_TRUE(live.done());
+      const std::vector<uint8_t> saved = live.SaveState();
+      ClusterEnv from_sim = sim.Fork(), from_live = live.Fork();
+      auto future = OwnFuture(sim, horizon + 1);
+      from_sim.ReplaceFuture(future);
+      from_live.ReplaceFuture(future);
+      EXPECT_FALSE(from_live.live());
+      EXPECT_FALSE(from_live.done());
+      // The requests in flight are the episode's past, one row each.
+      const int past = static_cast<int>(counts.in_flight);
+      EXPECT_EQ(from_live.step_index(), past);
+      EXPECT_EQ(from_live.num_requests(), past + horizon + 1);
+      std::vector<int> ids;
+      for (const ExpertServer& e : from_live.experts()) {
+        for (const ActiveRequest& r : e.running()) ids.push_back(r.id);
+        for (const ActiveRequest& r : e.waiting()) ids.push_back(r.id);
+      }
+      std::sort(ids.begin(), ids.end());
+      for (int i = 0; i < past; ++i) EXPECT_EQ(ids[i], i);
+      from_sim.RestartCreditCount();
+      for (int h = 0; h < horizon; ++h) {
+        const int a = greedy->Act(from_sim);
+        ASSERT_EQ(greedy->Act(from_live), a) << "step " << step << " + " << h;
+        from_sim.Step(a);
+        from_live.Step(a);
+      }
+      EXPECT_FALSE(from_live.done());
+      EXPECT_EQ(from_live.step_index(), past + horizon);
+      EXPECT_EQ(from_live.CreditedQos(), from_sim.CreditedQos()) << "step " << step;
+      EXPECT_EQ(from_live.LookaheadPotential(), from_sim.LookaheadPotential()) << "step " << step;
+      // The live env itself is untouched: `serve` observes on it again at the next request.
+      EXPECT_TRUE(live.live());
+      EXPECT_EQ(live.SaveState(), saved);
+      ++compared;
+    }
+    sim.Step(greedy->Act(sim));
+  }
+  EXPECT_GE(compared, 5);
 }
 
 }  // namespace

@@ -172,6 +172,85 @@ TEST(FutureSampler, FuturesHaveTheConfiguredRateAndTheWorkloadsMix) {
   EXPECT_NEAR(estimating.rate(), 10.0, 1e-9);
 }
 
+// The cluster of `sim` as `serve` sees it: its live env (no episode, no truth of the future).
+ClusterEnv LiveCopy(const ClusterEnv& sim, const EnvConfig& config,
+                    std::shared_ptr<const Workload> workload) {
+  std::vector<ClusterEnv::LiveExpert> state(sim.experts().size());
+  for (size_t e = 0; e < state.size(); ++e) {
+    state[e].running = sim.experts()[e].running();
+    state[e].waiting.assign(sim.experts()[e].waiting().begin(), sim.experts()[e].waiting().end());
+  }
+  ClusterEnv live(config, std::move(workload));
+  live.ObserveLive(sim.now(), sim.arrived(), state, std::vector<uint8_t>(state.size(), 1));
+  return live;
+}
+
+// `serve --policy rollout`: the planner decides on the live env; a budget that runs out before
+// planner.samples futures are valued gives the base policy's action, one that does not run out
+// changes nothing.
+TEST(RolloutPolicy, DecidesOnTheLiveClusterAndFallsBackWhenItsBudgetRunsOut) {
+  auto workload = SyntheticTestWorkload();
+  const EnvConfig config = Edge(80.0, 500);
+  ClusterEnv sim(config, workload);
+  sim.Reset(9);
+  auto greedy = MakeHeuristic(Heuristic::kGreedyQos);
+  PlannerConfig tiny = SmallPlanner(), ample = SmallPlanner();
+  tiny.decision_budget_ms = 1e-6;
+  ample.decision_budget_ms = 1e6;
+  RolloutPolicy unlimited(PlannerKind::kRollout, SmallPlanner(), GreedyQosOptions(), config,
+                          workload);
+  RolloutPolicy short_of_time(PlannerKind::kRollout, tiny, GreedyQosOptions(), config, workload);
+  RolloutPolicy in_time(PlannerKind::kRollout, ample, GreedyQosOptions(), config, workload);
+  for (RoutingPolicy* p :
+       std::initializer_list<RoutingPolicy*>{&unlimited, &short_of_time, &in_time})
+    p->Reset(5);
+  long searched = 0, changed = 0;
+  for (int step = 0; step < 400 && !sim.done(); ++step) {
+    if (step >= 100 && step % 10 == 0) {
+      ClusterEnv live = LiveCopy(sim, config, workload);
+      const std::vector<uint8_t> before = live.SaveState();
+      const int a = unlimited.Act(live);
+      ASSERT_TRUE(live.observation().action_mask[a]) << step;
+      EXPECT_EQ(live.SaveState(), before) << "planning changed the live env";
+      EXPECT_TRUE(live.live());
+      const PlannerDecision& d = unlimited.last_decision();
+      EXPECT_FALSE(d.out_of_time);
+      if (!d.mean_advantage.empty()) {
+        ++searched;
+        EXPECT_GE(d.samples, 4);  // pruning may stop every alternative after 4 futures
+      }
+      changed += a != d.base_action;
+      EXPECT_EQ(in_time.Act(live), a) << step;
+      EXPECT_EQ(in_time.last_decision().mean_advantage, d.mean_advantage) << step;
+      EXPECT_EQ(short_of_time.Act(live), d.base_action) << step;
+      EXPECT_EQ(short_of_time.last_decision().out_of_time, !d.mean_advantage.empty()) << step;
+    }
+    sim.Step(greedy->Act(sim));
+  }
+  EXPECT_GE(searched, 10);
+  EXPECT_GT(changed, 0) << "the planner never left greedy-qos: the comparison proves little";
+  EXPECT_EQ(unlimited.budget_fallbacks(), 0);
+  EXPECT_EQ(in_time.budget_fallbacks(), 0);
+  EXPECT_EQ(short_of_time.budget_fallbacks(), searched);
+}
+
+// Live, the configured arrival rate describes simulations, not the traffic: the rate is
+// estimated from the last FutureSampler::kLiveRateWindow arrivals and follows a change.
+TEST(FutureSampler, LiveRateFollowsTheTrafficFromTheLastArrivals) {
+  auto workload = SyntheticTestWorkload();
+  FutureSampler sampler(Edge(80.0, 100), workload);
+  EXPECT_DOUBLE_EQ(sampler.rate(), 80.0);
+  sampler.ObserveArrival(0.0, true);
+  EXPECT_DOUBLE_EQ(sampler.rate(), 80.0);  // one arrival: the configured rate stands in
+  double t = 0.0;
+  for (int i = 0; i < 200; ++i) sampler.ObserveArrival(t += 0.1, true);
+  EXPECT_NEAR(sampler.rate(), 10.0, 1e-9);
+  for (int i = 0; i < FutureSampler::kLiveRateWindow; ++i) sampler.ObserveArrival(t += 0.02, true);
+  EXPECT_NEAR(sampler.rate(), 50.0, 1e-9);
+  sampler.ResetEpisode();
+  EXPECT_DOUBLE_EQ(sampler.rate(), 80.0);
+}
+
 TEST(PlannerConfig, BadKeysAreOneErrorNamingTheKey) {
   auto expect_error = [](const std::string& set, const std::string& part) {
     try {
@@ -193,6 +272,7 @@ TEST(PlannerConfig, BadKeysAreOneErrorNamingTheKey) {
   expect_error("planner.base=round-robin", "planner.base must decide from the state alone");
   expect_error("planner.base=oracle", "planner.base: unknown");
   expect_error("planner.samples=many", "planner.samples");
+  expect_error("planner.decision_budget_ms=-2", "planner.decision_budget_ms must be a finite");
   EXPECT_EQ(LoadRunConfig("", {"planner.horizon=4"}).planner.horizon, 4);
 }
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "serve/http_client.h"
+#include "serve/prometheus_text.h"
 
 extern char** environ;
 
@@ -234,6 +235,12 @@ TEST_F(ServeE2eTest, BadFlagsExitTwoNamingWhatIsWrong) {
       {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b, "--backend",
         "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b, "--policy", "oracle"},
        "oracle"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b, "--backend",
+        "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b, "--policy", "hindsight"},
+       "not a router"},
+      {{"serve", "--config", kConfig, "--backend", "alpaca-native=" + b, "--backend",
+        "chatglm-6b=" + b, "--backend", "mpt-7b-instruct=" + b, "--decision-budget-ms", "5"},
+       "--decision-budget-ms applies to --policy rollout only"},
       {{"fake-backend", "--config", kConfig, "--expert", "gpt-5"}, "no expert of that name"},
       {{"fake-backend", "--config", kConfig}, "--expert NAME is required"},
       {{"loadgen", "--config", kConfig, "--rate", "5", "--requests", "3"}, "--url is required"},
@@ -321,6 +328,55 @@ TEST_F(ServeE2eTest, StreamsDeliverEveryTokenInOrderForCompletionsAndChat) {
   const auto j = nlohmann::json::parse(whole.body);
   EXPECT_EQ(j["choices"][0]["text"], " t0 t1 t2 t3 t4");
   EXPECT_EQ(j["usage"]["completion_tokens"], 5);
+}
+
+// `serve --policy rollout`: the planner routes live traffic within its per-decision budget
+// (the policy's time per decision in /metrics), falling back to greedy-qos when it runs out.
+TEST_F(ServeE2eTest, RolloutRoutesWithinItsDecisionBudget) {
+  StartBackends();
+  const double budget_ms = 4.0;
+  StartRouter({"--policy", "rollout", "--decision-budget-ms", std::to_string(budget_ms), "--set",
+               "planner.samples=8", "--set", "planner.max_samples=8", "--set",
+               "planner.horizon=16"});
+  EXPECT_NE(Health().find("\"policy\":\"rollout\""), std::string::npos) << Health();
+  Process loadgen(
+      {"loadgen", "--url", "http://127.0.0.1:" + std::to_string(router_port_), "--config", kConfig,
+       "--rate", "60", "--requests", "180", "--out", Path("requests.csv")},
+      Path("loadgen.log"));
+  ASSERT_EQ(loadgen.Wait(90), 0) << "see " << Path("loadgen.log");
+  std::ifstream csv(Path("requests.csv"));
+  std::string line;
+  std::getline(csv, line);
+  int rows = 0, ok = 0;
+  while (std::getline(csv, line)) {
+    ++rows;
+    ok += line.find(",200,") != std::string::npos;
+  }
+  EXPECT_EQ(rows, 180);
+  EXPECT_GT(ok, 150);
+  const std::string text = Fetch(router_port_, http::verb::get, "/metrics").body;
+  double decisions = -1, fallbacks = -1, within = -1, timed = -1;
+  for (const PrometheusSample& m : ParsePrometheusText(text)) {
+    auto label = [&](const std::string& key) {
+      for (const auto& [k, v] : m.labels)
+        if (k == key) return v;
+      return std::string();
+    };
+    if (m.name == "qosroute_decisions_total") decisions = m.value;
+    if (m.name == "qosroute_decision_budget_fallbacks_total") fallbacks = m.value;
+    if (m.name == "qosroute_decision_seconds_count") timed = m.value;
+    // The budget is kept to within one simulated step past it; 50 ms leaves room for a slow or
+    // sanitized build and still catches a planner that ignores its budget (~12 ms per decision
+    // at the defaults, far more under a sanitizer).
+    if (m.name == "qosroute_decision_seconds_bucket" && label("le") == "0.05") within = m.value;
+  }
+  EXPECT_EQ(decisions, 180) << text;
+  EXPECT_EQ(timed, 180) << text;
+  EXPECT_EQ(within, timed) << "a decision took more than 50 ms with a " << budget_ms
+                           << " ms budget:\n"
+                           << text;
+  EXPECT_GE(fallbacks, 0) << text;
+  EXPECT_LE(fallbacks, decisions) << text;
 }
 
 TEST_F(ServeE2eTest, DropsAnswer503WithRetryAfter) {
