@@ -164,18 +164,6 @@ TEST(ClusterFork, TheTruthOfRequestsInFlightCanBeResampled) {
       "output left to generate");
 }
 
-// The queues of `sim` as `serve` would report them, the engines' clocks included.
-std::vector<ClusterEnv::LiveExpert> LiveQueues(const ClusterEnv& sim) {
-  std::vector<ClusterEnv::LiveExpert> state(sim.experts().size());
-  for (size_t e = 0; e < state.size(); ++e) {
-    const ExpertServer& s = sim.experts()[e];
-    state[e].running = s.running();
-    state[e].waiting.assign(s.waiting().begin(), s.waiting().end());
-    state[e].busy_until = s.clock();
-  }
-  return state;
-}
-
 // `serve` plans on forks of its live env, which has no episode: a replaced future becomes the
 // fork's episode, and it runs on as the simulator does from the same state.
 TEST(ClusterFork, ALiveForkRunsItsReplacedFutureAsTheSimulatorWould) {
@@ -193,7 +181,7 @@ TEST(ClusterFork, ALiveForkRunsItsReplacedFutureAsTheSimulatorWould) {
         counts.completed + counts.dropped == sim.CreditedRequests() && counts.in_flight > 0;
     if (step % 20 == 10 && nothing_pending) {
       ClusterEnv live(config, workload);
-      live.ObserveLive(sim.now(), sim.arrived(), LiveQueues(sim),
+      live.ObserveLive(sim.now(), sim.arrived(), testing_util::LiveQueuesOf(sim, true),
                        std::vector<uint8_t>(config.experts.size(), 1));
       ASSERT_TRUE(live.live());
       ASSERT_TRUE(live.done());

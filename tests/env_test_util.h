@@ -13,6 +13,19 @@
 
 namespace qosroute::testing_util {
 
+// The queues of `sim` as `serve` reports them (ClusterEnv::ObserveLive's input); with
+// `clocks`, each engine's busy-until is the simulator's clock (a router only estimates it).
+inline std::vector<ClusterEnv::LiveExpert> LiveQueuesOf(const ClusterEnv& sim, bool clocks) {
+  std::vector<ClusterEnv::LiveExpert> state(sim.experts().size());
+  for (size_t e = 0; e < state.size(); ++e) {
+    const ExpertServer& s = sim.experts()[e];
+    state[e].running = s.running();
+    state[e].waiting.assign(s.waiting().begin(), s.waiting().end());
+    if (clocks) state[e].busy_until = s.clock();
+  }
+  return state;
+}
+
 // The greedy-qos value of routing the arrived request to `expert`, recomputed here from
 // the look-ahead estimate: predicted score x P(meet SLA) - harm to requests already queued.
 inline double GreedyRoutingValue(const ClusterEnv& env, int expert, const EnvConfig& config) {

@@ -175,11 +175,7 @@ TEST(FutureSampler, FuturesHaveTheConfiguredRateAndTheWorkloadsMix) {
 // The cluster of `sim` as `serve` sees it: its live env (no episode, no truth of the future).
 ClusterEnv LiveCopy(const ClusterEnv& sim, const EnvConfig& config,
                     std::shared_ptr<const Workload> workload) {
-  std::vector<ClusterEnv::LiveExpert> state(sim.experts().size());
-  for (size_t e = 0; e < state.size(); ++e) {
-    state[e].running = sim.experts()[e].running();
-    state[e].waiting.assign(sim.experts()[e].waiting().begin(), sim.experts()[e].waiting().end());
-  }
+  const std::vector<ClusterEnv::LiveExpert> state = testing_util::LiveQueuesOf(sim, false);
   ClusterEnv live(config, std::move(workload));
   live.ObserveLive(sim.now(), sim.arrived(), state, std::vector<uint8_t>(state.size(), 1));
   return live;

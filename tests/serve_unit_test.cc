@@ -6,6 +6,7 @@
 #include "env/cluster_env.h"
 #include "env/heuristics.h"
 #include "env/workload.h"
+#include "env_test_util.h"
 #include "launch/config.h"
 #include "serve/openai_api.h"
 #include "serve/serve_predictor.h"
@@ -127,14 +128,9 @@ TEST(LiveObservationTest, EqualsTheSimulatorsForTheSameState) {
   int checked = 0, nonempty = 0;
   for (int step = 0; step < 600 && !sim.done(); ++step) {
     if (step % 37 == 5) {
-      std::vector<ClusterEnv::LiveExpert> state(sim.experts().size());
-      for (size_t e = 0; e < state.size(); ++e) {
-        const ExpertServer& s = sim.experts()[e];
-        state[e].running = s.running();
-        state[e].waiting.assign(s.waiting().begin(), s.waiting().end());
-        state[e].busy_until = s.clock();
+      const std::vector<ClusterEnv::LiveExpert> state = testing_util::LiveQueuesOf(sim, true);
+      for (const ExpertServer& s : sim.experts())
         nonempty += !s.running().empty() && !s.waiting().empty();
-      }
       const std::vector<uint8_t> all(state.size(), 1);
       const Observation& a = sim.observation();
       const Observation& b = live.ObserveLive(sim.now(), sim.arrived(), state, all);
