@@ -169,7 +169,7 @@ StepResult ClusterEnv::DoStep(int action) {
   result.done = done_;
   if (!done_) {
     UpdateArrivedView();
-    if (!planning_) BuildObservation();
+    if (BuildsObservations()) BuildObservation();
   }
   return result;
 }

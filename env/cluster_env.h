@@ -157,8 +157,12 @@ class ClusterEnv final : public Environment {
   // Makes this env a planner's rollout fork: its steps compute only what a rollout values
   // (the credit; no impact penalty, no shaping) and build no observation (observation()
   // keeps the last one built, with its action mask), while the arrived view stays current
-  // for the heuristics. Forks made from it keep the mode.
-  void MakePlanningFork() { planning_ = true; }
+  // for the heuristics. Forks made from it keep the mode. `observe`: it still builds each
+  // observation, for a base policy that decides from observations (a learned one).
+  void MakePlanningFork(bool observe = false) {
+    planning_ = true;
+    planning_observes_ = observe;
+  }
   bool planning_fork() const { return planning_; }
   // Built by ObserveLive and never reset: the cluster as `serve` sees it, with no episode.
   bool live() const { return live_; }
@@ -242,6 +246,7 @@ class ClusterEnv final : public Environment {
   // 1, or discount_^-(decision - routed_at) with undiscounted_credit.
   double CreditWeight(int routed_at, int decision) const;
   void BuildObservation();
+  bool BuildsObservations() const { return !planning_ || planning_observes_; }
   void UpdateArrivedView();
   // Where request `index` lives: the episode drawn at Reset, or the replaced future.
   struct RequestRow {
@@ -297,8 +302,9 @@ class ClusterEnv final : public Environment {
   // replaced (new episode, LoadState).
   std::optional<double> current_potential_;
   double end_time_ = 0.0;
-  bool planning_ = false;  // MakePlanningFork
-  bool live_ = false;      // ObserveLive; a ReplaceFuture turns a live fork into an episode
+  bool planning_ = false;           // MakePlanningFork
+  bool planning_observes_ = false;  // MakePlanningFork(observe)
+  bool live_ = false;  // ObserveLive; a ReplaceFuture turns a live fork into an episode
 
   ArrivedRequestView arrived_;
   Observation observation_;

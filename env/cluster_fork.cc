@@ -34,7 +34,7 @@ void ClusterEnv::ReplaceFuture(std::shared_ptr<const EpisodeData> future) {
   future_from_ = step_;
   current_potential_.reset();
   UpdateArrivedView();
-  if (!planning_) BuildObservation();
+  if (BuildsObservations()) BuildObservation();
 }
 
 void ClusterEnv::StartLiveEpisode() {

@@ -203,6 +203,9 @@ void RegisterEnvKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
            "the hindsight bound: comma-separated horizons, the best episode of them is kept");
   keys.Add("planner.base", &p.base,
            "policy followed in rollouts: a heuristic that decides from the state alone");
+  keys.Add("planner.base_file", &p.base_file,
+           "a trained policy (.h5) followed in rollouts instead of planner.base (empty: none; "
+           "relative: to the config file)");
   keys.Add("planner.confidence", &p.confidence,
            "rollout: leave the base's choice only this many standard errors above 0");
   keys.Add("planner.prune", &p.prune,
@@ -518,6 +521,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
     }
   };
   resolve(&wl.source);
+  resolve(&config.planner.base_file);
   resolve(&env.arrivals.trace_path);
   std::vector<std::string> synthetic_models;
   if (wl.source == "synthetic") {

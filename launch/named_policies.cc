@@ -34,17 +34,31 @@ std::vector<std::string> RequestedPolicies(const std::string& policy,
   return policies;
 }
 
+PlannerBaseFactory PlannerBaseOf(const RunConfig& config, EnvConfig* env) {
+  if (config.planner.base_file.empty()) return {};
+  // Loaded once here to check the file and give *env the policy's feature groups.
+  LoadLearnedRoutingPolicy(config, config.planner.base_file, env);
+  spdlog::info("planner base: the trained policy {} (rollouts build observations: slower)",
+               config.planner.base_file);
+  return [config, trained = *env] {
+    EnvConfig groups = trained;
+    return LoadLearnedRoutingPolicy(config, config.planner.base_file, &groups);
+  };
+}
+
 // The hindsight bound: every episode at each of planner.hindsight_horizons, the best kept.
 std::vector<EpisodeMetrics> EvaluateHindsightBound(const RunConfig& config,
                                                    std::shared_ptr<const Workload> workload) {
+  EnvConfig env = config.env;
+  const PlannerBaseFactory base = PlannerBaseOf(config, &env);
   std::vector<EpisodeMetrics> best;
   for (const int horizon : config.planner.hindsight_horizons) {
     PlannerConfig planner = config.planner;
     planner.horizon = horizon;
     const std::vector<EpisodeMetrics> episodes = EvaluatePolicy(
-        config.env, workload,
+        env, workload,
         [&] {
-          return MakePlanner(PlannerKind::kHindsight, planner, config.greedy, config.env, workload);
+          return MakePlanner(PlannerKind::kHindsight, planner, config.greedy, env, workload, base);
         },
         config.eval.seed_base, config.eval.seeds, config.eval.threads);
     if (best.empty()) best = episodes;
@@ -65,9 +79,11 @@ std::vector<EpisodeMetrics> EvaluateNamedPolicy(const std::string& name, const R
   if (Planners().Has(name)) {
     const PlannerKind kind = Planners().Parse(name, "--policy");
     if (kind == PlannerKind::kHindsight) return EvaluateHindsightBound(config, workload);
+    EnvConfig env = config.env;
+    const PlannerBaseFactory base = PlannerBaseOf(config, &env);
     return EvaluatePolicy(
-        config.env, workload,
-        [&] { return MakePlanner(kind, config.planner, config.greedy, config.env, workload); },
+        env, workload,
+        [&] { return MakePlanner(kind, config.planner, config.greedy, env, workload, base); },
         config.eval.seed_base, config.eval.seeds, config.eval.threads);
   }
   return EvaluatePolicy(

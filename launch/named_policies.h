@@ -7,6 +7,7 @@
 
 #include "env/metrics.h"
 #include "launch/config.h"
+#include "planner/rollout_policy.h"
 
 namespace qosroute {
 
@@ -14,6 +15,11 @@ namespace qosroute {
 // comma-separated list), each checked: an unknown name is one UserError listing the known.
 std::vector<std::string> RequestedPolicies(const std::string& policy,
                                            const std::string& policy_file);
+
+// planner.base_file as the planner's base: a factory that loads it (once per planner thread
+// and episode), with *env given the feature groups it was trained with; empty when the base is
+// the heuristic planner.base.
+PlannerBaseFactory PlannerBaseOf(const RunConfig& config, EnvConfig* env);
 
 // The hindsight bound: every episode at each of planner.hindsight_horizons, the best kept.
 std::vector<EpisodeMetrics> EvaluateHindsightBound(const RunConfig& config,

@@ -9,6 +9,7 @@
 #include "launch/command_line.h"
 #include "launch/commands.h"
 #include "launch/config.h"
+#include "launch/named_policies.h"
 #include "launch/sac_policy_hook.h"
 #include "planner/rollout_policy.h"
 #include "serve/router.h"
@@ -59,7 +60,8 @@ std::unique_ptr<RoutingPolicy> MakeServePolicy(const RunConfig& config, const st
       throw UserError(
           "--policy hindsight reads each request's true length and score: it is a bound for "
           "simulate and evaluate, not a router (serve takes --policy rollout)");
-    return MakePlanner(PlannerKind::kRollout, config.planner, config.greedy, *env, workload);
+    const PlannerBaseFactory base = PlannerBaseOf(config, env);
+    return MakePlanner(PlannerKind::kRollout, config.planner, config.greedy, *env, workload, base);
   }
   if (budget_given) throw UserError("--decision-budget-ms applies to --policy rollout only");
   return MakeHeuristic(policy, config.greedy);

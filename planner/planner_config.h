@@ -23,6 +23,10 @@ struct PlannerConfig {
   std::vector<int> hindsight_horizons = {16, 32, 64};
   // The policy followed after the action (a heuristic's name).
   std::string base = "greedy-qos";
+  // A trained policy file (.h5) followed instead of `base` (empty: none). Its rollouts build
+  // an observation and run a forward pass per step: much slower than a heuristic base. The
+  // launch layer loads it (simulate, evaluate, serve); the planner itself has no torch.
+  std::string base_file;
   // Leave the base policy's choice only where the paired mean advantage is at least
   // `confidence` standard errors above 0 (one-sided; 1.0 ~ 84%).
   double confidence = 1.0;

@@ -48,15 +48,22 @@ struct RolloutPolicy::Worker {
 
 RolloutPolicy::RolloutPolicy(PlannerKind kind, const PlannerConfig& planner,
                              const GreedyQosOptions& greedy, const EnvConfig& env,
-                             std::shared_ptr<const Workload> workload)
+                             std::shared_ptr<const Workload> workload,
+                             const PlannerBaseFactory& make_base)
     : kind_(kind), planner_(planner), greedy_(greedy), sampler_(env, std::move(workload)) {
   ValidatePlannerConfig(planner_);
   const int threads = kind_ == PlannerKind::kHindsight ? 1 : planner_.threads;
   for (int t = 0; t < threads; ++t) {
     auto w = std::make_unique<Worker>();
-    w->base = MakeHeuristic(planner_.base, greedy_);
+    w->base = make_base ? make_base() : MakeHeuristic(planner_.base, greedy_);
+    QR_CHECK(w->base != nullptr);
+    // A rollout starts the base from the state alone (see ValidatePlannerConfig).
+    if (!w->base->DecidesFromStateAlone())
+      throw UserError("the planner's base " + w->base->name() +
+                      " must decide from the state alone");
     workers_.push_back(std::move(w));
   }
+  base_observes_ = workers_[0]->base->DecidesFromObservations();
 }
 
 RolloutPolicy::~RolloutPolicy() = default;
@@ -91,7 +98,7 @@ void RolloutPolicy::ValueOnFuture(const ClusterEnv& env, int k, const std::vecto
   if (!w->prepared) w->prepared = std::make_unique<ClusterEnv>(env.Fork());
   env.ForkInto(w->prepared.get());
   ClusterEnv& prepared = *w->prepared;
-  prepared.MakePlanningFork();
+  prepared.MakePlanningFork(base_observes_);
   if (kind_ == PlannerKind::kRollout) {
     // The future a router may imagine: the action, then horizon - 1 decisions, then the
     // next arrival (where the look-ahead potential values the queues), or the episode's end.
@@ -244,8 +251,10 @@ size_t RolloutPolicy::SearchBest(const ClusterEnv& env, const std::vector<int>& 
 
 std::unique_ptr<RoutingPolicy> MakePlanner(PlannerKind kind, const PlannerConfig& planner,
                                            const GreedyQosOptions& greedy, const EnvConfig& env,
-                                           std::shared_ptr<const Workload> workload) {
-  return std::make_unique<RolloutPolicy>(kind, planner, greedy, env, std::move(workload));
+                                           std::shared_ptr<const Workload> workload,
+                                           const PlannerBaseFactory& make_base) {
+  return std::make_unique<RolloutPolicy>(kind, planner, greedy, env, std::move(workload),
+                                         make_base);
 }
 
 }  // namespace qosroute

@@ -15,6 +15,7 @@
 //    action: a bound on what planning could gain, never offered to `serve`.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,10 +39,17 @@ struct PlannerDecision {
   std::vector<double> mean_advantage;  // per action: mean over futures of V(a) - V(base)
 };
 
+// Makes the base policy of one planner thread when it is not a heuristic (a trained policy
+// file, planner.base_file: the launch layer loads it, the planner has no torch).
+using PlannerBaseFactory = std::function<std::unique_ptr<RoutingPolicy>()>;
+
 class RolloutPolicy final : public RoutingPolicy {
  public:
+  // `make_base` empty: the heuristic planner.base. A base that decides from observations has
+  // its rollout forks build them (MakePlanningFork(true)): a forward pass per rollout step.
   RolloutPolicy(PlannerKind kind, const PlannerConfig& planner, const GreedyQosOptions& greedy,
-                const EnvConfig& env, std::shared_ptr<const Workload> workload);
+                const EnvConfig& env, std::shared_ptr<const Workload> workload,
+                const PlannerBaseFactory& make_base = {});
   ~RolloutPolicy() override;
   std::string name() const override { return Planners().Name(kind_); }
   void Reset(uint64_t seed) override;
@@ -88,6 +96,7 @@ class RolloutPolicy final : public RoutingPolicy {
   std::vector<uint8_t> active_;              // per action index: still sampled
   std::vector<Stats> stats_;                 // per action index
   size_t base_index_ = 0;
+  bool base_observes_ = false;  // the base decides from observations: forks build them
   PlannerDecision last_;
   bool timed_ = false;  // this decision has a deadline
   std::chrono::steady_clock::time_point deadline_;
@@ -97,6 +106,7 @@ class RolloutPolicy final : public RoutingPolicy {
 
 std::unique_ptr<RoutingPolicy> MakePlanner(PlannerKind kind, const PlannerConfig& planner,
                                            const GreedyQosOptions& greedy, const EnvConfig& env,
-                                           std::shared_ptr<const Workload> workload);
+                                           std::shared_ptr<const Workload> workload,
+                                           const PlannerBaseFactory& make_base = {});
 
 }  // namespace qosroute

@@ -2,7 +2,8 @@
 # Files written by qosroute before the observation schema (tests/fixtures/files-5a09ce3, made
 # by the commands in its README.md) load in this build (CTest: legacy_files):
 #   legacy_files_test.sh QOSROUTE FIXTURES WORK_DIR [MPIEXEC]
-# - the policy file gives the same `simulate --policy sac` episodes, value for value;
+# - the policy file gives the same `simulate --policy sac` episodes, value for value, and
+#   serves as the rollout planner's base (planner.base_file);
 # - both checkpoints (one process, mpirun) inspect, with the group switches they record;
 # - the single-process checkpoint resumes and the run ends with the same metrics as the old
 #   build's resumed run (eval.csv and train.csv without its wall-clock columns);
@@ -20,6 +21,12 @@ mkdir -p "$work"
 "$qr" simulate --config "$fx/config.cfg" --policy sac --policy-file "$fx/policy.h5" \
   --out "$work/simulate.csv" >"$work/simulate.log" 2>&1 || fail "simulate failed: $(tail -3 "$work/simulate.log")"
 cmp -s "$work/simulate.csv" "$fx/simulate.csv" || fail "simulate episodes differ: $(diff "$fx/simulate.csv" "$work/simulate.csv" | head -5)"
+
+"$qr" simulate --config "$fx/config.cfg" --policy greedy-qos,rollout --seeds 1 \
+  --set planner.base_file="$fx/policy.h5" --set planner.samples=2 --set planner.max_samples=2 \
+  --set planner.horizon=4 --set workload.requests_per_episode=150 >"$work/planner.log" 2>&1 ||
+  fail "rollout with the policy as its base failed: $(tail -3 "$work/planner.log")"
+grep -q "^rollout " "$work/planner.log" || fail "no rollout row: $(tail -5 "$work/planner.log")"
 
 for ckpt in ckpt_single.h5 ckpt_distributed.h5; do
   out=$("$qr" inspect "$fx/$ckpt" 2>&1) || fail "inspect $ckpt failed: $out"

@@ -230,6 +230,56 @@ TEST(RolloutPolicy, DecidesOnTheLiveClusterAndFallsBackWhenItsBudgetRunsOut) {
   EXPECT_EQ(short_of_time.budget_fallbacks(), searched);
 }
 
+// greedy-qos behind a base that decides from observations (as a trained policy does): it
+// counts the rollout steps whose observation was not rebuilt for the arrived request.
+class ObservingGreedy final : public RoutingPolicy {
+ public:
+  explicit ObservingGreedy(long* stale) : stale_(stale) {}
+  std::string name() const override { return "observing-greedy"; }
+  bool DecidesFromObservations() const override { return true; }
+  int Act(const ClusterEnv& env) override {
+    const std::vector<float>& row = env.observation().request;
+    if (seen_ && env.arrived().arrival != last_arrival_ && row == last_row_) ++*stale_;
+    seen_ = true;
+    last_arrival_ = env.arrived().arrival;
+    last_row_ = row;
+    return greedy_->Act(env);
+  }
+
+ private:
+  long* stale_;
+  std::unique_ptr<RoutingPolicy> greedy_ = MakeHeuristic(Heuristic::kGreedyQos);
+  bool seen_ = false;
+  double last_arrival_ = 0.0;
+  std::vector<float> last_row_;
+};
+
+// planner.base_file: a base that reads observations gets them rebuilt at every rollout step,
+// and decides as the heuristic it wraps would.
+TEST(RolloutPolicy, ABaseThatReadsObservationsGetsThemInEveryRollout) {
+  auto workload = SyntheticTestWorkload();
+  const EnvConfig config = Edge(80.0, 300);
+  ClusterEnv env(config, workload);
+  env.Reset(3);
+  long stale = 0;
+  RolloutPolicy heuristic(PlannerKind::kRollout, SmallPlanner(), GreedyQosOptions(), config,
+                          workload);
+  RolloutPolicy observing(PlannerKind::kRollout, SmallPlanner(), GreedyQosOptions(), config,
+                          workload, [&] { return std::make_unique<ObservingGreedy>(&stale); });
+  heuristic.Reset(8);
+  observing.Reset(8);
+  int searched = 0;
+  for (int step = 0; step < 250 && !env.done(); ++step) {
+    const int a = heuristic.Act(env);
+    EXPECT_EQ(observing.Act(env), a) << step;
+    EXPECT_EQ(observing.last_decision().mean_advantage, heuristic.last_decision().mean_advantage);
+    searched += !heuristic.last_decision().mean_advantage.empty();
+    env.Step(a);
+  }
+  EXPECT_GE(searched, 20);
+  EXPECT_EQ(stale, 0) << "rollout steps decided on an observation of an earlier request";
+}
+
 // Live, the configured arrival rate describes simulations, not the traffic: the rate is
 // estimated from the last FutureSampler::kLiveRateWindow arrivals and follows a change.
 TEST(FutureSampler, LiveRateFollowsTheTrafficFromTheLastArrivals) {

@@ -347,15 +347,19 @@ TEST_F(ServeE2eTest, RolloutRoutesWithinItsDecisionBudget) {
   std::ifstream csv(Path("requests.csv"));
   std::string line;
   std::getline(csv, line);
-  int rows = 0, ok = 0;
+  int rows = 0, ok = 0, dropped = 0;
   while (std::getline(csv, line)) {
     ++rows;
     ok += line.find(",200,") != std::string::npos;
+    dropped += line.find(",503,") != std::string::npos;
   }
   EXPECT_EQ(rows, 180);
-  EXPECT_GT(ok, 150);
+  // Every request answered or dropped by the router's choice (how many depends on how fast
+  // the emulated backends run: a sanitized build drops more), none failed.
+  EXPECT_EQ(ok + dropped, 180);
+  EXPECT_GT(ok, 0);
   const std::string text = Fetch(router_port_, http::verb::get, "/metrics").body;
-  double decisions = -1, fallbacks = -1, within = -1, timed = -1;
+  double decisions = -1, fallbacks = -1, within = -1, timed = -1, router_drops = 0;
   for (const PrometheusSample& m : ParsePrometheusText(text)) {
     auto label = [&](const std::string& key) {
       for (const auto& [k, v] : m.labels)
@@ -363,6 +367,8 @@ TEST_F(ServeE2eTest, RolloutRoutesWithinItsDecisionBudget) {
       return std::string();
     };
     if (m.name == "qosroute_decisions_total") decisions = m.value;
+    if (m.name == "qosroute_requests_total" && label("outcome") == "dropped")
+      router_drops = m.value;
     if (m.name == "qosroute_decision_budget_fallbacks_total") fallbacks = m.value;
     if (m.name == "qosroute_decision_seconds_count") timed = m.value;
     // The budget is kept to within one simulated step past it; 50 ms leaves room for a slow or
@@ -371,6 +377,7 @@ TEST_F(ServeE2eTest, RolloutRoutesWithinItsDecisionBudget) {
     if (m.name == "qosroute_decision_seconds_bucket" && label("le") == "0.05") within = m.value;
   }
   EXPECT_EQ(decisions, 180) << text;
+  EXPECT_EQ(router_drops, dropped) << text;
   EXPECT_EQ(timed, 180) << text;
   EXPECT_EQ(within, timed) << "a decision took more than 50 ms with a " << budget_ms
                            << " ms budget:\n"
