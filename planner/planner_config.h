@@ -37,8 +37,10 @@ struct PlannerConfig {
   int threads = 1;
   // Wall-clock time one decision may take (ms; 0 = no limit). When it runs out before
   // `samples` futures are valued the decision falls back to the base policy's action; past
-  // them it decides on the futures valued so far. `serve --decision-budget-ms` sets it; with
-  // a limit, decisions depend on the machine's speed (not reproducible from the seed).
+  // them it decides on the futures valued so far. With a limit, decisions depend on the
+  // machine's speed (not reproducible from the seed). `serve --decision-budget-ms` sets a
+  // deadline from each request's arrival instead (RoutingPolicy::SetNextDeadline); the
+  // planner takes the earlier of the two.
   double decision_budget_ms = 0.0;
 };
 

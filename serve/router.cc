@@ -347,18 +347,18 @@ void Router::RecordAddedLatency(long id, const Call& c) {
   if (written < 0) return;
   // The router's own time: parsing, deciding and handing the request to the backend. The
   // answer is relayed as it arrives (a memcpy per piece), not counted.
-  const double added = written - c.received;
-  const size_t k =
-      std::lower_bound(added_bounds_.begin(), added_bounds_.end(), added) - added_bounds_.begin();
-  ++added_counts_[k];
-  added_sum_ += added;
+  CountInBuckets(written - c.received, &added_counts_, &added_sum_);
 }
 
 void Router::RecordDecisionTime(double seconds) {
+  CountInBuckets(seconds, &decide_counts_, &decide_sum_);
+}
+
+void Router::CountInBuckets(double seconds, std::vector<uint64_t>* counts, double* sum) const {
   const size_t k =
       std::lower_bound(added_bounds_.begin(), added_bounds_.end(), seconds) - added_bounds_.begin();
-  ++decide_counts_[k];
-  decide_sum_ += seconds;
+  ++(*counts)[k];
+  *sum += seconds;
 }
 
 }  // namespace qosroute

@@ -94,6 +94,8 @@ class Router {
   void EndCall(long id, const std::string& outcome);
   void RecordAddedLatency(long id, const Call& call);
   void RecordDecisionTime(double seconds);
+  // One observation into a histogram with the AddedLatencyBuckets() bounds.
+  void CountInBuckets(double seconds, std::vector<uint64_t>* counts, double* sum) const;
   void HealthCheck(size_t backend);
   void MarkDown(size_t backend, const std::string& why);
   void HandleHealth(std::shared_ptr<Exchange> exchange);
