@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <optional>
 
 #include "common/error.h"
@@ -9,6 +10,7 @@
 #include "env/warmup_actions.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
+#include "planner/decision_labeler.h"
 #include "replay/transition_codec.h"
 #include "telemetry/rolling_qos.h"
 
@@ -27,7 +29,10 @@ class Actor {
         explore_rng_(options.seed * 0x2545F4914F6CDD1DULL + 17 +
                      7919ULL * (options.actor_index + 1)),
         shard_rank_(layout.ShardRank(layout.ShardOfActor(options.actor_index))),
-        warmup_(options.warmup_policy, options.warmup_epsilon, options.greedy) {
+        warmup_(options.warmup_policy, options.warmup_epsilon, options.greedy),
+        labeler_(options.labels, options.planner, options.greedy, env_config, workload,
+                 options.seed, options.actor_index),
+        record_fields_(options.labels.share > 0.0 ? kActionValuesField : 0) {
     QR_CHECK(options.num_envs >= 1 && options.send_transitions >= 1 &&
              options.max_inflight_sends >= 1);
     for (int i = 0; i < options.num_envs; ++i) {
@@ -193,6 +198,15 @@ class Actor {
 
   void StepEnv(int i, int action) {
     ClusterEnv& env = *envs_[i];
+    label_.labelled = false;
+    if (labeler_.Labels(result_.frames)) {
+      const auto begin = std::chrono::steady_clock::now();
+      labeler_.Label(env, result_.frames, &label_);
+      result_.label_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      result_.labelled = labeler_.labelled();
+      action = labeler_.Act(action, label_);
+    }
     before_ = env.observation();
     const double credited_qos = env.CreditedQos();
     const long credited_requests = env.CreditedRequests();
@@ -202,7 +216,8 @@ class Actor {
     const size_t start = outgoing_.size();
     // At the end of an episode the next observation is never used (done masks bootstrap).
     EncodeTransition(before_, action, static_cast<float>(step.reward),
-                     step.done ? before_ : env.observation(), step.done, &outgoing_);
+                     step.done ? before_ : env.observation(), step.done, &outgoing_, record_fields_,
+                     &label_);
     record_size_ = outgoing_.size() - start;
     result_.checksum += RecordHash(outgoing_.data() + start, record_size_);
     ++outgoing_count_;
@@ -320,6 +335,9 @@ class Actor {
   Rng explore_rng_;
   int shard_rank_;
   WarmupActions warmup_;
+  DecisionLabeler labeler_;
+  uint16_t record_fields_;  // kActionValuesField when labelling
+  ActionLabel label_;
   std::vector<std::unique_ptr<ClusterEnv>> envs_;
   std::vector<double> returns_;
   long episodes_started_ = 0;

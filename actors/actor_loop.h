@@ -25,6 +25,8 @@
 #include "env/heuristics.h"
 #include "env/warmup_actions.h"
 #include "learner/sac.h"
+#include "planner/label_options.h"
+#include "planner/planner_config.h"
 #include "replay/rank_snapshot.h"
 
 namespace qosroute {
@@ -36,6 +38,11 @@ struct ActorOptions {
   WarmupPolicy warmup_policy = WarmupPolicy::kRandom;  // env/warmup_actions.h
   double warmup_epsilon = 0.3;
   GreedyQosOptions greedy;
+  // Planner labels on a share of this actor's decisions (planner/decision_labeler.h): with a
+  // share > 0 every record carries kActionValuesField (labelled or not), so that records keep
+  // one size per run.
+  LabelOptions labels;
+  PlannerConfig planner;
   int num_envs = 1;
   uint64_t seed = 1;
   int send_transitions = 64;   // transitions per message
@@ -57,6 +64,8 @@ struct ActorResult {
   std::vector<int64_t> versions_adopted;  // in adoption order (must increase)
   bool stopped = false;  // a checkpoint with stop ended the job (totals are not final)
   int checkpoints = 0;   // checkpoints this actor took part in
+  long labelled = 0;     // planner labels taken by this process (not restored on resume)
+  double label_seconds = 0.0;
 };
 
 // Runs until the budget is spent, everything sent is acknowledged, and learner 0 says stop.

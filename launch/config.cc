@@ -234,6 +234,10 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.Add("train.log_every_frames", &t.log_every_frames, "progress line every so many frames");
   keys.Add("train.num_envs", &t.num_envs, "environments stepped together per actor");
   keys.Add("train.seed", &t.seed, "training seed");
+  keys.Add("train.planner_share", &t.labels.share,
+           "share of decisions the [planner] rollout labels for search-guided SAC (0 = none)");
+  keys.AddChoice("train.label_behaviour", &t.labels.behaviour, LabelBehaviours(),
+                 "who acts on a labelled decision: the learned policy or the planner");
   keys.AddChoice("train.encoder", &t.encoder, Encoders(), "the graph encoder");
   keys.Add("train.threads", &t.threads, "torch threads (0 = cores)");
   SacKeys& sac = config->sac;
@@ -252,6 +256,8 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
   keys.AddChoice("sac.prior", &sac.prior, Priors(), "prior policy of KL-regularised SAC");
   keys.Add("sac.prior_temperature", &sac.prior_temperature,
            "greedy-qos prior: softmax temperature over greedy-qos's values");
+  keys.Add("sac.planner_temperature", &sac.planner_temperature,
+           "planner prior: softmax temperature over the planner labels' values");
   keys.Add("sac.prior_kl_target", &sac.prior_kl_target,
            "with a prior: the temperature keeps KL(pi || prior) at this many nats");
   keys.Add("sac.deviation_margin", &sac.deviation_margin,
@@ -333,10 +339,16 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
   } catch (const FieldError& e) {
     throw UserError(where + ": sac." + e.field() + " " + e.problem());
   }
-  if (config.sac.prior == PriorKind::kGreedyQos &&
-      !(env.lookahead_features && env.lookahead_value)) {
+  RequireRange(where, "train.planner_share", t.labels.share, 0, 1);
+  if (config.sac.prior == PriorKind::kPlanner && t.labels.share <= 0.0) {
     throw UserError(where +
-                    ": sac.prior = greedy-qos needs env.lookahead_features = true and "
+                    ": sac.prior = planner learns from planner labels, which need "
+                    "train.planner_share > 0");
+  }
+  if (config.sac.prior != PriorKind::kNone &&
+      !(env.lookahead_features && env.lookahead_value)) {
+    throw UserError(where + ": sac.prior = " + Priors().Name(config.sac.prior) +
+                    " needs env.lookahead_features = true and "
                     "env.lookahead_value = true (it reads greedy-qos's value from the "
                     "observation)");
   }
@@ -369,7 +381,7 @@ void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts
   if (sel.margins.empty()) throw UserError(where + ": select.margins needs at least one margin");
   if (config->sac.prior == PriorKind::kNone && sel.margins != std::vector<double>{0.0}) {
     throw UserError(where +
-                    ": select.margins other than 0 need sac.prior = greedy-qos (a margin keeps "
+                    ": select.margins other than 0 need a sac.prior (greedy-qos or planner: a margin keeps "
                     "the prior's choice)");
   }
   RequireRange(where, "select.seeds", sel.seeds, 1, 1e6);

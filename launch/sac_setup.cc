@@ -40,6 +40,7 @@ TrainLoopOptions MakeTrainLoopOptions(const RunConfig& config, const std::string
   o.selection = config.select;
   o.selection.threads = config.eval.threads;
   o.greedy = config.greedy;
+  o.planner = config.planner;
   o.eval_seed_base = config.eval.seed_base;
   o.run_dir = run_dir;
   return o;

@@ -94,6 +94,53 @@ void ReadObservationField(const h5::Reader& r, const std::string& name,
   }
 }
 
+// Planner labels (train.planner_share > 0): label/labelled [rows] uint8, label/chosen [rows]
+// int32, label/values [rows, N + 1] float; written only when a slot carries one, so the
+// checkpoints of runs without labels are exactly what they were.
+void WriteReplayLabels(h5::Writer& w, const UniformReplay& replay, int num_experts) {
+  if (replay.labelled() == 0) return;
+  const uint64_t rows = static_cast<uint64_t>(replay.size());
+  const uint64_t width = static_cast<uint64_t>(num_experts) + 1;
+  std::vector<uint8_t> labelled(rows, 0);
+  std::vector<int32_t> chosen(rows, -1);
+  std::vector<float> values(rows * width, 0.0f);
+  for (uint64_t i = 0; i < rows; ++i) {
+    const ActionLabel& l = replay.at(static_cast<int>(i)).label;
+    if (!l.labelled) continue;
+    QR_CHECK_MSG(l.values.size() == width, "replay label of another width");
+    labelled[i] = 1;
+    chosen[i] = l.chosen;
+    std::copy(l.values.begin(), l.values.end(), values.begin() + i * width);
+  }
+  const std::string g = std::string(kReplay) + "/label";
+  w.Group(g);
+  w.Write(g + "/labelled", labelled);
+  w.Write(g + "/chosen", chosen);
+  w.Write(g + "/values", values.data(), h5::Dims{rows, width});
+}
+
+void ReadReplayLabels(const h5::Reader& r, int64_t num_experts, std::vector<Transition>* slots) {
+  const std::string g = std::string(kReplay) + "/label";
+  if (!r.Has(g + "/labelled")) return;  // no labels (every checkpoint before them)
+  const uint64_t rows = slots->size();
+  const uint64_t width = static_cast<uint64_t>(num_experts) + 1;
+  const std::vector<uint8_t> labelled = r.Read<uint8_t>(g + "/labelled", {rows});
+  const std::vector<int32_t> chosen = r.Read<int32_t>(g + "/chosen", {rows});
+  const std::vector<float> values = r.Read<float>(g + "/values", {rows, width});
+  for (uint64_t i = 0; i < rows; ++i) {
+    if (labelled[i] == 0) continue;
+    if (chosen[i] < 0 || chosen[i] > num_experts) {
+      throw UserError("checkpoint " + r.path() + " has a replay label choosing action " +
+                      std::to_string(chosen[i]) + " outside [0, " + std::to_string(num_experts) +
+                      "]");
+    }
+    ActionLabel& l = (*slots)[i].label;
+    l.labelled = true;
+    l.chosen = chosen[i];
+    l.values.assign(values.begin() + i * width, values.begin() + (i + 1) * width);
+  }
+}
+
 void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
   const int size = replay.size();
   int n = 0, r = 0, wt = 0, f = kExpertFeatures, q = kRequestFeatures;
@@ -137,6 +184,7 @@ void WriteReplay(h5::Writer& w, const UniformReplay& replay) {
     for (const auto& f : fields.floats) WriteObservationField(w, prefix + f.name, replay, next, f);
     for (const auto& f : fields.bytes) WriteObservationField(w, prefix + f.name, replay, next, f);
   }
+  WriteReplayLabels(w, replay, n);
 }
 
 struct ReplayState {
@@ -204,6 +252,7 @@ ReplayState ReadReplay(const h5::Reader& r, int capacity, const PolicyArchitectu
     for (const auto& f : fields.bytes)
       ReadObservationField(r, prefix + f.name, &out.slots, next, f);
   }
+  ReadReplayLabels(r, n, &out.slots);
   return out;
 }
 

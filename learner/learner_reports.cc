@@ -191,6 +191,10 @@ void Learner::Finish(DistributedResult* result) {
       "mean policy lag {:.2f} versions",
       result->learners_identical ? "yes" : "NO", stream_.max_rate_deviation, plan_.error_buffer,
       result->mean_policy_lag);
+  if (labelled_samples_ > 0) {
+    spdlog::info("planner-labelled samples: {} of the {} this learner sampled ({:.1f}%)",
+                 labelled_samples_, samples_, 100.0 * labelled_samples_ / samples_);
+  }
   QR_CHECK_MSG(result->stream_consistent,
                "transitions were lost or duplicated between actors and shards");
   QR_CHECK_MSG(result->learners_identical, "learners diverged: their parameters differ");

@@ -16,6 +16,7 @@
 
 #include "checkpoint/files.h"
 #include "common/error.h"
+#include "learner/planner_targets.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/periodic_evaluation.h"
@@ -54,7 +55,7 @@ DistributedResult Learner::Run() {
     if (updates_ + 1 < plan_.total_updates && !checkpoint) pending = RequestBatch();
     // Priorities are the update's own TD errors (before its step): no extra passes.
     losses = agent_.ComputeGradients(obs_, actions_, rewards_, next_obs_, dones_,
-                                     options_.prioritized ? &td_errors_ : nullptr);
+                                     options_.prioritized ? &td_errors_ : nullptr, &labels_);
     std::vector<torch::Tensor> grads;
     for (auto& p : agent_.networks()->parameters()) {
       if (p.grad().defined()) grads.push_back(p.grad());
@@ -203,9 +204,17 @@ void Learner::Decode(const std::vector<int64_t>& ids) {
   for (const Transition& t : transitions_) {
     obs.push_back(&t.obs);
     next.push_back(&t.next_obs);
+    labelled_samples_ += t.label.labelled ? 1 : 0;
   }
+  samples_ += b;
   obs_ = BatchObservations(obs);
   next_obs_ = BatchObservations(next);
+  labels_ = PlannerTargets();
+  if (agent_.config().prior == PriorKind::kPlanner) {
+    std::vector<const ActionLabel*> labels;
+    for (const Transition& t : transitions_) labels.push_back(&t.label);
+    labels_ = BatchPlannerTargets(labels, obs_.num_experts() + 1);
+  }
 }
 
 void Learner::SendPriorities() {

@@ -132,7 +132,9 @@ class Learner {
   std::map<int, std::vector<std::pair<uint64_t, int64_t>>>
       batch_keys_;  // shard -> (key, batch row)
   std::vector<Transition> transitions_;
+  long samples_ = 0, labelled_samples_ = 0;  // sampled by this learner (this process)
   GraphBatch obs_, next_obs_;
+  PlannerTargets labels_;  // prior = planner: the batch's planner labels
   torch::Tensor actions_, rewards_, dones_;
   std::vector<float> td_errors_;  // the last update's |TD error| per sample (prioritized)
   long updates_ = 0;

@@ -45,9 +45,9 @@ void CheckConfig(const SacConfig& c) {
   }
   auto fail = [](const std::string& what) { throw UserError("SAC config: " + what); };
   if (c.lr_decay_updates < 0) fail("lr_decay_updates must be >= 0");
-  if (c.prior == PriorKind::kGreedyQos && !c.schema.IsOn("expert.greedy_value")) {
-    fail(
-        "prior greedy-qos reads greedy-qos's value from the observations, which need "
+  if (c.prior != PriorKind::kNone && !c.schema.IsOn("expert.greedy_value")) {
+    fail(std::string("prior ") + Priors().Name(c.prior) +
+         " reads greedy-qos's value from the observations, which need "
         "env.lookahead_features = true and env.lookahead_value = true");
   }
 }
@@ -222,6 +222,7 @@ SacAgent::SacAgent(const SacConfig& config)
 
 torch::Tensor SacAgent::PriorLogProbs(const GraphBatch& batch) const {
   if (config_.prior == PriorKind::kNone) return {};
+  // prior = planner too: its policy's residual base and its fallback are greedy-qos's.
   const torch::Tensor valid = batch.action_mask;
   // CheckConfig made sure the group is on.
   const int column = config_.schema.Find("expert.greedy_value")->offset;
@@ -241,9 +242,22 @@ torch::Tensor SacAgent::PolicyLogits(const NodeEmbeddings& embeddings, const Gra
                             -std::numeric_limits<float>::infinity());
 }
 
+torch::Tensor SacAgent::TeacherLogProbs(const GraphBatch& batch,
+                                       const PlannerTargets* labels) const {
+  const torch::Tensor prior = PriorLogProbs(batch);
+  if (config_.prior != PriorKind::kPlanner || labels == nullptr || !labels->values.defined())
+    return prior;
+  const torch::Tensor valid = batch.action_mask;
+  const torch::Tensor logits =
+      (labels->values.to(device_, torch::kFloat32) / config_.planner_temperature)
+          .masked_fill(valid.logical_not(), -std::numeric_limits<float>::infinity());
+  const torch::Tensor planner = torch::log_softmax(logits, 1).masked_fill(valid.logical_not(), 0.0f);
+  return torch::where(labels->labelled.to(device_).view({-1, 1}), planner, prior);
+}
+
 SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Tensor& actions,
                                        const torch::Tensor& rewards, const GraphBatch& next_in,
-                                       const torch::Tensor& dones) {
+                                       const torch::Tensor& dones, const PlannerTargets* labels) {
   const GraphBatch obs = obs_in.to(device_);
   const GraphBatch next_obs = next_in.to(device_);
   const torch::Tensor action_index = actions.to(device_, torch::kInt64).view({-1, 1});
@@ -293,7 +307,8 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
         config_.target_entropy_ratio * mask.sum(1).to(torch::kFloat32).log();
     losses.alpha_loss = (networks_->log_alpha * (entropy - target_entropy)).mean();
   } else {
-    const torch::Tensor log_ratio = safe_log_probs - PriorLogProbs(obs);  // 0 where masked
+    // log pi0: the planner's soft choice where labelled (prior = planner), else greedy-qos's.
+    const torch::Tensor log_ratio = safe_log_probs - TeacherLogProbs(obs, labels);  // 0 masked
     losses.actor = (probs * (alpha * log_ratio - q_min)).sum(1).mean();
     const torch::Tensor kl = (probs * log_ratio).sum(1).detach();  // KL(pi || pi0), [B]
     losses.alpha_loss = (networks_->log_alpha * (config_.prior_kl_target - kl)).mean();
@@ -308,11 +323,12 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
 
 SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
                                      const torch::Tensor& rewards, const GraphBatch& next_obs,
-                                     const torch::Tensor& dones, std::vector<float>* td_errors) {
+                                     const torch::Tensor& dones, std::vector<float>* td_errors,
+                                     const PlannerTargets* labels) {
   // One zero_ per group; backward then accumulates straight into the optimizer's flat
   // gradient buffers.
   optimizer_->zero_grad();
-  const SacLossTensors losses = ComputeLosses(obs, actions, rewards, next_obs, dones);
+  const SacLossTensors losses = ComputeLosses(obs, actions, rewards, next_obs, dones, labels);
   // The three losses touch disjoint parameters (see the header), so one backward of their
   // sum gives each parameter exactly its own loss's gradient.
   (losses.critic + losses.actor + losses.alpha_loss).backward();
@@ -349,8 +365,8 @@ void SacAgent::ApplyGradients() {
 
 SacLosses SacAgent::Update(const GraphBatch& obs, const torch::Tensor& actions,
                            const torch::Tensor& rewards, const GraphBatch& next_obs,
-                           const torch::Tensor& dones) {
-  const SacLosses losses = ComputeGradients(obs, actions, rewards, next_obs, dones);
+                           const torch::Tensor& dones, const PlannerTargets* labels) {
+  const SacLosses losses = ComputeGradients(obs, actions, rewards, next_obs, dones, nullptr, labels);
   ApplyGradients();
   return losses;
 }

@@ -23,6 +23,8 @@
 //   alpha   = mean_s log_alpha * (H(s) - H_target(s)),  H_target(s) = ratio * log(#valid(s))
 // With a prior pi0 (SacConfig::prior) every log pi above becomes log pi - log pi0, and
 //   alpha   = mean_s log_alpha * (KL_target - KL(pi || pi0)(s)).
+// prior = planner: in the actor and alpha losses pi0 is the planner's soft choice on the
+// transitions that carry a planner label (PlannerTargets), greedy-qos's elsewhere.
 // (min is config.twin_reduction: min or mean.)
 // All three come from one forward pass at the pre-update parameters and one backward.
 //
@@ -153,6 +155,12 @@ struct SacLossTensors {
 
 using NamedTensor = std::pair<std::string, torch::Tensor>;
 
+// The planner labels of a sampled batch (prior = planner): values float [B, N + 1] (the
+// label's values, 0 where unlabelled), labelled bool [B]. Undefined tensors: none labelled.
+struct PlannerTargets {
+  torch::Tensor values, labelled;
+};
+
 class SacAgent {
  public:
   explicit SacAgent(const SacConfig& config);
@@ -160,9 +168,10 @@ class SacAgent {
   // One gradient step on every loss plus the Polyak update of the targets. actions: int64
   // [B]; rewards, dones: float [B] (dones 1 = terminal, no bootstrap). Batches may live on
   // any device; they are moved to the agent's.
+  // `labels` (optional): the batch's planner labels, read only with prior = planner.
   SacLosses Update(const GraphBatch& obs, const torch::Tensor& actions,
                    const torch::Tensor& rewards, const GraphBatch& next_obs,
-                   const torch::Tensor& dones);
+                   const torch::Tensor& dones, const PlannerTargets* labels = nullptr);
 
   // Update split in two, so that a data-parallel trainer can average gradients in between:
   // ComputeGradients clears the gradients, then back-propagates all three losses;
@@ -170,13 +179,14 @@ class SacAgent {
   // With td_errors, also the update's per-sample |TD error| (SacLossTensors::td_error).
   SacLosses ComputeGradients(const GraphBatch& obs, const torch::Tensor& actions,
                              const torch::Tensor& rewards, const GraphBatch& next_obs,
-                             const torch::Tensor& dones, std::vector<float>* td_errors = nullptr);
+                             const torch::Tensor& dones, std::vector<float>* td_errors = nullptr,
+                             const PlannerTargets* labels = nullptr);
   void ApplyGradients();
 
   // The three losses at the current parameters, graphs attached, gradients untouched.
   SacLossTensors ComputeLosses(const GraphBatch& obs, const torch::Tensor& actions,
                                const torch::Tensor& rewards, const GraphBatch& next_obs,
-                               const torch::Tensor& dones);
+                               const torch::Tensor& dones, const PlannerTargets* labels = nullptr);
 
   // Policy probabilities [B, N + 1] (0 on masked actions), without autograd.
   torch::Tensor ActionProbs(const GraphBatch& batch);
@@ -191,7 +201,11 @@ class SacAgent {
   torch::Tensor CombineTwins(const torch::Tensor& q1, const torch::Tensor& q2) const;
   // log pi0 [B, N + 1] of config.prior (masked actions 0, never -inf, so products stay finite),
   // or an undefined tensor without a prior. The batch must be on the agent's device.
+  // With prior = planner this is greedy-qos's (the policy's residual base and the fallback).
   torch::Tensor PriorLogProbs(const GraphBatch& batch) const;
+  // The actor's KL target log pi0 [B, N + 1]: with prior = planner and labels, the planner's
+  // soft choice on the labelled rows and PriorLogProbs on the others; else PriorLogProbs.
+  torch::Tensor TeacherLogProbs(const GraphBatch& batch, const PlannerTargets* labels) const;
 
   const SacConfig& config() const { return config_; }
   // Deployment knob only (SacConfig::deviation_margin): changes greedy actions, nothing else.

@@ -32,7 +32,9 @@ const NameTable<EncoderKind>& Encoders() {
 
 const NameTable<PriorKind>& Priors() {
   static const NameTable<PriorKind> table(
-      "prior", {{PriorKind::kNone, "none"}, {PriorKind::kGreedyQos, "greedy-qos"}});
+      "prior", {{PriorKind::kNone, "none"},
+                {PriorKind::kGreedyQos, "greedy-qos"},
+                {PriorKind::kPlanner, "planner"}});
   return table;
 }
 
@@ -47,6 +49,7 @@ void CheckSacHyperparameters(const SacHyperparameters& h) {
   RequireIn("lr_final_fraction", h.lr_final_fraction, 0, 1, true);
   RequireOneOf("twin_reduction", h.twin_reduction, "min", "mean");
   RequireIn("prior_temperature", h.prior_temperature, 1e-6, 1e6);
+  RequireIn("planner_temperature", h.planner_temperature, 1e-6, 1e6);
   RequireIn("prior_kl_target", h.prior_kl_target, 0, 10);
   if (h.deviation_margin != -1.0) RequireIn("deviation_margin", h.deviation_margin, 0, 1e3);
   if (h.mlp_hidden.empty()) throw FieldError("mlp_hidden", "must list at least one size");

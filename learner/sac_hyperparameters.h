@@ -19,7 +19,7 @@ enum class EncoderKind { kHan, kFlat };
 const NameTable<EncoderKind>& Encoders();
 
 // sac.prior's choices (see SacHyperparameters::prior).
-enum class PriorKind { kNone, kGreedyQos };
+enum class PriorKind { kNone, kGreedyQos, kPlanner };
 const NameTable<PriorKind>& Priors();
 
 struct SacHyperparameters {
@@ -66,8 +66,19 @@ struct SacHyperparameters {
   //                 one routing decision has a spread of ~0.35 while the choices at stake
   //                 differ by ~0.01 (docs/RESULTS.md), so a critic trained on 10^4-10^5
   //                 transitions cannot rank them, and plain SAC drifts below greedy-qos.
+  //   "planner"     search-guided SAC (docs/LEARNER.md): where the sampled transition carries a
+  //                 planner label (train.planner_share), the actor's KL term pulls towards the
+  //                 planner's soft choice, softmax over the valid actions of the label's values
+  //                 / planner_temperature; elsewhere towards greedy-qos's, as above. The policy's
+  //                 logits stay the actor's output plus greedy-qos's log pi0 (a deployed router
+  //                 has no planner), and the critics' bootstrap keeps greedy-qos's prior (a
+  //                 transition carries its own decision's label, not the next one's). With a
+  //                 fixed alpha the actor's optimum on a labelled state is softmax(values /
+  //                 planner_temperature + Q / alpha): the planner's and the critic's advantage
+  //                 estimates added, each weighted by its temperature.
   PriorKind prior = PriorKind::kNone;
   double prior_temperature = 0.01;
+  double planner_temperature = 0.01;
   double prior_kl_target = 0.05;
   // Deployment only (greedy actions with a prior): keep the prior's own choice (greedy-qos's
   // action, the mode of pi0) unless the policy prefers its argmax a* over it by more than

@@ -14,7 +14,9 @@
 #include "env/warmup_actions.h"
 #include "learner/checkpoint.h"
 #include "learner/periodic_evaluation.h"
+#include "learner/planner_targets.h"
 #include "learner/policy_io.h"
+#include "planner/decision_labeler.h"
 #include "replay/uniform_replay.h"
 #include "telemetry/rolling_qos.h"
 #include "telemetry/run_reporter.h"
@@ -30,10 +32,13 @@ using Clock = std::chrono::steady_clock;
 struct SampledBatch {
   GraphBatch obs, next_obs;
   torch::Tensor actions, rewards, dones;
+  PlannerTargets labels;  // with_labels only
 };
 
-SampledBatch Gather(const UniformReplay& replay, const std::vector<int>& indices) {
+SampledBatch Gather(const UniformReplay& replay, const std::vector<int>& indices,
+                    bool with_labels) {
   std::vector<const Observation*> obs, next;
+  std::vector<const ActionLabel*> labels;
   obs.reserve(indices.size());
   next.reserve(indices.size());
   const int64_t b = static_cast<int64_t>(indices.size());
@@ -48,12 +53,14 @@ SampledBatch Gather(const UniformReplay& replay, const std::vector<int>& indices
     const Transition& t = replay.at(indices[i]);
     obs.push_back(&t.obs);
     next.push_back(&t.next_obs);
+    if (with_labels) labels.push_back(&t.label);
     a[i] = t.action;
     r[i] = t.reward;
     d[i] = t.done ? 1.0f : 0.0f;
   }
   batch.obs = BatchObservations(obs);
   batch.next_obs = BatchObservations(next);
+  if (with_labels) batch.labels = BatchPlannerTargets(labels, batch.obs.num_experts() + 1);
   return batch;
 }
 
@@ -74,6 +81,8 @@ class Trainer {
                    /*write_files=*/true),
         evaluator_(env_config_, workload_, options.greedy, options.eval_seed_base,
                    options.eval_seeds),
+        labeler_(options.labels, options.planner, options.greedy, env_config_, workload_,
+                 options.seed),
         reporter_(options.run_dir, /*write_files=*/true) {}
 
   TrainResult Run();
@@ -117,6 +126,9 @@ class Trainer {
   // checkpoint snapshots from elsewhere (env states, RNGs, CSV text) are filled when writing.
   TrainerState state_;
   PeriodicEvaluator evaluator_;
+  DecisionLabeler labeler_;
+  double label_seconds_ = 0.0;
+  ActionLabel label_;
   RunReporter reporter_;
   RollingQos rolling_;
   std::string policy_path_;
@@ -175,6 +187,9 @@ TrainResult Trainer::Run() {
   ReportSelection(selection_, &result);
   result.stopped = stopped;
   result.checkpoint_path = last_checkpoint_;
+  result.labelled = labeler_.labelled();
+  result.label_deviations = labeler_.deviations();
+  result.label_seconds = label_seconds_;
   return result;
 }
 
@@ -265,8 +280,10 @@ bool Trainer::PayOwedUpdates() {
   while (state_.updates < owed) {
     if (StopRequested()) return false;
     replay_.SampleIndices(options_.batch_size, sample_rng_, &indices_);
-    const SampledBatch b = Gather(replay_, indices_);
-    state_.schedule.last_losses = agent_.Update(b.obs, b.actions, b.rewards, b.next_obs, b.dones);
+    const bool with_labels = agent_.config().prior == PriorKind::kPlanner;
+    const SampledBatch b = Gather(replay_, indices_, with_labels);
+    state_.schedule.last_losses =
+        agent_.Update(b.obs, b.actions, b.rewards, b.next_obs, b.dones, &b.labels);
     ++state_.updates;
     state_.weight_version = state_.updates;
   }
@@ -334,6 +351,13 @@ void Trainer::ActOneRound() {
   }
   for (size_t i = 0; i < envs_.size(); ++i) {
     ClusterEnv& env = *envs_[i];
+    label_.labelled = false;
+    if (labeler_.Labels(state_.frames)) {
+      const auto begin = Clock::now();
+      labeler_.Label(env, state_.frames, &label_);
+      label_seconds_ += std::chrono::duration<double>(Clock::now() - begin).count();
+      actions[i] = labeler_.Act(actions[i], label_);
+    }
     before_ = env.observation();
     const double credited_qos = env.CreditedQos();
     const long credited_requests = env.CreditedRequests();
@@ -342,7 +366,7 @@ void Trainer::ActOneRound() {
     state_.episode_returns[i] += step.reward;
     // At the end of an episode the next observation is never used (done masks bootstrap).
     replay_.Add(before_, actions[i], static_cast<float>(step.reward),
-                step.done ? before_ : env.observation(), step.done);
+                step.done ? before_ : env.observation(), step.done, &label_);
     ++state_.frames;
     if (step.done) {
       const EpisodeMetrics m = env.Metrics();
@@ -439,11 +463,17 @@ std::string DescribeTrainedRun(const TrainResult& t) {
       t.start_updates > 0 || t.start_frames > 0
           ? fmt::format(", resumed at {} frames, {} updates", t.start_frames, t.start_updates)
           : "";
+  const std::string labels =
+      t.labelled > 0
+          ? fmt::format("; planner labels: {} ({} leave its base) in {:.0f} s, {:.1f} labels/s",
+                        t.labelled, t.label_deviations, t.label_seconds,
+                        t.labelled / std::max(t.label_seconds, 1e-9))
+          : "";
   return fmt::format(
       "trained {} frames, {} updates, {} episodes in {:.0f} s{} ({:.0f} frames/s, {:.1f} "
-      "updates/s); policy: {}",
+      "updates/s){}; policy: {}",
       t.frames, t.updates, t.episodes, t.seconds, resumed, (t.frames - t.start_frames) / seconds,
-      (t.updates - t.start_updates) / seconds, t.policy_path);
+      (t.updates - t.start_updates) / seconds, labels, t.policy_path);
 }
 
 }  // namespace qosroute

@@ -21,12 +21,14 @@
 #include "learner/policy_selection.h"
 #include "learner/sac.h"
 #include "learner/selection_keeper.h"
+#include "planner/planner_config.h"
 
 namespace qosroute {
 
 // The [train] schedule (bound to its keys) and what the run adds.
 struct TrainLoopOptions : TrainSchedule {
   GreedyQosOptions greedy;  // for the greedy-qos warm-up
+  PlannerConfig planner;    // the rollout planner that labels (TrainSchedule::labels)
   uint64_t eval_seed_base = 1000000;
   // Model selection at every periodic evaluation (learner/policy_selection.h); off while
   // selection.rates is empty.
@@ -69,6 +71,11 @@ struct TrainResult {
   double selected_margin = 0.0;     // the deviation margin it is deployed with
   bool stopped = false;             // a stop request ended training early, after a checkpoint
   std::string checkpoint_path;      // the last checkpoint written ("" if none)
+  // Planner labels taken by this process (train.planner_share), how many left the planner's
+  // base, and the seconds the planner took.
+  long labelled = 0;
+  long label_deviations = 0;
+  double label_seconds = 0.0;
 };
 
 // The closing line of a training run: totals, and rates over this process's part (a resumed

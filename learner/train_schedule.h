@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "env/warmup_actions.h"
+#include "planner/label_options.h"
 
 namespace qosroute {
 
@@ -24,6 +25,9 @@ struct TrainSchedule {
   long log_every_frames = 5000;
   int num_envs = 1;
   uint64_t seed = 1;
+  // Planner labels on a share of the decisions (planner/label_options.h; train.planner_share,
+  // train.label_behaviour; the planner is the [planner] section's rollout).
+  LabelOptions labels;
 };
 
 // [checkpoint]: full-state checkpoints in <run_dir>/checkpoints/ckpt_<updates>.h5, every so

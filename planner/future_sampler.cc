@@ -38,6 +38,13 @@ void FutureSampler::ResetEpisode() {
   recent_.clear();
 }
 
+void FutureSampler::AssumeArrivalsSinceStart(long arrivals) {
+  ResetEpisode();
+  if (arrivals <= 0) return;
+  first_arrival_ = 0.0;  // the episode's start stands in for its first arrival
+  arrivals_seen_ = arrivals;
+}
+
 void FutureSampler::ObserveArrival(double arrival, bool live) {
   live_ = live_ || live;
   if (live_) {

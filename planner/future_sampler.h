@@ -27,6 +27,9 @@ class FutureSampler {
   void ObserveArrival(double arrival, bool live = false);
   static constexpr int kLiveRateWindow = 64;
   void ResetEpisode();
+  // As if `arrivals` requests had been observed since the episode began at time 0: a planner
+  // reset before one decision (training labels) estimates the rate from the episode so far.
+  void AssumeArrivalsSinceStart(long arrivals);
   double rate() const;
 
   // A future of `rows` requests from the arrived one (row 0, predictions as known, truth

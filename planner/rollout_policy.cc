@@ -75,6 +75,11 @@ void RolloutPolicy::Reset(uint64_t seed) {
   for (auto& w : workers_) w->base->Reset(seed);
 }
 
+void RolloutPolicy::ResetForDecision(uint64_t seed, const ClusterEnv& env) {
+  Reset(seed);
+  sampler_.AssumeArrivalsSinceStart(env.step_index());
+}
+
 bool RolloutPolicy::OutOfTime() const {
   return timed_ && std::chrono::steady_clock::now() >= deadline_;
 }
@@ -194,8 +199,13 @@ int RolloutPolicy::Act(const ClusterEnv& env) {
   stats_.assign(actions.size(), Stats());
   values_.clear();
   const size_t best = SearchBest(env, actions);
+  last_.actions = actions;
   last_.mean_advantage.resize(actions.size());
-  for (size_t i = 0; i < actions.size(); ++i) last_.mean_advantage[i] = stats_[i].Mean();
+  last_.standard_error.resize(actions.size());
+  for (size_t i = 0; i < actions.size(); ++i) {
+    last_.mean_advantage[i] = stats_[i].Mean();
+    last_.standard_error[i] = stats_[i].StandardError();
+  }
   if (last_.out_of_time && last_.samples < planner_.samples) {
     // Too few futures for the confidence bound to mean what it says: the base's action.
     ++budget_fallbacks_;

@@ -36,7 +36,9 @@ struct PlannerDecision {
   int base_action = 0;
   int samples = 0;                     // futures valued
   bool out_of_time = false;            // planner.decision_budget_ms ran out
+  std::vector<int> actions;            // the valid actions, in the order of the two below
   std::vector<double> mean_advantage;  // per action: mean over futures of V(a) - V(base)
+  std::vector<double> standard_error;  // per action: of that mean (0 with fewer than 2)
 };
 
 // Makes the base policy of one planner thread when it is not a heuristic (a trained policy
@@ -53,6 +55,9 @@ class RolloutPolicy final : public RoutingPolicy {
   ~RolloutPolicy() override;
   std::string name() const override { return Planners().Name(kind_); }
   void Reset(uint64_t seed) override;
+  // Reset, for one decision on `env` mid-episode (training labels): the arrival rate is
+  // estimated from the arrivals of env's episode so far.
+  void ResetForDecision(uint64_t seed, const ClusterEnv& env);
   int Act(const ClusterEnv& env) override;
   // Its samples come from its own random stream.
   bool DecidesFromStateAlone() const override { return kind_ == PlannerKind::kHindsight; }

@@ -20,7 +20,9 @@ uint64_t ReplayShard::Insert(const uint8_t* records, int count, size_t record_si
     record_size_ = record_size;
     storage_.resize(static_cast<size_t>(options_.capacity) * record_size);
   }
-  QR_CHECK_MSG(record_size == record_size_, "transition records of different sizes in one shard");
+  QR_CHECK_MSG(record_size == record_size_,
+               "transition records of different sizes in one shard (records with planner labels "
+               "are larger: was train.planner_share changed between 0 and > 0 across a resume?)");
   uint64_t checksum = 0;
   for (int i = 0; i < count; ++i) {
     const uint8_t* src = records + static_cast<size_t>(i) * record_size;

@@ -13,7 +13,7 @@ UniformReplay::UniformReplay(int capacity) : capacity_(capacity) {
 }
 
 void UniformReplay::Add(const Observation& obs, int action, float reward,
-                        const Observation& next_obs, bool done) {
+                        const Observation& next_obs, bool done, const ActionLabel* label) {
   if (size_ < capacity_) {
     storage_.emplace_back();
     ++size_;
@@ -24,6 +24,15 @@ void UniformReplay::Add(const Observation& obs, int action, float reward,
   t.reward = reward;
   t.next_obs = next_obs;
   t.done = done;
+  labelled_ -= t.label.labelled ? 1 : 0;
+  if (label != nullptr && label->labelled) {
+    t.label = *label;
+    ++labelled_;
+  } else {
+    t.label.labelled = false;
+    t.label.chosen = -1;
+    t.label.values.clear();
+  }
   cursor_ = (cursor_ + 1) % capacity_;
   ++total_added_;
 }
@@ -51,6 +60,8 @@ void UniformReplay::Restore(std::vector<Transition> slots, int cursor, long tota
   size_ = static_cast<int>(size);
   cursor_ = cursor;
   total_added_ = total_added;
+  labelled_ = 0;
+  for (const Transition& t : storage_) labelled_ += t.label.labelled ? 1 : 0;
 }
 
 }  // namespace qosroute

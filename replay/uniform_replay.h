@@ -32,9 +32,12 @@ class UniformReplay {
  public:
   explicit UniformReplay(int capacity);
 
-  // Copies the transition in, evicting the oldest when full.
+  // Copies the transition in, evicting the oldest when full; `label`: its planner label
+  // (nullptr: not labelled).
   void Add(const Observation& obs, int action, float reward, const Observation& next_obs,
-           bool done);
+           bool done, const ActionLabel* label = nullptr);
+  // Transitions in the ring that carry a planner label (checkpoints store labels only then).
+  int labelled() const { return labelled_; }
 
   // `count` indices drawn uniformly with replacement; requires size() > 0.
   void SampleIndices(int count, Rng& rng, std::vector<int>* indices) const;
@@ -56,6 +59,7 @@ class UniformReplay {
   int size_ = 0;
   int cursor_ = 0;  // next slot to write
   long total_added_ = 0;
+  int labelled_ = 0;
   std::vector<Transition> storage_;
 };
 

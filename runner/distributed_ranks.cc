@@ -105,6 +105,8 @@ DistributedResult RunDistributedRank(const DistributedJob& given, Transport* tra
         a.warmup_policy = options.train.warmup_policy;
         a.warmup_epsilon = options.train.warmup_epsilon;
         a.greedy = options.train.greedy;
+        a.labels = options.train.labels;
+        a.planner = options.train.planner;
         a.num_envs = options.train.num_envs;
         a.stop_requested = options.train.stop_requested;
         a.max_chunk_bytes = options.max_chunk_bytes;

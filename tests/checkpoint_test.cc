@@ -124,6 +124,8 @@ TrainingSetup MakeSetup(const std::vector<std::string>& overrides = {}) {
   s.sac.actor_lr = s.config.sac.actor_lr;
   s.sac.critic_lr = s.config.sac.critic_lr;
   s.sac.mlp_hidden = s.config.sac.mlp_hidden;
+  s.sac.prior = s.config.sac.prior;
+  s.sac.planner_temperature = s.config.sac.planner_temperature;
   s.sac.encoder = t.encoder;
   s.sac.han.hidden(t.hidden).heads(t.heads).layers(t.layers);
   s.sac.num_experts = static_cast<int64_t>(s.config.env.experts.size());
@@ -147,6 +149,8 @@ TrainLoopOptions MakeOptions(const TrainingSetup& s, const std::string& run_dir)
   o.log_every_frames = t.log_every_frames;
   o.num_envs = t.num_envs;
   o.seed = t.seed;
+  o.labels = t.labels;
+  o.planner = s.config.planner;
   o.run_dir = run_dir;
   o.checkpoint.every_updates = s.config.checkpoint.every_updates;
   o.checkpoint.keep = s.config.checkpoint.keep;
@@ -241,6 +245,9 @@ void ExpectSameTraining(const TrainingSetup& s, const std::string& path_a,
     ASSERT_EQ(x.action, y.action) << i;
     ASSERT_EQ(x.reward, y.reward) << i;
     ASSERT_EQ(x.done, y.done) << i;
+    ASSERT_EQ(x.label.labelled, y.label.labelled) << i;
+    ASSERT_EQ(x.label.chosen, y.label.chosen) << i;
+    ASSERT_EQ(x.label.values, y.label.values) << i;
     ExpectSameObservation(x.obs, y.obs);
     ExpectSameObservation(x.next_obs, y.next_obs);
   }
@@ -488,6 +495,56 @@ TEST(CheckpointAggregates, ResumeWithExpertAggregatesEqualsStraightRun) {
   ASSERT_GT(l.replay->size(), 0);
   EXPECT_EQ(l.replay->at(0).obs.expert_features, kExpertFeatures + kAggregateFeatures);
   EXPECT_EQ(l.replay->at(0).next_obs.expert_features, kExpertFeatures + kAggregateFeatures);
+}
+
+// Search-guided SAC: the planner labels a quarter of the decisions and the actor learns from
+// them (sac.prior = planner). The labels live in the replay, go into the checkpoint and come
+// back, and the resumed run ends bit for bit where the straight one does.
+TEST(CheckpointPlannerLabels, ResumeWithPlannerLabelsEqualsStraightRun) {
+  const std::vector<std::string> overrides = {
+      "train.total_frames=250", "train.planner_share=0.25", "train.label_behaviour=planner",
+      "sac.prior=planner",      "env.lookahead_features=true", "env.lookahead_value=true",
+      "planner.samples=4",      "planner.max_samples=4",     "planner.horizon=6"};
+  const TrainingSetup s = MakeSetup(overrides);
+  const std::string straight = FreshDir("labels_straight");
+  const TrainResult done = RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight));
+  EXPECT_EQ(done.labelled, 250 / 4);  // frames 3, 7, ..., 247
+  const std::string resumed = FreshDir("labels_resumed");
+  TrainLoopOptions options = MakeOptions(s, resumed);
+  options.stop_at_updates = 101;
+  ASSERT_TRUE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
+  options.stop_at_updates = 0;
+  options.resume_from = NewestCheckpoint(resumed);
+  ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
+  ExpectSameTraining(s, NewestCheckpoint(straight), NewestCheckpoint(resumed));
+  const Loaded l = Load(s, NewestCheckpoint(resumed));
+  int labelled = 0;
+  for (int i = 0; i < l.replay->size(); ++i) {
+    const ActionLabel& label = l.replay->at(i).label;
+    if (!label.labelled) continue;
+    ++labelled;
+    EXPECT_EQ(label.values.size(), s.config.env.experts.size() + 1);
+    EXPECT_TRUE(l.replay->at(i).obs.action_mask[label.chosen]);
+  }
+  EXPECT_EQ(labelled, l.replay->labelled());
+  // A quarter of the frames, evenly spread: the replay (the whole run here) holds them all.
+  EXPECT_EQ(labelled, 250 / 4);
+}
+
+// Planner settings with no share change nothing: a run with train.planner_share = 0 is the
+// recipe without planner keys, bit for bit (and writes no label datasets).
+TEST(CheckpointPlannerLabels, ShareZeroIsTheRunWithoutAPlanner) {
+  const TrainingSetup plain = MakeSetup({"train.total_frames=150"});
+  const TrainingSetup zero = MakeSetup({"train.total_frames=150", "train.planner_share=0",
+                                        "train.label_behaviour=planner", "planner.horizon=5",
+                                        "planner.samples=3", "planner.max_samples=3"});
+  const std::string a = FreshDir("share_zero_plain");
+  const std::string b = FreshDir("share_zero_set");
+  RunTraining(plain.config.env, plain.workload, plain.sac, MakeOptions(plain, a));
+  const TrainResult r = RunTraining(zero.config.env, zero.workload, zero.sac, MakeOptions(zero, b));
+  EXPECT_EQ(r.labelled, 0);
+  ExpectSameTraining(plain, NewestCheckpoint(a), NewestCheckpoint(b));
+  EXPECT_EQ(Load(plain, NewestCheckpoint(b)).replay->labelled(), 0);
 }
 
 // ------------------------------------------------------------------------------- bad files

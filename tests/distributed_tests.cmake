@@ -69,6 +69,16 @@ qosroute_add_mpi_resume_test(distributed_resume_np4_two_learners stop-resume 4 -
 # and the split batch.
 qosroute_add_mpi_resume_test(distributed_resume_np4_aggregates stop-resume 4 --set launch.learners=2
                              --set launch.replay_shards=1 --set env.expert_aggregates=true)
+# Search-guided SAC under mpiexec: actors label a quarter of their decisions with the rollout
+# planner, the labelled records travel to the shard, into its checkpoint and back, and both
+# learners train on them (prior = planner) and stay identical.
+qosroute_add_mpi_resume_test(distributed_resume_np4_planner_labels stop-resume 4 --set launch.learners=2
+                             --set launch.replay_shards=1 --set train.planner_share=0.25
+                             --set sac.prior=planner --set env.lookahead_features=true
+                             --set env.lookahead_value=true --set planner.samples=4
+                             --set planner.max_samples=4 --set planner.horizon=6)
+set_tests_properties(distributed_resume_np4_planner_labels PROPERTIES
+                     ENVIRONMENT "EXPECT_LOG=planner-labelled samples: [1-9][0-9]* of the")
 qosroute_add_mpi_resume_test(distributed_resume_np3_sigusr1 signal 3 --set launch.replay_shards=1 --set train.total_frames=200000)
 qosroute_add_mpi_resume_test(distributed_resume_np2_bad_file bad-file 2)
 # A damaged newer checkpoint beside the one to resume from: --resume auto sets it aside.

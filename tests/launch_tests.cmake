@@ -8,3 +8,5 @@ add_dependencies(cli_test qosroute)
 add_test(NAME plot_test COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/plot_test.sh $<TARGET_FILE:qosroute>)
 set_tests_properties(plot_test PROPERTIES TIMEOUT 300)
 qosroute_add_test(rollout_policy_test SOURCES rollout_policy_test.cc LIBS qosroute_planner qosroute_launch)
+# Planner labels for search-guided SAC: which decisions, what a label holds, determinism, keys.
+qosroute_add_test(decision_labeler_test SOURCES decision_labeler_test.cc LIBS qosroute_planner qosroute_launch)

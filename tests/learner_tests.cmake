@@ -1,6 +1,8 @@
 # The learner (LibTorch) and the toy environment it is tested on.
 qosroute_add_test(han_encoder_test SOURCES han_encoder_test.cc LIBS qosroute_learner)
 qosroute_add_test(sac_test SOURCES sac_test.cc LIBS qosroute_learner TIMEOUT 300)
+# Search-guided SAC: planner labels as the actor's KL target where they exist.
+qosroute_add_test(sac_planner_prior_test SOURCES sac_planner_prior_test.cc LIBS qosroute_learner)
 qosroute_add_test(sac_options_test SOURCES sac_options_test.cc LIBS qosroute_learner)
 # The policy-file compatibility test removes an attribute with the HDF5 C library.
 target_link_libraries(sac_options_test PRIVATE qosroute_hdf5)

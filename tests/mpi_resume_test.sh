@@ -7,6 +7,7 @@
 # MODE damaged-newest: as stop-resume, with a damaged copy of the checkpoint placed as a newer
 #                   one (ckpt_61.h5, truncated): --resume auto warns once naming it, keeps it
 #                   under checkpoints/damaged/ and resumes from ckpt_60.
+#                   With EXPECT_LOG set, the resumed run must also log a line matching it.
 # MODE signal:      SIGUSR1 to mpiexec (which forwards it to every rank) during training:
 #                   exit 0 with a checkpoint that inspect reads.
 # MODE bad-file:    --resume with a file that is not HDF5: exit code 2 from every rank, one
@@ -58,6 +59,9 @@ case $mode in
     grep -q "every transition exactly once" <<<"$out" || fail "stream check failed"
     grep -q "trained 1200 frames, 125 updates" <<<"$out" || fail "totals differ from the plan"
     grep -q "learners bitwise identical: yes" <<<"$out" || fail "learners differ"
+    if [ -n "${EXPECT_LOG:-}" ]; then
+      grep -qE "$EXPECT_LOG" <<<"$out" || fail "the resumed run logged no line matching '$EXPECT_LOG'"
+    fi
     # One event file per process of the run; the resumed one starts at the checkpoint's step.
     [ "$(ls "$run_dir"/tb/events.out.tfevents.* | wc -l)" = 2 ] || fail "want two TensorBoard files"
     head -1 "$run_dir/metrics/train.csv" | grep -q ",rolling_qos," || fail "train.csv lacks rolling_qos"

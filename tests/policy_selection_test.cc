@@ -486,7 +486,7 @@ TEST(SelectConfigKeys, BadValuesNameTheKey) {
   ExpectConfigError({"select.rates=2", "select.seed_base=4294967295"}, "below 2^32");
   ExpectConfigError({"select.margins=1,y"}, "select.margins expects a comma-separated list");
   ExpectConfigError({"select.margins=-1"}, "select.margins must hold margins in [0, 1000]");
-  ExpectConfigError({"select.margins=0,2"}, "need sac.prior = greedy-qos");
+  ExpectConfigError({"select.margins=0,2"}, "need a sac.prior (greedy-qos or planner");
 }
 
 }  // namespace
