@@ -345,8 +345,7 @@ void ValidateTrain(const std::string& where, const RunConfig& config) {
                     ": sac.prior = planner learns from planner labels, which need "
                     "train.planner_share > 0");
   }
-  if (config.sac.prior != PriorKind::kNone &&
-      !(env.lookahead_features && env.lookahead_value)) {
+  if (config.sac.prior != PriorKind::kNone && !(env.lookahead_features && env.lookahead_value)) {
     throw UserError(where + ": sac.prior = " + Priors().Name(config.sac.prior) +
                     " needs env.lookahead_features = true and "
                     "env.lookahead_value = true (it reads greedy-qos's value from the "
@@ -380,9 +379,10 @@ void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts
   }
   if (sel.margins.empty()) throw UserError(where + ": select.margins needs at least one margin");
   if (config->sac.prior == PriorKind::kNone && sel.margins != std::vector<double>{0.0}) {
-    throw UserError(where +
-                    ": select.margins other than 0 need a sac.prior (greedy-qos or planner: a margin keeps "
-                    "the prior's choice)");
+    throw UserError(
+        where +
+        ": select.margins other than 0 need a sac.prior (greedy-qos or planner: a margin keeps "
+        "the prior's choice)");
   }
   RequireRange(where, "select.seeds", sel.seeds, 1, 1e6);
   RequireRange(where, "select.requests_per_episode", sel.requests_per_episode, 0, 1e8);

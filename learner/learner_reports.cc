@@ -191,6 +191,11 @@ void Learner::Finish(DistributedResult* result) {
       "mean policy lag {:.2f} versions",
       result->learners_identical ? "yes" : "NO", stream_.max_rate_deviation, plan_.error_buffer,
       result->mean_policy_lag);
+  const double loop_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - updates_begin_).count();
+  spdlog::info(
+      "learner 0 busy {:.0f}% of its update loop ({:.1f} s of {:.1f} s waiting for samples)",
+      loop_s > 0 ? 100.0 * (1.0 - sample_wait_s_ / loop_s) : 0.0, sample_wait_s_, loop_s);
   if (labelled_samples_ > 0) {
     spdlog::info("planner-labelled samples: {} of the {} this learner sampled ({:.1f}%)",
                  labelled_samples_, samples_, 100.0 * labelled_samples_ / samples_);

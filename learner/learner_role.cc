@@ -16,10 +16,10 @@
 
 #include "checkpoint/files.h"
 #include "common/error.h"
-#include "learner/planner_targets.h"
 #include "learner/distributed_weights.h"
 #include "learner/graph_batch.h"
 #include "learner/periodic_evaluation.h"
+#include "learner/planner_targets.h"
 #include "learner/policy_io.h"
 #include "learner/selection_keeper.h"
 #include "replay/replay_shard.h"
@@ -31,11 +31,13 @@ namespace qosroute {
 
 DistributedResult Learner::Run() {
   Start();
+  updates_begin_ = std::chrono::steady_clock::now();
   SacLosses losses;
   std::vector<int64_t> pending;
   if (updates_ < plan_.total_updates) pending = RequestBatch();
   while (updates_ < plan_.total_updates) {
     const std::vector<int64_t> current = pending;
+    const auto wait_begin = std::chrono::steady_clock::now();
     WaitUntil(
         [&] {
           const bool busy = Pump();
@@ -45,6 +47,8 @@ DistributedResult Learner::Run() {
           return WaitStatus::kDone;
         },
         options_.wait_timeout_s, "sampled transitions from the replay shards");
+    sample_wait_s_ +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_begin).count();
     Decode(current);
     // A checkpoint planned one update ago follows this update: no sample request may be
     // open then, so the next batch is requested after it.

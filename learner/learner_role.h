@@ -133,6 +133,10 @@ class Learner {
       batch_keys_;  // shard -> (key, batch row)
   std::vector<Transition> transitions_;
   long samples_ = 0, labelled_samples_ = 0;  // sampled by this learner (this process)
+  // The learner's busy share: the time of its update loop not spent waiting for samples (the
+  // rate limiter holds them back while actors are slow, e.g. while the planner labels).
+  std::chrono::steady_clock::time_point updates_begin_;
+  double sample_wait_s_ = 0.0;
   GraphBatch obs_, next_obs_;
   PlannerTargets labels_;  // prior = planner: the batch's planner labels
   torch::Tensor actions_, rewards_, dones_;

@@ -48,7 +48,7 @@ void CheckConfig(const SacConfig& c) {
   if (c.prior != PriorKind::kNone && !c.schema.IsOn("expert.greedy_value")) {
     fail(std::string("prior ") + Priors().Name(c.prior) +
          " reads greedy-qos's value from the observations, which need "
-        "env.lookahead_features = true and env.lookahead_value = true");
+         "env.lookahead_features = true and env.lookahead_value = true");
   }
 }
 
@@ -243,7 +243,7 @@ torch::Tensor SacAgent::PolicyLogits(const NodeEmbeddings& embeddings, const Gra
 }
 
 torch::Tensor SacAgent::TeacherLogProbs(const GraphBatch& batch,
-                                       const PlannerTargets* labels) const {
+                                        const PlannerTargets* labels) const {
   const torch::Tensor prior = PriorLogProbs(batch);
   if (config_.prior != PriorKind::kPlanner || labels == nullptr || !labels->values.defined())
     return prior;
@@ -251,7 +251,8 @@ torch::Tensor SacAgent::TeacherLogProbs(const GraphBatch& batch,
   const torch::Tensor logits =
       (labels->values.to(device_, torch::kFloat32) / config_.planner_temperature)
           .masked_fill(valid.logical_not(), -std::numeric_limits<float>::infinity());
-  const torch::Tensor planner = torch::log_softmax(logits, 1).masked_fill(valid.logical_not(), 0.0f);
+  const torch::Tensor planner =
+      torch::log_softmax(logits, 1).masked_fill(valid.logical_not(), 0.0f);
   return torch::where(labels->labelled.to(device_).view({-1, 1}), planner, prior);
 }
 
@@ -366,7 +367,8 @@ void SacAgent::ApplyGradients() {
 SacLosses SacAgent::Update(const GraphBatch& obs, const torch::Tensor& actions,
                            const torch::Tensor& rewards, const GraphBatch& next_obs,
                            const torch::Tensor& dones, const PlannerTargets* labels) {
-  const SacLosses losses = ComputeGradients(obs, actions, rewards, next_obs, dones, nullptr, labels);
+  const SacLosses losses =
+      ComputeGradients(obs, actions, rewards, next_obs, dones, nullptr, labels);
   ApplyGradients();
   return losses;
 }

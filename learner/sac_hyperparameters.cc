@@ -31,10 +31,9 @@ const NameTable<EncoderKind>& Encoders() {
 }
 
 const NameTable<PriorKind>& Priors() {
-  static const NameTable<PriorKind> table(
-      "prior", {{PriorKind::kNone, "none"},
-                {PriorKind::kGreedyQos, "greedy-qos"},
-                {PriorKind::kPlanner, "planner"}});
+  static const NameTable<PriorKind> table("prior", {{PriorKind::kNone, "none"},
+                                                    {PriorKind::kGreedyQos, "greedy-qos"},
+                                                    {PriorKind::kPlanner, "planner"}});
   return table;
 }
 

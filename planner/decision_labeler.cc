@@ -18,7 +18,8 @@ namespace {
 
 // The seed of one labelled decision (a splitmix64 finaliser over the three).
 uint64_t LabelSeed(uint64_t seed, int collector, long frame) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(collector) * 0xD1B54A32D192ED03ULL +
+  uint64_t x = seed * 0x9E3779B97F4A7C15ULL +
+               static_cast<uint64_t>(collector) * 0xD1B54A32D192ED03ULL +
                static_cast<uint64_t>(frame);
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;

@@ -34,8 +34,8 @@ class UniformReplay {
 
   // Copies the transition in, evicting the oldest when full; `label`: its planner label
   // (nullptr: not labelled).
-  void Add(const Observation& obs, int action, float reward, const Observation& next_obs,
-           bool done, const ActionLabel* label = nullptr);
+  void Add(const Observation& obs, int action, float reward, const Observation& next_obs, bool done,
+           const ActionLabel* label = nullptr);
   // Transitions in the ring that carry a planner label (checkpoints store labels only then).
   int labelled() const { return labelled_; }
 

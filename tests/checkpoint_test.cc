@@ -502,9 +502,9 @@ TEST(CheckpointAggregates, ResumeWithExpertAggregatesEqualsStraightRun) {
 // back, and the resumed run ends bit for bit where the straight one does.
 TEST(CheckpointPlannerLabels, ResumeWithPlannerLabelsEqualsStraightRun) {
   const std::vector<std::string> overrides = {
-      "train.total_frames=250", "train.planner_share=0.25", "train.label_behaviour=planner",
+      "train.total_frames=250", "train.planner_share=0.25",    "train.label_behaviour=planner",
       "sac.prior=planner",      "env.lookahead_features=true", "env.lookahead_value=true",
-      "planner.samples=4",      "planner.max_samples=4",     "planner.horizon=6"};
+      "planner.samples=4",      "planner.max_samples=4",       "planner.horizon=6"};
   const TrainingSetup s = MakeSetup(overrides);
   const std::string straight = FreshDir("labels_straight");
   const TrainResult done = RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight));
@@ -535,9 +535,9 @@ TEST(CheckpointPlannerLabels, ResumeWithPlannerLabelsEqualsStraightRun) {
 // recipe without planner keys, bit for bit (and writes no label datasets).
 TEST(CheckpointPlannerLabels, ShareZeroIsTheRunWithoutAPlanner) {
   const TrainingSetup plain = MakeSetup({"train.total_frames=150"});
-  const TrainingSetup zero = MakeSetup({"train.total_frames=150", "train.planner_share=0",
-                                        "train.label_behaviour=planner", "planner.horizon=5",
-                                        "planner.samples=3", "planner.max_samples=3"});
+  const TrainingSetup zero =
+      MakeSetup({"train.total_frames=150", "train.planner_share=0", "train.label_behaviour=planner",
+                 "planner.horizon=5", "planner.samples=3", "planner.max_samples=3"});
   const std::string a = FreshDir("share_zero_plain");
   const std::string b = FreshDir("share_zero_set");
   RunTraining(plain.config.env, plain.workload, plain.sac, MakeOptions(plain, a));

@@ -165,9 +165,9 @@ TEST(DecisionLabeler, TrainKeysAreCheckedAndNamed) {
   EXPECT_NE(error_of({"train.label_behaviour=teacher"}).find("train.label_behaviour"),
             std::string::npos);
   // The planner prior without labels would silently be greedy-qos's: refused.
-  const std::string no_labels = error_of({"train.planner_share=0", "sac.prior=planner",
-                                          "env.lookahead_features=true",
-                                          "env.lookahead_value=true"});
+  const std::string no_labels =
+      error_of({"train.planner_share=0", "sac.prior=planner", "env.lookahead_features=true",
+                "env.lookahead_value=true"});
   EXPECT_NE(no_labels.find("train.planner_share > 0"), std::string::npos) << no_labels;
   // ... and it needs greedy-qos's value in the observations, as the greedy-qos prior does.
   const std::string no_value = error_of({"sac.prior=planner", "env.lookahead_features=false"});

@@ -108,8 +108,8 @@ TEST_F(SacPlannerPrior, WithoutLabelsItTrainsExactlyAsTheGreedyQosPrior) {
   const std::vector<ActionLabel> unlabelled(16);
   const PlannerTargets none = Targets(unlabelled, 4);
   for (int step = 0; step < 3; ++step) {
-    const SacLosses a = planner.Update(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones,
-                                       &none);
+    const SacLosses a =
+        planner.Update(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones, &none);
     const SacLosses b = greedy.Update(t.obs_batch, t.actions, t.rewards, t.next_batch, t.dones);
     EXPECT_EQ(a.critic, b.critic);
     EXPECT_EQ(a.actor, b.actor);
