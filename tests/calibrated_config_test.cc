@@ -48,6 +48,24 @@ TEST(CalibratedConfig, Edge4090UsesTheRtx4090Profile) {
   EXPECT_DOUBLE_EQ(o.env.experts[0].k3, 1e-4);
 }
 
+// The search-guided recipe (docs/RESULTS.md "Learning from the planner"): every decision
+// labelled by the rollout planner over episodes at the loaded rates, the planner prior, and
+// selection at those rates; it round-trips through the resolved config a run saves.
+TEST(CalibratedConfig, PlannerRecipeLabelsEveryDecisionAtTheLoadedRates) {
+  const std::string path = std::string(QOSROUTE_SOURCE_DIR) + "/configs/edge-4090-planner.cfg";
+  const RunConfig c = LoadRunConfig(path, {});
+  EXPECT_EQ(c.train.labels.share, 1.0);
+  EXPECT_EQ(c.train.labels.behaviour, LabelBehaviour::kPolicy);
+  EXPECT_EQ(c.sac.prior, PriorKind::kPlanner);
+  EXPECT_EQ(c.env.arrivals.episode_rates, (std::vector<double>{60, 80, 100}));
+  EXPECT_EQ(c.select.rates, (std::vector<double>{40, 80, 100}));
+  EXPECT_EQ(c.planner.horizon, 32);
+  const RunConfig b = LoadRunConfig(WriteTempFile("planner_resolved.cfg", FormatResolvedConfig(c)), {});
+  EXPECT_EQ(b.resolved, c.resolved);
+  EXPECT_EQ(b.train.labels.share, 1.0);
+  EXPECT_EQ(b.sac.planner_temperature, c.sac.planner_temperature);
+}
+
 TEST(CalibratedConfig, ResolvedConfigRoundTripsExactly) {
   const RunConfig a = LoadRunConfig(kEdge, {"expert.alpaca-native.k2=6.1e-7"});
   const std::string path = WriteTempFile("edge_resolved.cfg", FormatResolvedConfig(a));
