@@ -258,6 +258,8 @@ void RegisterTrainKeys(KeyTable& keys, RunConfig* config, ListTexts* texts) {
            "greedy-qos prior: softmax temperature over greedy-qos's values");
   keys.Add("sac.planner_temperature", &sac.planner_temperature,
            "planner prior: softmax temperature over the planner labels' values");
+  keys.Add("sac.planner_bc_weight", &sac.planner_bc_weight,
+           "planner prior: weight of the cross-entropy to the planner's soft choice (0 = off)");
   keys.Add("sac.prior_kl_target", &sac.prior_kl_target,
            "with a prior: the temperature keeps KL(pi || prior) at this many nats");
   keys.Add("sac.deviation_margin", &sac.deviation_margin,

@@ -256,6 +256,16 @@ torch::Tensor SacAgent::TeacherLogProbs(const GraphBatch& batch,
   return torch::where(labels->labelled.to(device_).view({-1, 1}), planner, prior);
 }
 
+torch::Tensor SacAgent::PlannerCrossEntropy(const GraphBatch& batch, const PlannerTargets& labels,
+                                            const torch::Tensor& safe_log_probs) const {
+  const torch::Tensor valid = batch.action_mask;
+  const torch::Tensor teacher =
+      TeacherLogProbs(batch, &labels).exp().masked_fill(valid.logical_not(), 0.0f);
+  const torch::Tensor cross_entropy = -(teacher * safe_log_probs).sum(1);  // [B]
+  const torch::Tensor labelled = labels.labelled.to(device_, torch::kFloat32).view({-1});
+  return (cross_entropy * labelled).sum() / labelled.sum().clamp_min(1.0f);
+}
+
 SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Tensor& actions,
                                        const torch::Tensor& rewards, const GraphBatch& next_in,
                                        const torch::Tensor& dones, const PlannerTargets* labels) {
@@ -313,6 +323,15 @@ SacLossTensors SacAgent::ComputeLosses(const GraphBatch& obs_in, const torch::Te
     losses.actor = (probs * (alpha * log_ratio - q_min)).sum(1).mean();
     const torch::Tensor kl = (probs * log_ratio).sum(1).detach();  // KL(pi || pi0), [B]
     losses.alpha_loss = (networks_->log_alpha * (config_.prior_kl_target - kl)).mean();
+    if (config_.prior == PriorKind::kPlanner && config_.planner_bc_weight > 0.0 &&
+        labels != nullptr && labels->values.defined()) {
+      // Through the embeddings, not detached: the planner's departures hinge on what the
+      // critic's representation need not separate, so the teacher trains the encoder too.
+      const torch::Tensor bc_log_probs = torch::log_softmax(PolicyLogits(embeddings, obs), 1)
+                                             .masked_fill(mask.logical_not(), 0.0f);
+      losses.actor = losses.actor +
+                     config_.planner_bc_weight * PlannerCrossEntropy(obs, *labels, bc_log_probs);
+    }
   }
 
   losses.alpha = alpha;
@@ -331,7 +350,8 @@ SacLosses SacAgent::ComputeGradients(const GraphBatch& obs, const torch::Tensor&
   optimizer_->zero_grad();
   const SacLossTensors losses = ComputeLosses(obs, actions, rewards, next_obs, dones, labels);
   // The three losses touch disjoint parameters (see the header), so one backward of their
-  // sum gives each parameter exactly its own loss's gradient.
+  // sum gives each parameter exactly its own loss's gradient (with planner_bc_weight the
+  // encoder's is the critic's plus the behaviour-cloning term's, as intended).
   (losses.critic + losses.actor + losses.alpha_loss).backward();
 
   SacLosses out;

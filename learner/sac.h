@@ -13,7 +13,8 @@
 // SAC-AE and CURL): the actor's gradient through a shared encoder fights the critic's and
 // destabilises the Q targets, while the TD error is the richer learning signal for the
 // representation. So:
-//   critic loss -> encoder, q1, q2;   actor loss -> actor head;   alpha loss -> log_alpha.
+//   critic loss -> encoder, q1, q2;   actor loss -> actor head;   alpha loss -> log_alpha
+// (one exception: prior = planner's behaviour-cloning term reaches the encoder too, below).
 // The target network is a Polyak-averaged copy of encoder + q1 + q2.
 //
 // Losses, with pi, log pi from the actor on masked actions and alpha = exp(log_alpha):
@@ -24,7 +25,10 @@
 // With a prior pi0 (SacConfig::prior) every log pi above becomes log pi - log pi0, and
 //   alpha   = mean_s log_alpha * (KL_target - KL(pi || pi0)(s)).
 // prior = planner: in the actor and alpha losses pi0 is the planner's soft choice on the
-// transitions that carry a planner label (PlannerTargets), greedy-qos's elsewhere.
+// transitions that carry a planner label (PlannerTargets), greedy-qos's elsewhere; with
+// planner_bc_weight w the actor loss adds w * mean over labelled s of
+// -sum_a pi_planner(a|s) log pi(a|s), with pi computed on the embeddings undetached: this term
+// alone trains the encoder besides the critic loss (and the actor head besides the actor loss).
 // (min is config.twin_reduction: min or mean.)
 // All three come from one forward pass at the pre-update parameters and one backward.
 //
@@ -206,6 +210,10 @@ class SacAgent {
   // The actor's KL target log pi0 [B, N + 1]: with prior = planner and labels, the planner's
   // soft choice on the labelled rows and PriorLogProbs on the others; else PriorLogProbs.
   torch::Tensor TeacherLogProbs(const GraphBatch& batch, const PlannerTargets* labels) const;
+  // sac.planner_bc_weight's term: the mean over labelled rows of -sum_a pi_planner(a) log pi(a)
+  // (safe_log_probs: log pi with masked actions at 0).
+  torch::Tensor PlannerCrossEntropy(const GraphBatch& batch, const PlannerTargets& labels,
+                                    const torch::Tensor& safe_log_probs) const;
 
   const SacConfig& config() const { return config_; }
   // Deployment knob only (SacConfig::deviation_margin): changes greedy actions, nothing else.

@@ -49,6 +49,7 @@ void CheckSacHyperparameters(const SacHyperparameters& h) {
   RequireOneOf("twin_reduction", h.twin_reduction, "min", "mean");
   RequireIn("prior_temperature", h.prior_temperature, 1e-6, 1e6);
   RequireIn("planner_temperature", h.planner_temperature, 1e-6, 1e6);
+  RequireIn("planner_bc_weight", h.planner_bc_weight, 0, 1e6);
   RequireIn("prior_kl_target", h.prior_kl_target, 0, 10);
   if (h.deviation_margin != -1.0) RequireIn("deviation_margin", h.deviation_margin, 0, 1e3);
   if (h.mlp_hidden.empty()) throw FieldError("mlp_hidden", "must list at least one size");

@@ -79,6 +79,13 @@ struct SacHyperparameters {
   PriorKind prior = PriorKind::kNone;
   double prior_temperature = 0.01;
   double planner_temperature = 0.01;
+  // prior = planner: weight of a behaviour-cloning term added to the actor's loss on the
+  // labelled rows, the cross-entropy from the planner's soft choice to the policy,
+  // -sum_a pi_planner(a) log pi(a) (0 = off). Why: the KL term above is KL(pi || pi0), whose
+  // gradient on an action's logit is proportional to pi(a), and a policy that starts at
+  // greedy-qos's sharp prior (temperature 0.01) gives the planner's departures little mass;
+  // the cross-entropy's gradient is pi - pi_planner, as strong where pi(a) is small.
+  double planner_bc_weight = 0.0;
   double prior_kl_target = 0.05;
   // Deployment only (greedy actions with a prior): keep the prior's own choice (greedy-qos's
   // action, the mode of pi0) unless the policy prefers its argmax a* over it by more than

@@ -60,7 +60,8 @@ TEST(CalibratedConfig, PlannerRecipeLabelsEveryDecisionAtTheLoadedRates) {
   EXPECT_EQ(c.env.arrivals.episode_rates, (std::vector<double>{60, 80, 100}));
   EXPECT_EQ(c.select.rates, (std::vector<double>{40, 80, 100}));
   EXPECT_EQ(c.planner.horizon, 32);
-  const RunConfig b = LoadRunConfig(WriteTempFile("planner_resolved.cfg", FormatResolvedConfig(c)), {});
+  const RunConfig b =
+      LoadRunConfig(WriteTempFile("planner_resolved.cfg", FormatResolvedConfig(c)), {});
   EXPECT_EQ(b.resolved, c.resolved);
   EXPECT_EQ(b.train.labels.share, 1.0);
   EXPECT_EQ(b.sac.planner_temperature, c.sac.planner_temperature);
