@@ -381,10 +381,9 @@ void ValidateSelect(const std::string& where, RunConfig* config, const ListTexts
   }
   if (sel.margins.empty()) throw UserError(where + ": select.margins needs at least one margin");
   if (config->sac.prior == PriorKind::kNone && sel.margins != std::vector<double>{0.0}) {
-    throw UserError(
-        where +
-        ": select.margins other than 0 need a sac.prior (greedy-qos or planner: a margin keeps "
-        "the prior's choice)");
+    throw UserError(where +
+                    ": select.margins other than 0 need a sac.prior (greedy-qos or "
+                    "planner: a margin keeps the prior's choice)");
   }
   RequireRange(where, "select.seeds", sel.seeds, 1, 1e6);
   RequireRange(where, "select.requests_per_episode", sel.requests_per_episode, 0, 1e8);

@@ -13,26 +13,15 @@
 #include "env/gpu_profile.h"
 #include "env_test_util.h"
 #include "launch/config.h"
+#include "planner_test_util.h"
 
 namespace qosroute {
 namespace {
 
-using testing_util::PaperLikeConfig;
 using testing_util::SyntheticTestWorkload;
 
-EnvConfig Edge(double rate, int requests) {
-  EnvConfig c = PaperLikeConfig(rate, requests);
-  for (ExpertConfig& e : c.experts) ApplyGpuProfile(FindGpuProfile("rtx4090"), &e);
-  return c;
-}
-
-PlannerConfig SmallPlanner() {
-  PlannerConfig p;
-  p.samples = 6;
-  p.max_samples = 12;
-  p.horizon = 8;
-  return p;
-}
+using planner_test_util::Edge;
+using planner_test_util::SmallPlanner;
 
 LabelOptions Share(double share, LabelBehaviour behaviour = LabelBehaviour::kPolicy) {
   LabelOptions o;

@@ -11,6 +11,7 @@
 #include "env/gpu_profile.h"
 #include "env_test_util.h"
 #include "launch/config.h"
+#include "planner_test_util.h"
 
 namespace qosroute {
 namespace {
@@ -18,19 +19,8 @@ namespace {
 using testing_util::PaperLikeConfig;
 using testing_util::SyntheticTestWorkload;
 
-EnvConfig Edge(double rate, int requests) {
-  EnvConfig c = PaperLikeConfig(rate, requests);
-  for (ExpertConfig& e : c.experts) ApplyGpuProfile(FindGpuProfile("rtx4090"), &e);
-  return c;
-}
-
-PlannerConfig SmallPlanner() {
-  PlannerConfig p;
-  p.samples = 6;
-  p.max_samples = 12;
-  p.horizon = 8;
-  return p;
-}
+using planner_test_util::Edge;
+using planner_test_util::SmallPlanner;
 
 // The episode's own requests from the arrived one on, with their truth altered and their
 // predictions and arrivals kept: what a router sees is the same.
