@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <optional>
 
 #include "common/error.h"
@@ -200,11 +199,7 @@ class Actor {
     ClusterEnv& env = *envs_[i];
     label_.labelled = false;
     if (labeler_.Labels(result_.frames)) {
-      const auto begin = std::chrono::steady_clock::now();
       labeler_.Label(env, result_.frames, &label_);
-      result_.label_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-      result_.labelled = labeler_.labelled();
       action = labeler_.Act(action, label_);
     }
     before_ = env.observation();

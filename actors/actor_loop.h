@@ -64,8 +64,6 @@ struct ActorResult {
   std::vector<int64_t> versions_adopted;  // in adoption order (must increase)
   bool stopped = false;  // a checkpoint with stop ended the job (totals are not final)
   int checkpoints = 0;   // checkpoints this actor took part in
-  long labelled = 0;     // planner labels taken by this process (not restored on resume)
-  double label_seconds = 0.0;
 };
 
 // Runs until the budget is spent, everything sent is acknowledged, and learner 0 says stop.

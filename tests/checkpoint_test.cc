@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "checkpoint/files.h"
@@ -476,21 +477,31 @@ TEST_F(CheckpointExactResume, InspectSummarisesCountersPartsAndConfig) {
   EXPECT_NE(text.find("[han]"), std::string::npos) << text;
 }
 
+// Trains `s` straight into one folder and, in another, stops at update 101 and resumes with
+// the newest checkpoint; expects both to end bit for bit alike. Returns the straight run's
+// result and the resumed run's folder.
+std::pair<TrainResult, std::string> ExpectResumeEqualsStraight(const TrainingSetup& s,
+                                                               const std::string& tag) {
+  const std::string straight = FreshDir(tag + "_straight");
+  const TrainResult done = RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight));
+  EXPECT_FALSE(done.stopped);
+  const std::string resumed = FreshDir(tag + "_resumed");
+  TrainLoopOptions options = MakeOptions(s, resumed);
+  options.stop_at_updates = 101;
+  EXPECT_TRUE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
+  options.stop_at_updates = 0;
+  options.resume_from = NewestCheckpoint(resumed);
+  EXPECT_FALSE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
+  ExpectSameTraining(s, NewestCheckpoint(straight), NewestCheckpoint(resumed));
+  return {done, resumed};
+}
+
 // With the aggregate expert features (19 per expert) the replay's observations are wider;
 // resuming is still bit-exact.
 TEST(CheckpointAggregates, ResumeWithExpertAggregatesEqualsStraightRun) {
   const TrainingSetup s = MakeSetup({"env.expert_aggregates=true", "train.total_frames=250"});
   ASSERT_TRUE(s.sac.schema.IsOn("expert.aggregates"));
-  const std::string straight = FreshDir("aggregates_straight");
-  ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight)).stopped);
-  const std::string resumed = FreshDir("aggregates_resumed");
-  TrainLoopOptions options = MakeOptions(s, resumed);
-  options.stop_at_updates = 101;
-  ASSERT_TRUE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
-  options.stop_at_updates = 0;
-  options.resume_from = NewestCheckpoint(resumed);
-  ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
-  ExpectSameTraining(s, NewestCheckpoint(straight), NewestCheckpoint(resumed));
+  const std::string resumed = ExpectResumeEqualsStraight(s, "aggregates").second;
   const Loaded l = Load(s, NewestCheckpoint(resumed));
   ASSERT_GT(l.replay->size(), 0);
   EXPECT_EQ(l.replay->at(0).obs.expert_features, kExpertFeatures + kAggregateFeatures);
@@ -506,17 +517,8 @@ TEST(CheckpointPlannerLabels, ResumeWithPlannerLabelsEqualsStraightRun) {
       "sac.prior=planner",      "env.lookahead_features=true", "env.lookahead_value=true",
       "planner.samples=4",      "planner.max_samples=4",       "planner.horizon=6"};
   const TrainingSetup s = MakeSetup(overrides);
-  const std::string straight = FreshDir("labels_straight");
-  const TrainResult done = RunTraining(s.config.env, s.workload, s.sac, MakeOptions(s, straight));
+  const auto [done, resumed] = ExpectResumeEqualsStraight(s, "labels");
   EXPECT_EQ(done.labelled, 250 / 4);  // frames 3, 7, ..., 247
-  const std::string resumed = FreshDir("labels_resumed");
-  TrainLoopOptions options = MakeOptions(s, resumed);
-  options.stop_at_updates = 101;
-  ASSERT_TRUE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
-  options.stop_at_updates = 0;
-  options.resume_from = NewestCheckpoint(resumed);
-  ASSERT_FALSE(RunTraining(s.config.env, s.workload, s.sac, options).stopped);
-  ExpectSameTraining(s, NewestCheckpoint(straight), NewestCheckpoint(resumed));
   const Loaded l = Load(s, NewestCheckpoint(resumed));
   int labelled = 0;
   for (int i = 0; i < l.replay->size(); ++i) {
