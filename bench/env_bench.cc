@@ -55,43 +55,47 @@ void RunEpisodes(benchmark::State& state, const std::string& config_file,
       benchmark::Counter(static_cast<double>(iterations), benchmark::Counter::kIsRate);
 }
 
-void RunPaperEpisodes(benchmark::State& state, const std::string& policy_name,
-                      const std::vector<std::string>& overrides = {}) {
-  RunEpisodes(state, "paper.cfg", policy_name, overrides);
-}
+// Whole episodes, one policy, decisions per second.
+struct EpisodeBenchmark {
+  const char* name;
+  const char* config_file;
+  const char* policy;
+  std::vector<std::string> overrides;
+};
 
-// The calibrated world at a loaded rate (40 req/s: round-robin still meets the SLA, the
-// GPUs run batches of ~20-30 sequences).
-void BM_Edge4090Episode_RoundRobin(benchmark::State& state) {
-  RunEpisodes(state, "edge-4090.cfg", "round-robin", {"workload.rate=40"});
-}
-
-// The same with the aggregate expert features (a pass over every queued request per expert
-// per decision).
-void BM_Edge4090Episode_RoundRobinAggregates(benchmark::State& state) {
-  RunEpisodes(state, "edge-4090.cfg", "round-robin",
-              {"workload.rate=40", "env.expert_aggregates=true"});
-}
-
-// Greedy-qos where planning needs it (80 req/s, past the knee: ~30 requests queued per
-// expert), with today's look-ahead and with the reference one, side by side.
-void BM_Edge4090Episode_GreedyQos(benchmark::State& state) {
-  RunEpisodes(state, "edge-4090.cfg", "greedy-qos", {"workload.rate=80"});
-}
-void BM_Edge4090Episode_GreedyQosReference(benchmark::State& state) {
-  RunEpisodes(state, "edge-4090.cfg", "greedy-qos-reference", {"workload.rate=80"});
-}
-
-void BM_PaperEpisode_RoundRobin(benchmark::State& state) {
-  RunPaperEpisodes(state, "round-robin");
-}
-void BM_PaperEpisode_GreedyQos(benchmark::State& state) {
-  RunPaperEpisodes(state, "greedy-qos");
-}
-// The observation the SAC agent trains on: plus the per-expert look-ahead features.
-void BM_PaperEpisode_RoundRobinLookahead(benchmark::State& state) {
-  RunPaperEpisodes(state, "round-robin", {"env.lookahead_features=true"});
-}
+const bool kEpisodesRegistered = [] {
+  const EpisodeBenchmark benchmarks[] = {
+      {"BM_PaperEpisode/round_robin", "paper.cfg", "round-robin", {}},
+      {"BM_PaperEpisode/greedy_qos", "paper.cfg", "greedy-qos", {}},
+      // The observation the SAC agent trains on: plus the per-expert look-ahead features.
+      {"BM_PaperEpisode/round_robin_lookahead_obs",
+       "paper.cfg",
+       "round-robin",
+       {"env.lookahead_features=true"}},
+      // The calibrated world at a loaded rate (40 req/s: round-robin still meets the SLA, the
+      // GPUs run batches of ~20-30 sequences).
+      {"BM_Edge4090Episode/round_robin", "edge-4090.cfg", "round-robin", {"workload.rate=40"}},
+      // The same with the aggregate expert features (a pass over every queued request per
+      // expert per decision).
+      {"BM_Edge4090Episode/round_robin_aggregates",
+       "edge-4090.cfg",
+       "round-robin",
+       {"workload.rate=40", "env.expert_aggregates=true"}},
+      // Greedy-qos where planning needs it (80 req/s, past the knee: ~30 requests queued per
+      // expert), with today's look-ahead and with the reference one, side by side.
+      {"BM_Edge4090Episode/greedy_qos", "edge-4090.cfg", "greedy-qos", {"workload.rate=80"}},
+      {"BM_Edge4090Episode/greedy_qos_reference",
+       "edge-4090.cfg",
+       "greedy-qos-reference",
+       {"workload.rate=80"}},
+  };
+  for (const EpisodeBenchmark& b : benchmarks) {
+    benchmark::RegisterBenchmark(b.name, RunEpisodes, std::string(b.config_file),
+                                 std::string(b.policy), b.overrides)
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
 
 // A planner's fork of the environment against what planning had before it (SaveState +
 // LoadState into a second env), of the same state: edge-4090 at 80 req/s, an episode of 2,000
@@ -141,28 +145,6 @@ BENCHMARK(BM_EnvForkInto)
 BENCHMARK(BM_EnvSaveLoad)
     ->Name("BM_EnvSaveLoad/edge4090_80rps_mid_episode")
     ->Unit(benchmark::kMicrosecond);
-
-BENCHMARK(BM_PaperEpisode_RoundRobin)
-    ->Name("BM_PaperEpisode/round_robin")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_PaperEpisode_GreedyQos)
-    ->Name("BM_PaperEpisode/greedy_qos")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_PaperEpisode_RoundRobinLookahead)
-    ->Name("BM_PaperEpisode/round_robin_lookahead_obs")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edge4090Episode_RoundRobin)
-    ->Name("BM_Edge4090Episode/round_robin")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edge4090Episode_RoundRobinAggregates)
-    ->Name("BM_Edge4090Episode/round_robin_aggregates")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edge4090Episode_GreedyQos)
-    ->Name("BM_Edge4090Episode/greedy_qos")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Edge4090Episode_GreedyQosReference)
-    ->Name("BM_Edge4090Episode/greedy_qos_reference")
-    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace qosroute

@@ -36,27 +36,27 @@ void RunDecisions(benchmark::State& state, PlannerKind kind,
   state.counters["left_base"] = static_cast<double>(left_base) / state.iterations();
 }
 
-void BM_RolloutDecision(benchmark::State& state) {
-  RunDecisions(state, PlannerKind::kRollout, {"planner.horizon=16"});
-}
-void BM_RolloutDecisionNoPruning(benchmark::State& state) {
-  RunDecisions(state, PlannerKind::kRollout, {"planner.horizon=16", "planner.prune=0"});
-}
-void BM_RolloutDecisionDefaults(benchmark::State& state) {
-  RunDecisions(state, PlannerKind::kRollout, {});
-}
-void BM_HindsightDecision(benchmark::State& state) {
-  RunDecisions(state, PlannerKind::kHindsight, {"planner.horizon=16"});
-}
+struct DecisionBenchmark {
+  const char* name;
+  PlannerKind kind;
+  std::vector<std::string> planner_overrides;
+};
 
-BENCHMARK(BM_RolloutDecision)->Name("BM_RolloutDecision/K16_H16")->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RolloutDecisionNoPruning)
-    ->Name("BM_RolloutDecision/K16_H16_no_pruning")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RolloutDecisionDefaults)
-    ->Name("BM_RolloutDecision/defaults_K16_H32")
-    ->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_HindsightDecision)->Name("BM_HindsightDecision/H16")->Unit(benchmark::kMillisecond);
+const bool kRegistered = [] {
+  const DecisionBenchmark benchmarks[] = {
+      {"BM_RolloutDecision/K16_H16", PlannerKind::kRollout, {"planner.horizon=16"}},
+      {"BM_RolloutDecision/K16_H16_no_pruning",
+       PlannerKind::kRollout,
+       {"planner.horizon=16", "planner.prune=0"}},
+      {"BM_RolloutDecision/defaults_K16_H32", PlannerKind::kRollout, {}},
+      {"BM_HindsightDecision/H16", PlannerKind::kHindsight, {"planner.horizon=16"}},
+  };
+  for (const DecisionBenchmark& b : benchmarks) {
+    benchmark::RegisterBenchmark(b.name, RunDecisions, b.kind, b.planner_overrides)
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace qosroute

@@ -23,44 +23,24 @@ namespace {
 // filter call) is negligible, small enough to stay inside HDF5's default chunk cache.
 constexpr uint64_t kChunkBytes = 1 << 20;
 
+// Each element type's HDF5 types: as stored (little-endian, whatever the host) and in memory,
+// and the name an error message gives it.
 template <typename T>
 struct TypeOf;
-template <>
-struct TypeOf<float> {
-  static hid_t File() { return H5T_IEEE_F32LE; }
-  static hid_t Native() { return H5T_NATIVE_FLOAT; }
-  static constexpr const char* kName = "float32";
-};
-template <>
-struct TypeOf<double> {
-  static hid_t File() { return H5T_IEEE_F64LE; }
-  static hid_t Native() { return H5T_NATIVE_DOUBLE; }
-  static constexpr const char* kName = "float64";
-};
-template <>
-struct TypeOf<int32_t> {
-  static hid_t File() { return H5T_STD_I32LE; }
-  static hid_t Native() { return H5T_NATIVE_INT32; }
-  static constexpr const char* kName = "int32";
-};
-template <>
-struct TypeOf<int64_t> {
-  static hid_t File() { return H5T_STD_I64LE; }
-  static hid_t Native() { return H5T_NATIVE_INT64; }
-  static constexpr const char* kName = "int64";
-};
-template <>
-struct TypeOf<uint64_t> {
-  static hid_t File() { return H5T_STD_U64LE; }
-  static hid_t Native() { return H5T_NATIVE_UINT64; }
-  static constexpr const char* kName = "uint64";
-};
-template <>
-struct TypeOf<uint8_t> {
-  static hid_t File() { return H5T_STD_U8LE; }
-  static hid_t Native() { return H5T_NATIVE_UINT8; }
-  static constexpr const char* kName = "uint8";
-};
+#define QR_H5_TYPE(T, FILE_TYPE, NATIVE_TYPE, NAME) \
+  template <>                                       \
+  struct TypeOf<T> {                                \
+    static hid_t File() { return FILE_TYPE; }       \
+    static hid_t Native() { return NATIVE_TYPE; }   \
+    static constexpr const char* kName = NAME;      \
+  }
+QR_H5_TYPE(float, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, "float32");
+QR_H5_TYPE(double, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, "float64");
+QR_H5_TYPE(int32_t, H5T_STD_I32LE, H5T_NATIVE_INT32, "int32");
+QR_H5_TYPE(int64_t, H5T_STD_I64LE, H5T_NATIVE_INT64, "int64");
+QR_H5_TYPE(uint64_t, H5T_STD_U64LE, H5T_NATIVE_UINT64, "uint64");
+QR_H5_TYPE(uint8_t, H5T_STD_U8LE, H5T_NATIVE_UINT8, "uint8");
+#undef QR_H5_TYPE
 
 uint64_t Product(const Dims& dims) {
   uint64_t n = 1;
@@ -241,51 +221,41 @@ void Writer::Text(const std::string& name, const std::string& text) {
   }
 }
 
-void Writer::Attribute(const std::string& object, const char* name, int64_t value) {
+void Writer::WriteAttribute(const std::string& object, const char* name, int64_t file_type,
+                            int64_t space, int64_t memory_type, const void* data) {
   Id target(OpenObject(object), H5Oclose);
-  Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  Id attr(H5Acreate2(target.get(), name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-          H5Aclose);
-  if (!attr.ok() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0) {
+  Id attr(H5Acreate2(target.get(), name, file_type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok() || (data != nullptr && H5Awrite(attr.get(), memory_type, data) < 0)) {
     Fail("cannot write attribute " + object + "@" + name);
   }
+}
+
+void Writer::Attribute(const std::string& object, const char* name, int64_t value) {
+  Id space(H5Screate(H5S_SCALAR), H5Sclose);
+  WriteAttribute(object, name, H5T_STD_I64LE, space.get(), H5T_NATIVE_INT64, &value);
 }
 
 void Writer::Attribute(const std::string& object, const char* name, double value) {
-  Id target(OpenObject(object), H5Oclose);
   Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  Id attr(H5Acreate2(target.get(), name, H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-          H5Aclose);
-  if (!attr.ok() || H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0) {
-    Fail("cannot write attribute " + object + "@" + name);
-  }
+  WriteAttribute(object, name, H5T_IEEE_F64LE, space.get(), H5T_NATIVE_DOUBLE, &value);
 }
 
 void Writer::Attribute(const std::string& object, const char* name, const std::string& value) {
-  Id target(OpenObject(object), H5Oclose);
   Id type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), std::max<size_t>(1, value.size()));
   H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   Id space(H5Screate(H5S_SCALAR), H5Sclose);
-  Id attr(H5Acreate2(target.get(), name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-          H5Aclose);
   std::string buffer = value;
   buffer.resize(std::max<size_t>(1, value.size()), '\0');
-  if (!attr.ok() || H5Awrite(attr.get(), type.get(), buffer.data()) < 0) {
-    Fail("cannot write attribute " + object + "@" + name);
-  }
+  WriteAttribute(object, name, type.get(), space.get(), type.get(), buffer.data());
 }
 
 void Writer::Attribute(const std::string& object, const char* name,
                        const std::vector<int64_t>& values) {
-  Id target(OpenObject(object), H5Oclose);
   Id space = MakeSpace(Dims{values.size()});
-  Id attr(H5Acreate2(target.get(), name, H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-          H5Aclose);
-  if (!attr.ok() ||
-      (!values.empty() && H5Awrite(attr.get(), H5T_NATIVE_INT64, values.data()) < 0)) {
-    Fail("cannot write attribute " + object + "@" + name);
-  }
+  // An empty attribute is created with nothing to write.
+  WriteAttribute(object, name, H5T_STD_I64LE, space.get(), H5T_NATIVE_INT64,
+                 values.empty() ? nullptr : values.data());
 }
 
 void Writer::Flush() {

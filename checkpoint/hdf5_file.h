@@ -65,6 +65,10 @@ class Writer {
   void Close();
 
  private:
+  // Creates attribute `name` of `file_type` over `space` on `object` and writes `data` (in
+  // `memory_type`; nullptr: nothing to write); Fail names object@name.
+  void WriteAttribute(const std::string& object, const char* name, int64_t file_type, int64_t space,
+                      int64_t memory_type, const void* data);
   int64_t OpenObject(const std::string& object) const;
   // Creates the missing groups on the way to `name` (not `name` itself).
   void CreateParents(const std::string& name);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "common/error.h"
 
@@ -86,26 +87,73 @@ ByteReader Open(const std::vector<uint8_t>& bytes, MessageKind kind) {
 
 }  // namespace
 
+namespace {
+
+// Each fixed message's fields in wire order, once: the encoder and decoder below both walk them.
+template <typename F>
+void Fields(TransitionsHeader& h, F&& f) {
+  f(h.actor), f(h.sequence), f(h.policy_version), f(h.count), f(h.record_size);
+}
+template <typename F>
+void Fields(SampleReplyHeader& h, F&& f) {
+  f(h.request_id), f(h.count), f(h.record_size);
+}
+template <typename F>
+void Fields(SampleRequest& m, F&& f) {
+  f(m.request_id), f(m.count);
+}
+template <typename F>
+void Fields(Progress& m, F&& f) {
+  f(m.actor), f(m.frames), f(m.policy_version), f(m.credited_qos), f(m.credited_requests);
+}
+
+template <typename M>
+ByteWriter EncodeFields(MessageKind kind, M m) {
+  ByteWriter w = Start(kind);
+  Fields(m, [&w](const auto& x) { w.Put(x); });
+  return w;
+}
+
+template <typename M>
+M DecodeFields(ByteReader* r) {
+  M m;
+  Fields(m, [r](auto& x) { x = r->Get<std::decay_t<decltype(x)>>(); });
+  return m;
+}
+
+template <typename M>
+M DecodeMessage(const std::vector<uint8_t>& bytes, MessageKind kind) {
+  ByteReader r = Open(bytes, kind);
+  return DecodeFields<M>(&r);
+}
+
+// A whole trivially copyable struct: the reports travel between ranks of one mpirun, so
+// both ends are the same build.
+template <typename M>
+std::vector<uint8_t> EncodeStruct(MessageKind kind, const M& m) {
+  ByteWriter w = Start(kind);
+  w.Put(m);
+  return w.Take();
+}
+
+// A fixed-size header written over the first `header_bytes` of a message whose records follow.
+template <typename H>
+void WriteHeader(MessageKind kind, const H& h, size_t header_bytes, std::vector<uint8_t>* out) {
+  QR_CHECK(out->size() >= header_bytes);
+  const ByteWriter w = EncodeFields(kind, h);
+  QR_CHECK(w.bytes().size() == header_bytes);
+  std::memcpy(out->data(), w.bytes().data(), header_bytes);
+}
+
+}  // namespace
+
 void WriteTransitionsHeader(const TransitionsHeader& h, std::vector<uint8_t>* message) {
-  QR_CHECK(message->size() >= kTransitionsHeaderBytes);
-  ByteWriter w = Start(MessageKind::kTransitions);
-  w.Put(h.actor);
-  w.Put(h.sequence);
-  w.Put(h.policy_version);
-  w.Put(h.count);
-  w.Put(h.record_size);
-  QR_CHECK(w.bytes().size() == kTransitionsHeaderBytes);
-  std::memcpy(message->data(), w.bytes().data(), kTransitionsHeaderBytes);
+  WriteHeader(MessageKind::kTransitions, h, kTransitionsHeaderBytes, message);
 }
 
 TransitionsHeader ReadTransitionsHeader(const std::vector<uint8_t>& message) {
   ByteReader r = Open(message, MessageKind::kTransitions);
-  TransitionsHeader h;
-  h.actor = r.Get<int32_t>();
-  h.sequence = r.Get<int64_t>();
-  h.policy_version = r.Get<int64_t>();
-  h.count = r.Get<int32_t>();
-  h.record_size = r.Get<uint32_t>();
+  const auto h = DecodeFields<TransitionsHeader>(&r);
   QR_CHECK_MSG(
       message.size() == kTransitionsHeaderBytes + static_cast<size_t>(h.count) * h.record_size,
       "transitions message of the wrong size");
@@ -113,40 +161,30 @@ TransitionsHeader ReadTransitionsHeader(const std::vector<uint8_t>& message) {
 }
 
 void WriteSampleReplyHeader(const SampleReplyHeader& h, std::vector<uint8_t>* message) {
-  QR_CHECK(message->size() >= kSampleReplyHeaderBytes);
-  ByteWriter w = Start(MessageKind::kSampleReply);
-  w.Put(h.request_id);
-  w.Put(h.count);
-  w.Put(h.record_size);
-  QR_CHECK(w.bytes().size() == kSampleReplyHeaderBytes);
-  std::memcpy(message->data(), w.bytes().data(), kSampleReplyHeaderBytes);
+  WriteHeader(MessageKind::kSampleReply, h, kSampleReplyHeaderBytes, message);
 }
 
 SampleReplyHeader ReadSampleReplyHeader(const std::vector<uint8_t>& message) {
   ByteReader r = Open(message, MessageKind::kSampleReply);
-  SampleReplyHeader h;
-  h.request_id = r.Get<int64_t>();
-  h.count = r.Get<int32_t>();
-  h.record_size = r.Get<uint32_t>();
+  const auto h = DecodeFields<SampleReplyHeader>(&r);
   QR_CHECK_MSG(message.size() ==
                    kSampleReplyHeaderBytes + static_cast<size_t>(h.count) * (8 + h.record_size),
                "sample reply of the wrong size");
   return h;
 }
 
+// The messages that are their field lists and nothing else.
 std::vector<uint8_t> EncodeSampleRequest(const SampleRequest& m) {
-  ByteWriter w = Start(MessageKind::kSampleRequest);
-  w.Put(m.request_id);
-  w.Put(m.count);
-  return w.Take();
+  return EncodeFields(MessageKind::kSampleRequest, m).Take();
 }
-
+std::vector<uint8_t> EncodeProgress(const Progress& m) {
+  return EncodeFields(MessageKind::kProgress, m).Take();
+}
 SampleRequest DecodeSampleRequest(const std::vector<uint8_t>& bytes) {
-  ByteReader r = Open(bytes, MessageKind::kSampleRequest);
-  SampleRequest m;
-  m.request_id = r.Get<int64_t>();
-  m.count = r.Get<int32_t>();
-  return m;
+  return DecodeMessage<SampleRequest>(bytes, MessageKind::kSampleRequest);
+}
+Progress DecodeProgress(const std::vector<uint8_t>& bytes) {
+  return DecodeMessage<Progress>(bytes, MessageKind::kProgress);
 }
 
 std::vector<uint8_t> EncodeInsertAck(int64_t sequence) {
@@ -176,31 +214,8 @@ PriorityUpdate DecodePriorityUpdate(const std::vector<uint8_t>& bytes) {
   return m;
 }
 
-std::vector<uint8_t> EncodeProgress(const Progress& m) {
-  ByteWriter w = Start(MessageKind::kProgress);
-  w.Put(m.actor);
-  w.Put(m.frames);
-  w.Put(m.policy_version);
-  w.Put(m.credited_qos);
-  w.Put(m.credited_requests);
-  return w.Take();
-}
-
-Progress DecodeProgress(const std::vector<uint8_t>& bytes) {
-  ByteReader r = Open(bytes, MessageKind::kProgress);
-  Progress m;
-  m.actor = r.Get<int32_t>();
-  m.frames = r.Get<int64_t>();
-  m.policy_version = r.Get<int64_t>();
-  m.credited_qos = r.Get<double>();
-  m.credited_requests = r.Get<int64_t>();
-  return m;
-}
-
 std::vector<uint8_t> EncodeEpisode(const EpisodeReport& m) {
-  ByteWriter w = Start(MessageKind::kEpisode);
-  w.Put(m);
-  return w.Take();
+  return EncodeStruct(MessageKind::kEpisode, m);
 }
 
 EpisodeReport DecodeEpisode(const std::vector<uint8_t>& bytes) {
@@ -209,9 +224,7 @@ EpisodeReport DecodeEpisode(const std::vector<uint8_t>& bytes) {
 
 std::vector<uint8_t> EncodeTotals(MessageKind kind, const StreamTotals& m) {
   QR_CHECK(kind == MessageKind::kActorDone || kind == MessageKind::kShardDone);
-  ByteWriter w = Start(kind);
-  w.Put(m);
-  return w.Take();
+  return EncodeStruct(kind, m);
 }
 
 StreamTotals DecodeTotals(const std::vector<uint8_t>& bytes) {
@@ -221,9 +234,7 @@ StreamTotals DecodeTotals(const std::vector<uint8_t>& bytes) {
 }
 
 std::vector<uint8_t> EncodeLearnerDone(const LearnerDone& m) {
-  ByteWriter w = Start(MessageKind::kLearnerDone);
-  w.Put(m);
-  return w.Take();
+  return EncodeStruct(MessageKind::kLearnerDone, m);
 }
 
 LearnerDone DecodeLearnerDone(const std::vector<uint8_t>& bytes) {

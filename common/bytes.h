@@ -67,4 +67,21 @@ class ByteReader {
   size_t pos_ = 0;
 };
 
+// Visitors for a component's field list (Visit(fields, f) calls f(field) in order): the one
+// list serves both directions, so what Save writes and Load reads cannot drift apart.
+struct PutEach {
+  ByteWriter* out;
+  template <typename T>
+  void operator()(const T& value) const {
+    out->Put(value);
+  }
+};
+struct GetEach {
+  ByteReader* in;
+  template <typename T>
+  void operator()(T& value) const {
+    value = in->Get<T>();
+  }
+};
+
 }  // namespace qosroute

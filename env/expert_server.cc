@@ -244,17 +244,22 @@ long ExpertServer::running_context_tokens() const {
   return total;
 }
 
+template <typename Self, typename F>
+void ExpertServer::VisitCounters(Self& s, F&& f) {
+  f(s.blocks_used_), f(s.preemptions_), f(s.iterations_), f(s.block_seconds_);
+}
+
+template <typename Self, typename F>
+void ExpertServer::VisitEnergyCounters(Self& s, F&& f) {
+  f(s.busy_energy_j_), f(s.busy_seconds_), f(s.completed_output_tokens_);
+}
+
 void ExpertServer::Save(ByteWriter* out) const {
   out->Put(clock_);
   PutRequests(out, running_);
   PutRequests(out, waiting_);
-  out->Put(blocks_used_);
-  out->Put(preemptions_);
-  out->Put(iterations_);
-  out->Put(block_seconds_);
-  out->Put(busy_energy_j_);
-  out->Put(busy_seconds_);
-  out->Put(completed_output_tokens_);
+  VisitCounters(*this, PutEach{out});
+  VisitEnergyCounters(*this, PutEach{out});
 }
 
 void ExpertServer::Load(ByteReader* in, uint32_t version) {
@@ -263,18 +268,11 @@ void ExpertServer::Load(ByteReader* in, uint32_t version) {
   const auto waiting = GetRequests(in, version);
   waiting_.assign(waiting.begin(), waiting.end());
   TouchQueues();
-  blocks_used_ = in->Get<int>();
-  preemptions_ = in->Get<long>();
-  iterations_ = in->Get<long>();
-  block_seconds_ = in->Get<double>();
+  VisitCounters(*this, GetEach{in});
   busy_energy_j_ = 0.0;
   busy_seconds_ = 0.0;
   completed_output_tokens_ = 0;
-  if (version >= 2) {
-    busy_energy_j_ = in->Get<double>();
-    busy_seconds_ = in->Get<double>();
-    completed_output_tokens_ = in->Get<long>();
-  }
+  if (version >= 2) VisitEnergyCounters(*this, GetEach{in});
   long held = 0;
   for (const ActiveRequest& r : running_) held += r.blocks;
   if (held != blocks_used_ || blocks_used_ > num_blocks_) {

@@ -116,6 +116,12 @@ class ExpertServer {
   void Load(ByteReader* in, uint32_t version = kExpertStateVersion);
 
  private:
+  // The counters a snapshot carries after the queues, in order; the energy ones since
+  // version 2 (Save and Load both walk these lists).
+  template <typename Self, typename F>
+  static void VisitCounters(Self& s, F&& f);
+  template <typename Self, typename F>
+  static void VisitEnergyCounters(Self& s, F&& f);
   bool RunPrefill(std::vector<Completion>* completions);
   void RunDecode(std::vector<Completion>* completions);
   void Complete(const ActiveRequest& r, bool rejected, std::vector<Completion>* completions);

@@ -76,23 +76,20 @@ EpisodeMetrics MetricsAccumulator::Finish(long requests, double upper_bound, dou
   return m;
 }
 
+template <typename Self, typename F>
+void MetricsAccumulator::VisitSums(Self& s, F&& f) {
+  f(s.score_sum_), f(s.total_qos_), f(s.met_sla_), f(s.dropped_), f(s.output_tokens_);
+}
+
 void MetricsAccumulator::Save(ByteWriter* out) const {
   out->PutVector(latencies_);
-  out->Put(score_sum_);
-  out->Put(total_qos_);
-  out->Put(met_sla_);
-  out->Put(dropped_);
-  out->Put(output_tokens_);
+  VisitSums(*this, PutEach{out});
   out->Put(energy_qos_);
 }
 
 void MetricsAccumulator::Load(ByteReader* in, uint32_t version) {
   latencies_ = in->GetVector<double>();
-  score_sum_ = in->Get<double>();
-  total_qos_ = in->Get<double>();
-  met_sla_ = in->Get<long>();
-  dropped_ = in->Get<long>();
-  output_tokens_ = in->Get<long>();
+  VisitSums(*this, GetEach{in});
   // Before version 2 nothing counted energy: the energy-aware sum is the plain one.
   energy_qos_ = version >= 2 ? in->Get<double>() : total_qos_;
 }

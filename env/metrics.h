@@ -61,6 +61,10 @@ class MetricsAccumulator {
   void Load(ByteReader* in, uint32_t version = 2);
 
  private:
+  // The running sums a snapshot carries after the latencies, in order (Save and Load both
+  // walk this list); energy_qos_ follows them since version 2.
+  template <typename Self, typename F>
+  static void VisitSums(Self& s, F&& f);
   std::vector<double> latencies_;  // latency per token of every completed request
   double score_sum_ = 0.0;
   double total_qos_ = 0.0;

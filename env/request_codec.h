@@ -15,28 +15,15 @@ namespace qosroute {
 // Every field of a queued request and of a completion, in snapshot order.
 template <typename Request, typename Visit>
 void VisitActiveRequest(Request& r, Visit&& visit) {
-  visit(r.id);
-  visit(r.arrival);
-  visit(r.prompt_tokens);
-  visit(r.output_tokens);
-  visit(r.score);
-  visit(r.pred_score);
-  visit(r.pred_output_tokens);
-  visit(r.generated);
-  visit(r.blocks);
+  visit(r.id), visit(r.arrival), visit(r.prompt_tokens), visit(r.output_tokens), visit(r.score);
+  visit(r.pred_score), visit(r.pred_output_tokens), visit(r.generated), visit(r.blocks);
   visit(r.energy_j);
 }
 
 template <typename C, typename Visit>
 void VisitCompletion(C& c, Visit&& visit) {
-  visit(c.id);
-  visit(c.expert);
-  visit(c.arrival);
-  visit(c.finish);
-  visit(c.output_tokens);
-  visit(c.score);
-  visit(c.rejected);
-  visit(c.energy_j);
+  visit(c.id), visit(c.expert), visit(c.arrival), visit(c.finish), visit(c.output_tokens);
+  visit(c.score), visit(c.rejected), visit(c.energy_j);
 }
 
 // The first state version that writes requests field by field.

@@ -7,25 +7,13 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/text.h"
 
 namespace qosroute {
 
 namespace {
 
 const char* const kColumns[] = {"batch_size", "prefill_tokens", "context_tokens", "seconds"};
-
-std::vector<std::string> SplitCsvLine(const std::string& line) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(line);
-  while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t\r");
-    const auto e = item.find_last_not_of(" \t\r");
-    out.push_back(b == std::string::npos ? std::string() : item.substr(b, e - b + 1));
-  }
-  if (!line.empty() && line.back() == ',') out.emplace_back();
-  return out;
-}
 
 bool IsBlankOrComment(const std::string& line) {
   const auto b = line.find_first_not_of(" \t\r");
@@ -84,7 +72,7 @@ std::shared_ptr<const ProfileTable> ParseProfileTable(const std::string& text,
   while (std::getline(in, line)) {
     ++line_no;
     if (IsBlankOrComment(line)) continue;
-    const std::vector<std::string> fields = SplitCsvLine(line);
+    const std::vector<std::string> fields = SplitCommas(line, EmptyItems::kKeep);
     const std::string where = "profile " + source + " line " + std::to_string(line_no);
     if (index.empty()) {
       for (const char* column : kColumns) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/text.h"
 #include "launch/config_experts.h"
 #include "launch/key_table.h"
 
@@ -17,18 +18,6 @@ namespace po = boost::program_options;
 namespace qosroute {
 
 namespace {
-
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> out;
-  std::string item;
-  std::istringstream in(text);
-  while (std::getline(in, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
-  }
-  return out;
-}
 
 std::string NumberText(double value) {
   std::ostringstream out;
@@ -41,7 +30,7 @@ std::string NumberText(double value) {
 std::vector<double> ParseDoubleList(const std::string& where, const std::string& key,
                                     const std::string& what, const std::string& text) {
   std::vector<double> out;
-  for (const std::string& item : SplitList(text)) {
+  for (const std::string& item : SplitCommas(text, EmptyItems::kDrop)) {
     try {
       size_t used = 0;
       out.push_back(std::stod(item, &used));
@@ -97,7 +86,7 @@ std::string ReadFile(const std::string& path) {
 
 std::vector<int> ParseIntList(const std::string& text, const std::string& key) {
   std::vector<int> out;
-  for (const std::string& item : SplitList(text)) {
+  for (const std::string& item : SplitCommas(text, EmptyItems::kDrop)) {
     try {
       size_t used = 0;
       out.push_back(std::stoi(item, &used));
@@ -459,7 +448,7 @@ ClusterPrelude ReadClusterPrelude(const std::string& file_text, const std::strin
     StoreIni(file_text, first, where, &vm, true);
     po::notify(vm);
   }
-  prelude.names = SplitList(prelude.experts_text);
+  prelude.names = SplitCommas(prelude.experts_text, EmptyItems::kDrop);
   if (prelude.names.empty())
     throw UserError(where + ": cluster.experts is empty: the cluster needs at least one expert");
 
@@ -519,7 +508,7 @@ RunConfig LoadRunConfig(const std::string& path, const std::vector<std::string>&
   config.sac.mlp_hidden.assign(mlp_hidden.begin(), mlp_hidden.end());
   env.arrivals.episode_rates =
       ParseDoubleList(where, "workload.episode_rates", "rates", texts.episode_rates);
-  env.feature_groups = SplitList(texts.feature_groups);
+  env.feature_groups = SplitCommas(texts.feature_groups, EmptyItems::kDrop);
   PrefixErrors(where, [&] {
     config.planner.hindsight_horizons =
         ParseIntList(texts.hindsight_horizons, "planner.hindsight_horizons");

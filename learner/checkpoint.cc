@@ -356,13 +356,10 @@ void ReadCheckpoint(const std::string& path, int num_envs, TrainerState* state, 
   ReplayState replay_state = ReadReplay(r, replay->capacity(), architecture);
   try {
     replay->Restore(std::move(replay_state.slots), replay_state.cursor, replay_state.total_added);
-    agent->LoadParameters(agent_state.parameters);
-    agent->LoadOptimizerState(agent_state.optimizer);
   } catch (const UserError& e) {
     throw UserError("checkpoint " + path + ": " + e.what());
   }
-  agent->sample_rng().set_state(agent_state.sample_rng);
-  agent->set_num_updates(agent_state.num_updates);
+  ApplyAgentState(agent_state, path, agent);
   *state = std::move(loaded);
 }
 

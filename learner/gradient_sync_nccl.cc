@@ -25,24 +25,18 @@ std::string HostName() {
   return host;
 }
 
-// Every CUDA / NCCL call goes through these: host, file and line in the message.
-#define QR_CUDA_CHECK(call)                                                                    \
-  do {                                                                                         \
-    const cudaError_t qr_err_ = (call);                                                        \
-    if (qr_err_ != cudaSuccess) {                                                              \
-      throw std::runtime_error(HostName() + ": " #call " failed at " __FILE__ ":" +            \
-                               std::to_string(__LINE__) + ": " + cudaGetErrorString(qr_err_)); \
-    }                                                                                          \
+// Every CUDA / NCCL call goes through these: host, call, file and line in the message.
+[[noreturn]] void ThrowGpuError(const char* call, const char* file, int line, const char* what) {
+  throw std::runtime_error(HostName() + ": " + call + " failed at " + file + ":" +
+                           std::to_string(line) + ": " + what);
+}
+#define QR_GPU_CHECK(call, Result, ok, describe)                                          \
+  do {                                                                                    \
+    const Result qr_result_ = (call);                                                     \
+    if (qr_result_ != ok) ThrowGpuError(#call, __FILE__, __LINE__, describe(qr_result_)); \
   } while (0)
-
-#define QR_NCCL_CHECK(call)                                                                    \
-  do {                                                                                         \
-    const ncclResult_t qr_res_ = (call);                                                       \
-    if (qr_res_ != ncclSuccess) {                                                              \
-      throw std::runtime_error(HostName() + ": " #call " failed at " __FILE__ ":" +            \
-                               std::to_string(__LINE__) + ": " + ncclGetErrorString(qr_res_)); \
-    }                                                                                          \
-  } while (0)
+#define QR_CUDA_CHECK(call) QR_GPU_CHECK(call, cudaError_t, cudaSuccess, cudaGetErrorString)
+#define QR_NCCL_CHECK(call) QR_GPU_CHECK(call, ncclResult_t, ncclSuccess, ncclGetErrorString)
 
 class NcclGradientSync final : public GradientSync {
  public:

@@ -27,6 +27,17 @@
 
 namespace qosroute {
 
+namespace {
+
+// One more actor's or shard's closing totals into the stream's sums.
+void AddTotals(const StreamTotals& t, long* done, long* transitions, uint64_t* checksum) {
+  ++*done;
+  *transitions += t.transitions;
+  *checksum += t.checksum;
+}
+
+}  // namespace
+
 void Learner::HandleReport(const Message& message) {
   switch (KindOf(message.bytes)) {
     case MessageKind::kProgress: {
@@ -63,17 +74,13 @@ void Learner::HandleReport(const Message& message) {
     }
     case MessageKind::kActorDone: {
       const StreamTotals t = DecodeTotals(message.bytes);
-      ++stream_.actors_done;
-      stream_.actor_transitions += t.transitions;
-      stream_.actor_checksum += t.checksum;
+      AddTotals(t, &stream_.actors_done, &stream_.actor_transitions, &stream_.actor_checksum);
       actor_frames_[t.index] = t.frames;
       break;
     }
     case MessageKind::kShardDone: {
       const StreamTotals t = DecodeTotals(message.bytes);
-      ++stream_.shards_done;
-      stream_.shard_transitions += t.transitions;
-      stream_.shard_checksum += t.checksum;
+      AddTotals(t, &stream_.shards_done, &stream_.shard_transitions, &stream_.shard_checksum);
       stream_.max_rate_deviation = std::max(stream_.max_rate_deviation, t.rate_deviation_max);
       break;
     }

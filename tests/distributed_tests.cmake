@@ -5,6 +5,7 @@ qosroute_add_test(rate_limiter_test SOURCES rate_limiter_test.cc LIBS qosroute_r
 qosroute_add_test(transition_codec_test SOURCES transition_codec_test.cc LIBS qosroute_replay_shard)
 qosroute_add_test(transport_test SOURCES transport_test.cc LIBS qosroute_transport TIMEOUT 60)
 qosroute_add_test(distributed_replay_test SOURCES distributed_replay_test.cc LIBS qosroute_replay_shard TIMEOUT 60)
+qosroute_add_test(protocol_test SOURCES protocol_test.cc LIBS qosroute_transport TIMEOUT 60)
 qosroute_add_test(distributed_roles_test SOURCES distributed_roles_test.cc ${PROJECT_SOURCE_DIR}/launch/roles.cc
                   LIBS qosroute_launch qosroute_replay_shard)
 if(NOT QOSROUTE_WITH_TORCH)

@@ -8,6 +8,7 @@ qosroute_add_test(undiscounted_credit_test SOURCES undiscounted_credit_test.cc L
 qosroute_add_test(environment_conformance_test SOURCES environment_conformance_test.cc LIBS qosroute_env)
 qosroute_add_test(replay_test SOURCES replay_test.cc LIBS qosroute_replay)
 qosroute_add_test(tensorboard_writer_test SOURCES tensorboard_writer_test.cc LIBS qosroute_common)
+qosroute_add_test(common_text_test SOURCES common_text_test.cc LIBS qosroute_common)
 # The start-up BLAS choice (common/blas_reexec.h): the decision rules, and the restart itself
 # in a helper process (torch-free; the helper loads OpenBLAS with dlopen where it exists).
 add_executable(blas_reexec_child blas_reexec_child.cc)
