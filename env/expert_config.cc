@@ -47,7 +47,7 @@ const NameTable<TimeModelKind>& TimeModels() {
 
 std::shared_ptr<const IterationTimeModel> ExpertConfig::MakeTimeModel() const {
   if (time_model == TimeModelKind::kCalibrated)
-    return std::make_shared<CalibratedIterationTimeModel>(c0, k1, k2, k3);
+    return std::make_shared<CalibratedIterationTimeModel>(c0, k1, k2, k3, k4);
   if (time_model == TimeModelKind::kTable) {
     QR_CHECK_MSG(profile != nullptr, "time_model table without a loaded profile");
     return std::make_shared<TableIterationTimeModel>(profile);
@@ -64,6 +64,8 @@ void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* c) {
   c->k1 = gpu.k1 * weights;
   c->k2 = gpu.k2 * c->kv_bytes_per_token / kReferenceKvBytesPerToken;
   c->k3 = gpu.k3;
+  // Attention's work per query-key pair grows with layers x KV width, as k2's reads do.
+  c->k4 = gpu.k4 * c->kv_bytes_per_token / kReferenceKvBytesPerToken;
   c->power = gpu.power;
 }
 
@@ -147,6 +149,7 @@ void ValidateExpertConfig(const ExpertConfig& c) {
   non_negative(c.k1, "k1");
   non_negative(c.k2, "k2");
   non_negative(c.k3, "k3");
+  non_negative(c.k4, "k4");
   if (c.time_model == TimeModelKind::kTable && c.profile == nullptr) {
     throw UserError(key + "profile: time_model = table needs a profile CSV (cluster.profile or " +
                     key + "profile)");

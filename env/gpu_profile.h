@@ -30,6 +30,8 @@ struct GpuProfile {
   // per token): c0 (s), k1 (s per processed token), k2 (s per context token), k3 (s per seq).
   double c0, k1, k2, k3;
   PowerModel power;
+  // Prefill attention (s per prompt token^2; docs/SIMULATOR.md section 9). 0: not fitted.
+  double k4 = 0.0;
 };
 
 // The reference model the profile constants were fitted for (LLaMA-7B / MPT-7B fp16).

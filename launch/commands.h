@@ -11,6 +11,7 @@ using Args = std::vector<std::string>;  // arguments after the command name
 int RunSimulateCommand(const Args& args);
 int RunMakeWorkloadCommand(const Args& args);
 int RunPlotCommand(const Args& args);  // runs tools/plot_run.py; no torch needed
+int RunProfileCommand(const Args& args);
 // serve/: the router, an emulated backend, a load generator.
 int RunServeCommand(const Args& args);
 int RunFakeBackendCommand(const Args& args);

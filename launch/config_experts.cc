@@ -28,6 +28,7 @@ const DoubleField kExpertDoubles[] = {
     {"k1", &ExpertConfig::k1},
     {"k2", &ExpertConfig::k2},
     {"k3", &ExpertConfig::k3},
+    {"k4", &ExpertConfig::k4},
     {"c0", &ExpertConfig::c0},
     {"gpu_memory_gb", &ExpertConfig::gpu_memory_gb},
     {"reserve_gb", &ExpertConfig::reserve_gb},
@@ -233,7 +234,10 @@ void ClusterKeys::AddResolved(const std::vector<ExpertConfig>& experts,
     r[std::string("cluster.") + f.key] = StreamText(shared_.power.*f.field);
   for (const ExpertConfig& ec : experts) {
     const std::string p = "expert." + ec.name + ".";
-    for (const DoubleField& f : kExpertDoubles) r[p + f.key] = ExactText(ec.*f.field);
+    for (const DoubleField& f : kExpertDoubles) {
+      // k4 = 0 (no attention term) is left out, as resolved configs before it had no k4.
+      if (f.field != &ExpertConfig::k4 || ec.k4 != 0.0) r[p + f.key] = ExactText(ec.*f.field);
+    }
     for (const PowerField& f : kPowerFields) r[p + f.key] = ExactText(ec.power.*f.field);
     r[p + "num_blocks"] = std::to_string(ec.num_blocks);
     r[p + "time_model"] = TimeModels().Name(ec.time_model);

@@ -21,6 +21,7 @@ void PrintUsage() {
       "  simulate       run heuristic (and learned) routers on a config, print the comparison "
       "table\n"
       "  make-workload  write a calibrated synthetic mix-instruct workload (JSON lines)\n"
+      "  profile        what the models predict for one iteration of an expert (time, KV, power)\n"
       "  plot           PNG figures of a training run, a load sweep or per-request latencies\n"
       "  serve          route live OpenAI-compatible traffic to backends (heuristic or trained)\n"
       "  fake-backend   an OpenAI-compatible server emulating one expert in real time\n"
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
     if (command == "simulate") return qosroute::RunSimulateCommand(args);
     if (command == "make-workload") return qosroute::RunMakeWorkloadCommand(args);
     if (command == "plot") return qosroute::RunPlotCommand(args);
+    if (command == "profile") return qosroute::RunProfileCommand(args);
     if (command == "serve") return qosroute::RunServeCommand(args);
     if (command == "fake-backend") return qosroute::RunFakeBackendCommand(args);
     if (command == "loadgen") return qosroute::RunLoadgenCommand(args);

@@ -11,6 +11,7 @@
 #include "env/expert_server.h"
 #include "env/gpu_profile.h"
 #include "env/heuristics.h"
+#include "env/iteration_estimate.h"
 #include "env/time_models.h"
 #include "env_test_util.h"
 
@@ -33,6 +34,59 @@ TEST(TimeModels, CalibratedEqualsHandValuesIncludingThePerSequenceTerm) {
   // A 1000-token prefill is compute-bound (120 ms); a 16-token one pays c0.
   EXPECT_NEAR(m.PrefillSeconds(1000, 3), 0.12 + 0.0003, 1e-12);
   EXPECT_NEAR(m.PrefillSeconds(16, 1), 0.017 + 0.0001, 1e-12);
+}
+
+TEST(TimeModels, QuadraticPrefillTermEqualsHandValues) {
+  const CalibratedIterationTimeModel m(0.0095, 6.6e-5, 3.7e-7, 1e-4, 2e-9);
+  // One 2,048-token prompt: 135.168 ms of compute, 0.1 ms per sequence, 2e-9 x 2048^2 =
+  // 8.388608 ms of attention.
+  EXPECT_NEAR(m.PrefillSeconds(2048, 1), 0.135168 + 0.0001 + 0.008388608, 1e-12);
+  // Doubling the prompt quadruples the attention term.
+  EXPECT_NEAR(m.PrefillSeconds(4096, 1) - 0.270336 - 0.0001,
+              4.0 * (m.PrefillSeconds(2048, 1) - 0.135168 - 0.0001), 1e-12);
+  // Four sequences of 512 (2,048 tokens in all): attention over each prompt, 4 x 2e-9 x 512^2.
+  EXPECT_NEAR(m.PrefillSeconds(2048, 4), 0.135168 + 0.0004 + 4 * 2e-9 * 512 * 512, 1e-12);
+  // Decode is untouched by k4.
+  const CalibratedIterationTimeModel without(0.0095, 6.6e-5, 3.7e-7, 1e-4);
+  EXPECT_EQ(m.DecodeSeconds(16384, 32), without.DecodeSeconds(16384, 32));
+}
+
+TEST(TimeModels, GpuProfilesScaleTheAttentionTermWithKvWidth) {
+  ExpertConfig e = CatalogExpert("chatglm-6b");
+  ApplyGpuProfile(FindGpuProfile("a100-80gb"), &e);
+  const double a100 = FindGpuProfile("a100-80gb").k4;
+  EXPECT_GT(a100, 0.0);
+  EXPECT_NEAR(e.k4, a100 * e.kv_bytes_per_token / kReferenceKvBytesPerToken, 1e-24);
+  // The RTX 4090 profile has no attention term (the edge world's results predate it).
+  EXPECT_EQ(FindGpuProfile("rtx4090").k4, 0.0);
+}
+
+TEST(IterationEstimate, ReportsTimeKvCapacityPowerAndWhetherItFits) {
+  ExpertConfig e = CatalogExpert("alpaca-native");
+  ApplyGpuProfile(FindGpuProfile("a100-80gb"), &e);
+  IterationQuery prefill;
+  prefill.prefill_tokens = 512;
+  const IterationEstimate p = EstimateIteration(e, prefill);
+  EXPECT_EQ(p.seconds, e.MakeTimeModel()->PrefillSeconds(512, 1));
+  EXPECT_EQ(p.power_w, e.power.PrefillWatts());
+  EXPECT_EQ(p.kv_capacity_tokens, e.KvCapacityTokens());
+  EXPECT_TRUE(p.fits());
+  IterationQuery decode;
+  decode.batch = 64;
+  decode.context_tokens = 2 * e.KvCapacityTokens();
+  const IterationEstimate d = EstimateIteration(e, decode);
+  EXPECT_EQ(d.seconds, e.MakeTimeModel()->DecodeSeconds(decode.context_tokens, 64));
+  EXPECT_EQ(d.power_w, e.power.DecodeWatts(64));
+  EXPECT_FALSE(d.fits());
+  // Neither, both, or a batch whose sequences hold no context: one error each.
+  EXPECT_THROW(EstimateIteration(e, IterationQuery{}), UserError);
+  IterationQuery both = decode;
+  both.prefill_tokens = 10;
+  EXPECT_THROW(EstimateIteration(e, both), UserError);
+  IterationQuery empty;
+  empty.batch = 4;
+  empty.context_tokens = 3;
+  EXPECT_THROW(EstimateIteration(e, empty), UserError);
 }
 
 const char kTable[] =

@@ -63,6 +63,37 @@ TEST(Cli, SimulateRunsThePlannersWithTheHeadroomColumn) {
   EXPECT_NE(bad.output.find("planner.horizon must be >= 1"), std::string::npos) << bad.output;
 }
 
+TEST(Cli, ProfilePrintsOneFigureALineAndNamesBadInput) {
+  const std::string config = "--config " + std::string(QOSROUTE_SOURCE_DIR) +
+                             "/configs/edge-4090.cfg --set cluster.gpu=a100-80gb ";
+  // alpaca-native on the A100 profile, a 2,048-token prefill: max(9.5 ms, 6.6e-5 x 2048)
+  // + 0.1 ms + k4 x 2048^2 with k4 = 2 x 4096 x 32 / 150e12.
+  const double expected_ms = (6.6e-5 * 2048 + 1e-4 + 2.0 * 4096 * 32 / 150e12 * 2048 * 2048) * 1e3;
+  const CommandResult r =
+      RunQosroute("profile " + config + "--expert alpaca-native --prefill 2048");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  double ms = 0;
+  long kv = 0;
+  double watts = 0;
+  ASSERT_EQ(
+      std::sscanf(r.output.c_str(), "iteration: %lf ms\nkv capacity: %ld tokens\npower: %lf W", &ms,
+                  &kv, &watts),
+      3)
+      << r.output;
+  EXPECT_NEAR(ms, expected_ms, 1e-3);
+  EXPECT_GT(kv, 100000);  // ~118k tokens of a 7B model on an 80 GB card
+  EXPECT_EQ(watts, 400.0);
+  const CommandResult over =
+      RunQosroute("profile " + config + "--expert alpaca-native --batch 128 --context 262144");
+  EXPECT_EQ(over.exit_code, 0);
+  EXPECT_NE(over.output.find("fits: no"), std::string::npos) << over.output;
+  const CommandResult unknown = RunQosroute("profile " + config + "--expert nope --prefill 8");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.output.find("'nope'"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("alpaca-native"), std::string::npos) << unknown.output;
+  EXPECT_EQ(RunQosroute("profile " + config + "--expert alpaca-native").exit_code, 2);
+}
+
 TEST(Cli, BadConfigGivesOneMessageAndExitCodeTwo) {
   const std::string path = testing_util::WriteTempFile("bad_cli.cfg", "[workload]\nrate = -3\n");
   const CommandResult r = RunQosroute("simulate --config " + path);
