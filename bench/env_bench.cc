@@ -88,6 +88,9 @@ const bool kEpisodesRegistered = [] {
        "edge-4090.cfg",
        "greedy-qos-reference",
        {"workload.rate=80"}},
+      // The operator's site: six experts (replicas, two GPU kinds) at 80 req/s, where
+      // round-robin still meets the SLA.
+      {"BM_EdgeSiteEpisode/round_robin", "edge-site.cfg", "round-robin", {"workload.rate=80"}},
   };
   for (const EpisodeBenchmark& b : benchmarks) {
     benchmark::RegisterBenchmark(b.name, RunEpisodes, std::string(b.config_file),

@@ -38,8 +38,12 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
     throw UserError("workload " + workload_->source + " holds no records");
   const int n = static_cast<int>(config.experts.size());
   std::vector<std::string> models;
-  for (const ExpertConfig& e : config.experts) models.push_back(e.name);
+  for (const ExpertConfig& e : config.experts) models.push_back(e.ModelName());
   setup->candidate_index = CandidateIndex(*workload_, models);
+  for (int e = 0; e < n; ++e) {
+    setup->model_first.push_back(
+        static_cast<int>(std::find(models.begin(), models.end(), models[e]) - models.begin()));
+  }
   const std::vector<int>& candidate_index = setup->candidate_index;
   // The expert's mean response score over the workload: what a router knows of a model's
   // average quality before any request (the spec's "mean BERTScore on mix-instruct").
@@ -79,6 +83,12 @@ void ClusterEnv::SetUpEpisode(uint64_t seed) {
       const size_t k = d.At(i, e);
       d.true_output[k] = c.output_tokens;
       d.true_score[k] = static_cast<float>(c.score);
+      if (setup_->model_first[e] != e) {  // a replica: its model's prediction, no new draw
+        const size_t first = d.At(i, setup_->model_first[e]);
+        d.pred_score[k] = d.pred_score[first];
+        d.pred_output[k] = d.pred_output[first];
+        continue;
+      }
       Prediction p = Predict(setup_->config.predictor, c.score, c.output_tokens, predictor_rng);
       if (setup_->config.predictor.use_data_predictions && c.pred_score >= 0 &&
           c.pred_output_tokens > 0) {

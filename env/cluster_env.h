@@ -279,6 +279,9 @@ class ClusterEnv final : public Environment {
     std::vector<const FeatureGroup*> feature_groups;  // schema's groups, in its order
     std::vector<int> candidate_index;                 // [record][expert] -> candidate position
     std::vector<float> expert_mean_score;  // per expert, over the workload (expert.score_prior)
+    // Per expert, the first expert serving the same model (itself when none before it):
+    // replicas of a model share its answers and their predictions.
+    std::vector<int> model_first;
   };
   std::shared_ptr<const Setup> setup_;
   double discount_ = 1.0;

@@ -57,6 +57,7 @@ std::shared_ptr<const IterationTimeModel> ExpertConfig::MakeTimeModel() const {
 
 void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* c) {
   const double weights = c->weights_gb / kReferenceWeightsGb;
+  c->gpu = gpu.name;
   c->gpu_memory_gb = gpu.gpu_memory_gb;
   c->reserve_gb = gpu.reserve_gb;
   c->time_model = TimeModelKind::kCalibrated;

@@ -62,7 +62,11 @@ class LinearIterationTimeModel final : public IterationTimeModel {
 };
 
 struct ExpertConfig {
-  std::string name;                      // also the candidate model name looked up in the workload
+  std::string name;  // the expert's node in the cluster (unique)
+  // The model it serves, whose answers (the workload's candidates, so its quality) it gives;
+  // empty: `name`. Replicas of a model are experts of other names serving the same model.
+  std::string model;
+  std::string gpu;  // the GPU profile applied (ApplyGpuProfile), empty for none
   double kv_bytes_per_token = 524288.0;  // fp16 K+V over all layers
   double weights_gb = 13.5;
   double gpu_memory_gb = 24.0;  // RTX 4090-class edge card
@@ -95,6 +99,7 @@ struct ExpertConfig {
   // Tokens the KV cache holds: NumBlocks() x block_size.
   long KvCapacityTokens() const { return static_cast<long>(NumBlocks()) * block_size; }
   int WatermarkBlocks() const;
+  const std::string& ModelName() const { return model.empty() ? name : model; }
   std::shared_ptr<const IterationTimeModel> MakeTimeModel() const;
 };
 

@@ -339,7 +339,8 @@ std::vector<int> CandidateIndex(const Workload& workload, const std::vector<std:
       }
       if (index[r * n + e] < 0) {
         throw UserError("workload " + workload.source + " record " + std::to_string(r) + " (id '" +
-                        record.id + "') has no candidate for expert '" + models[e] + "'");
+                        record.id + "') has no candidate of model '" + models[e] +
+                        "' (an expert's name, or its expert.<name>.model)");
       }
     }
   }

@@ -571,11 +571,13 @@ std::shared_ptr<const Workload> LoadConfiguredWorkload(const RunConfig& config) 
     // Experts from config: a model the generator does not know joins it with its
     // expert.<name>.mean_score; a known one keeps its mean unless that key overrides it.
     options.models = DefaultSyntheticModels();
+    // Replicas of a model share its one entry.
     for (const ExpertConfig& e : config.env.experts) {
       auto it = std::find_if(options.models.begin(), options.models.end(),
-                             [&](const SyntheticModel& m) { return m.name == e.name; });
+                             [&](const SyntheticModel& m) { return m.name == e.ModelName(); });
       if (it == options.models.end()) {
-        options.models.push_back({e.name, e.mean_score, options.models.front().mean_output_tokens});
+        options.models.push_back(
+            {e.ModelName(), e.mean_score, options.models.front().mean_output_tokens});
       } else if (e.mean_score > 0) {
         it->mean_score = e.mean_score;
       }

@@ -73,25 +73,49 @@ std::string CatalogList() {
 }
 
 // A catalog expert, or one defined by its keys alone.
+// An expert's starting point: its model's catalog entry (expert.<name>.model, or the name
+// itself), or for another model the keys that size it.
 ExpertConfig BaseExpert(const std::string& name, const po::variables_map& vm,
                         const std::string& where, const std::vector<std::string>& synthetic) {
   const std::string p = "expert." + name + ".";
-  if (IsCatalogExpert(name)) return CatalogExpert(name);
-  for (const char* required : {"kv_bytes_per_token", "weights_gb"}) {
-    if (!vm.count(p + required)) {
-      throw UserError(where + ": expert '" + name + "' is not in the built-in catalog (" +
-                      CatalogList() + "); it needs " + p + required);
+  const std::string model = vm.count(p + "model") ? vm[p + "model"].as<std::string>() : name;
+  if (model.empty()) throw UserError(where + ": " + p + "model is empty");
+  ExpertConfig config;
+  if (IsCatalogExpert(model)) {
+    config = CatalogExpert(model);
+  } else {
+    for (const char* required : {"kv_bytes_per_token", "weights_gb"}) {
+      if (!vm.count(p + required)) {
+        throw UserError(where + ": model '" + model + "' of expert '" + name +
+                        "' is not in the built-in catalog (" + CatalogList() + "); it needs " + p +
+                        required);
+      }
+    }
+    const bool generated = std::find(synthetic.begin(), synthetic.end(), model) != synthetic.end();
+    if (!synthetic.empty() && !generated && !vm.count(p + "mean_score")) {
+      throw UserError(where + ": model '" + model + "' of expert '" + name +
+                      "' is not a model of the synthetic workload; it needs " + p +
+                      "mean_score (its mean BERTScore), or a workload.source file");
     }
   }
-  const bool generated = std::find(synthetic.begin(), synthetic.end(), name) != synthetic.end();
-  if (!synthetic.empty() && !generated && !vm.count(p + "mean_score")) {
-    throw UserError(where + ": expert '" + name +
-                    "' is not a model of the synthetic workload; it needs " + p +
-                    "mean_score (its mean BERTScore), or a workload.source file");
-  }
-  ExpertConfig config;
   config.name = name;
+  if (model != name) config.model = model;
   return config;
+}
+
+// The expert's GPU kind: expert.<name>.gpu (a profile), else cluster.gpu ("none" for none).
+std::string ExpertGpu(const std::string& name, const po::variables_map& vm,
+                      const std::string& cluster_gpu, const std::string& where) {
+  const std::string key = "expert." + name + ".gpu";
+  if (!vm.count(key)) return cluster_gpu;
+  const std::string gpu = vm[key].as<std::string>();
+  const std::vector<std::string> known = GpuProfileNames();
+  if (std::find(known.begin(), known.end(), gpu) == known.end()) {
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw UserError(where + ": " + key + ": unknown GPU kind '" + gpu + "'; known: " + list);
+  }
+  return gpu;
 }
 
 }  // namespace
@@ -142,19 +166,22 @@ ClusterKeys::ClusterKeys(const ClusterPrelude& prelude, po::options_description*
     desc->add_options()((p + "num_blocks").c_str(), po::value<int>());
     desc->add_options()((p + "time_model").c_str(), po::value<std::string>());
     desc->add_options()((p + "profile").c_str(), po::value<std::string>());
+    desc->add_options()((p + "model").c_str(), po::value<std::string>());
+    desc->add_options()((p + "gpu").c_str(), po::value<std::string>());
   }
 }
 
 std::vector<ExpertConfig> ClusterKeys::Build(const po::variables_map& vm, const std::string& where,
                                              const std::string& base_dir,
                                              const std::vector<std::string>& synthetic) const {
-  const bool has_gpu = prelude_.gpu != "none";
-  // Keys a GPU profile sets apply only when given explicitly; the others always do.
-  auto profile_key = [&](const char* key) { return !has_gpu || Explicit(vm, key); };
   std::map<std::string, std::shared_ptr<const ProfileTable>> tables;  // one read per file
   std::vector<ExpertConfig> experts;
   for (const std::string& name : prelude_.names) {
     const std::string p = "expert." + name + ".";
+    const std::string gpu = ExpertGpu(name, vm, prelude_.gpu, where);
+    const bool has_gpu = gpu != "none";
+    // Keys a GPU profile sets apply only when given explicitly; the others always do.
+    auto profile_key = [&](const char* key) { return !has_gpu || Explicit(vm, key); };
     ExpertConfig ec = BaseExpert(name, vm, where, synthetic);
     for (const char* size_key : {"kv_bytes_per_token", "weights_gb"}) {
       for (const DoubleField& f : kExpertDoubles) {
@@ -162,7 +189,7 @@ std::vector<ExpertConfig> ClusterKeys::Build(const po::variables_map& vm, const 
           ec.*f.field = vm[p + f.key].as<double>();
       }
     }
-    if (has_gpu) ApplyGpuProfile(FindGpuProfile(prelude_.gpu), &ec);
+    if (has_gpu) ApplyGpuProfile(FindGpuProfile(gpu), &ec);
     if (profile_key("cluster.gpu_memory_gb")) ec.gpu_memory_gb = shared_.gpu_memory_gb;
     if (profile_key("cluster.reserve_gb")) ec.reserve_gb = shared_.reserve_gb;
     if (profile_key("cluster.c0")) ec.c0 = shared_.c0;
@@ -242,6 +269,9 @@ void ClusterKeys::AddResolved(const std::vector<ExpertConfig>& experts,
     r[p + "num_blocks"] = std::to_string(ec.num_blocks);
     r[p + "time_model"] = TimeModels().Name(ec.time_model);
     if (!ec.profile_path.empty()) r[p + "profile"] = ec.profile_path;
+    // Only where they say something: configs before replicas resolve as they did.
+    if (!ec.model.empty()) r[p + "model"] = ec.model;
+    if (!ec.gpu.empty() && ec.gpu != prelude_.gpu) r[p + "gpu"] = ec.gpu;
   }
 }
 

@@ -112,6 +112,85 @@ TEST(CalibratedConfig, ExpertsDefinedOnlyByKeysRun) {
   EXPECT_GT(m.energy_j, 0.0);
 }
 
+// Two replicas of alpaca-native on different GPU kinds and chatglm-6b on the cluster's.
+const char kReplicas[] =
+    "[cluster]\n"
+    "experts = alpaca-a, alpaca-b, chatglm-6b\n"
+    "gpu = rtx4090\n"
+    "[workload]\n"
+    "requests_per_episode = 400\n"
+    "rate = 30\n"
+    "synthetic_records = 500\n"
+    "[expert.alpaca-a]\n"
+    "model = alpaca-native\n"
+    "[expert.alpaca-b]\n"
+    "model = alpaca-native\n"
+    "gpu = a100-80gb\n";
+
+TEST(Replicas, ShareTheirModelsQualityAndDifferInSpeedAsConfigured) {
+  const RunConfig c = LoadRunConfig(WriteTempFile("replicas.cfg", kReplicas), {});
+  ASSERT_EQ(c.env.experts.size(), 3u);
+  const ExpertConfig& a = c.env.experts[0];
+  const ExpertConfig& b = c.env.experts[1];
+  EXPECT_EQ(a.ModelName(), "alpaca-native");
+  EXPECT_EQ(b.ModelName(), "alpaca-native");
+  EXPECT_EQ(a.gpu, "rtx4090");
+  EXPECT_EQ(b.gpu, "a100-80gb");
+  // Speed, memory and power from each one's GPU profile (a 7B reference model: no scaling).
+  EXPECT_EQ(a.c0, FindGpuProfile("rtx4090").c0);
+  EXPECT_EQ(b.c0, FindGpuProfile("a100-80gb").c0);
+  EXPECT_EQ(b.k1, FindGpuProfile("a100-80gb").k1);
+  EXPECT_EQ(b.k4, FindGpuProfile("a100-80gb").k4);
+  EXPECT_GT(b.KvCapacityTokens(), 7 * a.KvCapacityTokens());
+  EXPECT_EQ(b.power.prefill_w, FindGpuProfile("a100-80gb").power.prefill_w);
+  EXPECT_LT(b.MakeTimeModel()->DecodeSeconds(8192, 16), a.MakeTimeModel()->DecodeSeconds(8192, 16));
+
+  // Quality belongs to the model: the same answers, scores and predictions at both replicas.
+  ClusterEnv env(c.env, LoadConfiguredWorkload(c));
+  EXPECT_EQ(env.expert_mean_scores()[0], env.expert_mean_scores()[1]);
+  EXPECT_NE(env.expert_mean_scores()[0], env.expert_mean_scores()[2]);
+  env.Reset(3);
+  for (int step = 0; !env.done(); ++step) {
+    const ArrivedRequestView& r = env.arrived();
+    ASSERT_EQ(r.pred_score[0], r.pred_score[1]);  // one prediction per model, noise and all
+    ASSERT_EQ(r.pred_output_tokens[0], r.pred_output_tokens[1]);
+    env.Step(step % 2);  // alternate between the replicas
+  }
+  // With an exact predictor the predictions are the truth: the same answer at both replicas.
+  const RunConfig exact = LoadRunConfig(WriteTempFile("replicas_exact.cfg", kReplicas),
+                                        {"predictor.score_noise=0", "predictor.length_noise=0"});
+  ClusterEnv truth(exact.env, LoadConfiguredWorkload(exact));
+  truth.Reset(3);
+  int differ_from_chatglm = 0;
+  while (!truth.done()) {
+    const ArrivedRequestView& r = truth.arrived();
+    ASSERT_EQ(r.pred_score[0], r.pred_score[1]);
+    ASSERT_EQ(r.pred_output_tokens[0], r.pred_output_tokens[1]);
+    differ_from_chatglm += r.pred_score[0] != r.pred_score[2];
+    truth.Step(0);
+  }
+  EXPECT_GT(differ_from_chatglm, 300);  // another model's answers differ
+  // The resolved config says which model and GPU each replica has and reads back the same.
+  const RunConfig back =
+      LoadRunConfig(WriteTempFile("replicas_resolved.cfg", FormatResolvedConfig(c)), {});
+  EXPECT_EQ(back.resolved, c.resolved);
+  EXPECT_EQ(back.env.experts[1].gpu, "a100-80gb");
+  EXPECT_EQ(back.env.experts[1].model, "alpaca-native");
+}
+
+TEST(Replicas, UnknownGpuKindOrEmptyModelNamesTheKey) {
+  std::string e =
+      ErrorOf(WriteTempFile("replica_gpu.cfg",
+                            "[cluster]\nexperts = a, b\n[expert.a]\nmodel = alpaca-native\n"
+                            "gpu = v100\n[expert.b]\nmodel = chatglm-6b\n"));
+  EXPECT_NE(e.find("expert.a.gpu"), std::string::npos) << e;
+  EXPECT_NE(e.find("v100"), std::string::npos) << e;
+  e = ErrorOf(WriteTempFile("replica_model.cfg",
+                            "[cluster]\nexperts = a, b\n[expert.a]\nmodel = mystery-7b\n"));
+  EXPECT_NE(e.find("expert.a."), std::string::npos) << e;
+  EXPECT_NE(e.find("mystery-7b"), std::string::npos) << e;
+}
+
 TEST(CalibratedConfig, MissingExpertKeyNamesTheExpertAndTheKey) {
   const std::string base = "[cluster]\nexperts = alpaca-native, koala-7B-HF\n";
   std::string e = ErrorOf(WriteTempFile("missing1.cfg", base));
