@@ -12,8 +12,9 @@ namespace {
 constexpr uint32_t kStateMagic = 0x51525345;  // "QRSE"
 // Version 2 adds the energy accounting (ExpertServer, MetricsAccumulator); version 1 still
 // loads, with energy counted from the restore on. Version 3 writes queued requests and
-// completions field by field (env/request_codec.h) instead of as raw struct bytes.
-constexpr uint32_t kStateVersion = kFieldwiseRequestsVersion;
+// completions field by field (env/request_codec.h) instead of as raw struct bytes. Version 4
+// adds the first-token time of requests and completions and the metrics' TTFTs.
+constexpr uint32_t kStateVersion = kExpertStateVersion;
 
 }  // namespace
 

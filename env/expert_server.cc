@@ -133,6 +133,7 @@ bool ExpertServer::RunPrefill(std::vector<Completion>* completions) {
   for (size_t i = first_admitted; i < running_.size(); ++i) {
     ActiveRequest& r = running_[i];
     r.energy_j += static_cast<float>(energy_per_token * r.context_tokens());
+    if (r.generated == 0) r.first_token = clock_;  // a recompute after preemption is not first
     ++r.generated;
     any_finished |= r.generated >= r.output_tokens;
   }
@@ -234,6 +235,7 @@ void ExpertServer::Complete(const ActiveRequest& r, bool rejected,
   c.score = r.score;
   c.rejected = rejected;
   c.energy_j = r.energy_j;
+  c.first_token = r.first_token;
   if (!rejected) completed_output_tokens_ += r.output_tokens;
   completions->push_back(c);
 }

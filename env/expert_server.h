@@ -25,14 +25,17 @@ struct ActiveRequest {
   int blocks = 0;     // KV blocks held (0 while waiting)
   // Energy of the iterations this request took part in, its share of each (J).
   float energy_j = 0.0f;
+  // When its first output token came out (the end of its first prefill); -1 before that, and
+  // for requests restored from snapshots older than version 4.
+  double first_token = -1.0;
 
   int context_tokens() const { return prompt_tokens + generated; }
 };
 // Snapshots write requests field by field (env/request_codec.h), not as raw bytes.
 
 // The state version Save writes (ClusterEnv's snapshot carries it; versions 1 and 2 had raw
-// request records).
-constexpr uint32_t kExpertStateVersion = 3;
+// request records, version 4 adds each request's first-token time).
+constexpr uint32_t kExpertStateVersion = 4;
 
 struct Completion {
   int id = 0;
@@ -41,9 +44,12 @@ struct Completion {
   double finish = 0.0;
   int output_tokens = 0;
   float score = 0.0f;
-  bool rejected = false;  // the engine could never fit it (counts as dropped, QoS 0)
-  float energy_j = 0.0f;  // the request's share of its iterations' energy (J)
+  bool rejected = false;      // the engine could never fit it (counts as dropped, QoS 0)
+  float energy_j = 0.0f;      // the request's share of its iterations' energy (J)
+  double first_token = -1.0;  // as ActiveRequest::first_token
   double latency_per_token() const { return (finish - arrival) / output_tokens; }
+  // Time to first token (s); negative when unknown (restored from an old snapshot).
+  double ttft() const { return first_token < 0.0 ? -1.0 : first_token - arrival; }
   double energy_per_token_j() const { return energy_j / output_tokens; }
 };
 

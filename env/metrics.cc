@@ -22,6 +22,7 @@ void MetricsAccumulator::AddCompletion(const Completion& c, double sla, double e
   }
   const double lpt = c.latency_per_token();
   latencies_.push_back(lpt);
+  if (c.ttft() >= 0.0) ttfts_.push_back(c.ttft());
   score_sum_ += c.score;
   output_tokens_ += c.output_tokens;
   if (lpt < sla) {
@@ -51,6 +52,10 @@ EpisodeMetrics MetricsAccumulator::Finish(long requests, double upper_bound, dou
     m.latency_per_token_p95 = Percentile(sorted, 95);
     m.latency_per_token_p99 = Percentile(sorted, 99);
     m.latencies_per_token = latencies_;
+  }
+  if (!ttfts_.empty()) {
+    m.ttft_mean = std::accumulate(ttfts_.begin(), ttfts_.end(), 0.0) / ttfts_.size();
+    m.ttft_p95 = Percentile(ttfts_, 95);
   }
   double kv_sum = 0.0;
   for (const ExpertServer& e : experts) {
@@ -85,6 +90,7 @@ void MetricsAccumulator::Save(ByteWriter* out) const {
   out->PutVector(latencies_);
   VisitSums(*this, PutEach{out});
   out->Put(energy_qos_);
+  out->PutVector(ttfts_);
 }
 
 void MetricsAccumulator::Load(ByteReader* in, uint32_t version) {
@@ -92,6 +98,8 @@ void MetricsAccumulator::Load(ByteReader* in, uint32_t version) {
   VisitSums(*this, GetEach{in});
   // Before version 2 nothing counted energy: the energy-aware sum is the plain one.
   energy_qos_ = version >= 2 ? in->Get<double>() : total_qos_;
+  // Before version 4 nothing measured TTFT: it counts from the restore on.
+  ttfts_ = version >= 4 ? in->GetVector<double>() : std::vector<double>();
 }
 
 double Percentile(std::vector<double> values, double p) {

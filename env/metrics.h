@@ -21,6 +21,10 @@ struct EpisodeMetrics {
   double latency_per_token_p50 = 0.0;
   double latency_per_token_p95 = 0.0;
   double latency_per_token_p99 = 0.0;
+  // Time to first token (s) of completed requests (arrival to the end of their first prefill;
+  // requests restored from snapshots before version 4 have none and are left out).
+  double ttft_mean = 0.0;
+  double ttft_p95 = 0.0;
   // Latency per token of every completed request, in completion order (for CDFs:
   // `simulate --requests-out`).
   std::vector<double> latencies_per_token;
@@ -57,8 +61,9 @@ class MetricsAccumulator {
   long dropped() const { return dropped_; }
 
   void Save(ByteWriter* out) const;
-  // `version` of the cluster snapshot (1: before energy-aware QoS).
-  void Load(ByteReader* in, uint32_t version = 2);
+  // `version` of the cluster snapshot (1: before energy-aware QoS, 3: before TTFT; what Save
+  // writes is kExpertStateVersion's form).
+  void Load(ByteReader* in, uint32_t version = 4);
 
  private:
   // The running sums a snapshot carries after the latencies, in order (Save and Load both
@@ -66,6 +71,7 @@ class MetricsAccumulator {
   template <typename Self, typename F>
   static void VisitSums(Self& s, F&& f);
   std::vector<double> latencies_;  // latency per token of every completed request
+  std::vector<double> ttfts_;      // time to first token of every completed request (s)
   double score_sum_ = 0.0;
   double total_qos_ = 0.0;
   long met_sla_ = 0;

@@ -42,7 +42,7 @@ std::vector<T> GetRecords(ByteReader* in, uint32_t version, VisitFields visit, s
 }  // namespace
 
 std::vector<ActiveRequest> GetRequests(ByteReader* in, uint32_t version) {
-  auto visit = [](ActiveRequest& r, auto&& f) { VisitActiveRequest(r, f); };
+  auto visit = [version](ActiveRequest& r, auto&& f) { VisitActiveRequest(r, f, version); };
   return GetRecords<ActiveRequest>(in, version, visit, 48, [version](const uint8_t* p) {
     ActiveRequest r;
     r.id = At<int>(p, 0);
@@ -64,7 +64,7 @@ void PutCompletions(ByteWriter* out, const std::vector<Completion>& completions)
 }
 
 std::vector<Completion> GetCompletions(ByteReader* in, uint32_t version) {
-  auto visit = [](Completion& c, auto&& f) { VisitCompletion(c, f); };
+  auto visit = [version](Completion& c, auto&& f) { VisitCompletion(c, f, version); };
   return GetRecords<Completion>(in, version, visit, 40, [version](const uint8_t* p) {
     Completion c;
     c.id = At<int>(p, 0);

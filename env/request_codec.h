@@ -13,21 +13,26 @@
 namespace qosroute {
 
 // Every field of a queued request and of a completion, in snapshot order.
+// The first state version that writes requests field by field, and the one that adds the
+// first-token time.
+constexpr uint32_t kFieldwiseRequestsVersion = 3;
+constexpr uint32_t kFirstTokenVersion = 4;
+
+// Every field of a queued request and of a completion of snapshot `version`, in order.
 template <typename Request, typename Visit>
-void VisitActiveRequest(Request& r, Visit&& visit) {
+void VisitActiveRequest(Request& r, Visit&& visit, uint32_t version = kExpertStateVersion) {
   visit(r.id), visit(r.arrival), visit(r.prompt_tokens), visit(r.output_tokens), visit(r.score);
   visit(r.pred_score), visit(r.pred_output_tokens), visit(r.generated), visit(r.blocks);
   visit(r.energy_j);
+  if (version >= kFirstTokenVersion) visit(r.first_token);
 }
 
 template <typename C, typename Visit>
-void VisitCompletion(C& c, Visit&& visit) {
+void VisitCompletion(C& c, Visit&& visit, uint32_t version = kExpertStateVersion) {
   visit(c.id), visit(c.expert), visit(c.arrival), visit(c.finish), visit(c.output_tokens);
   visit(c.score), visit(c.rejected), visit(c.energy_j);
+  if (version >= kFirstTokenVersion) visit(c.first_token);
 }
-
-// The first state version that writes requests field by field.
-constexpr uint32_t kFieldwiseRequestsVersion = kExpertStateVersion;
 
 // A count, then every record's fields.
 template <typename Container, typename VisitFields>

@@ -63,10 +63,11 @@ bool HasHeadroom(const std::vector<PolicyResult>& results) {
 }  // namespace
 
 std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
-  std::string out =
-      fmt::format("{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>7} {:>7} {:>8} {:>8} {:>18}\n",
-                  "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att", "lpt mean s",
-                  "lpt p95 s", "KV use", "drop", "preempt", "J/token", "vs greedy (paired)");
+  std::string out = fmt::format(
+      "{:<22} {:>16} {:>8} {:>8} {:>8} {:>10} {:>10} {:>8} {:>8} {:>7} {:>7} {:>8} "
+      "{:>8} {:>18}\n",
+      "policy", "avg QoS (95% CI)", "of UB", "score", "SLA att", "lpt mean s", "lpt p95 s",
+      "TTFT s", "TTFT p95", "KV use", "drop", "preempt", "J/token", "vs greedy (paired)");
   // With the hindsight bound in the table: the share of its gain over greedy-qos each takes.
   const bool headroom = HasHeadroom(results);
   if (headroom) out.insert(out.size() - 1, fmt::format(" {:>9}", "headroom"));
@@ -77,14 +78,16 @@ std::string FormatComparisonTable(const std::vector<PolicyResult>& results) {
     upper = ub.mean;
     const std::optional<MeanCi> paired = PairedVsGreedy(r, results);
     out += fmt::format(
-        "{:<22} {:>8.4f} ±{:<7.4f} {:>7.1f}% {:>8.4f} {:>8.3f} {:>9.4f} {:>9.4f} {:>7.3f} {:>7.3f} "
-        "{:>8.1f} {:>8.3f} {:>18}\n",
+        "{:<22} {:>8.4f} ±{:<7.4f} {:>7.1f}% {:>8.4f} {:>8.3f} {:>9.4f} {:>9.4f} {:>8.3f} {:>8.3f} "
+        "{:>7.3f} {:>7.3f} {:>8.1f} {:>8.3f} {:>18}\n",
         r.policy, qos.mean, qos.ci95, ub.mean > 0 ? 100.0 * qos.mean / ub.mean : 0.0,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_score; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.sla_attainment; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_mean; })
             .mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_p95; }).mean,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.ttft_mean; }).mean,
+        Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.ttft_p95; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.kv_utilization; }).mean,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.drop_rate; }).mean,
         Summarise(r.episodes,
@@ -109,7 +112,8 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
       "latency_per_token_p50,latency_per_token_p95,latency_per_token_p99,kv_utilization,"
       "throughput_tokens_per_s,drop_rate,preemptions,upper_bound,paired_vs_greedy_qos,"
       "paired_vs_greedy_qos_ci95,energy_per_token_j,mean_power_w,energy_j,avg_energy_qos,"
-      "avg_energy_qos_ci95,latency_per_token_p95_ci95,kv_utilization_ci95,preemptions_ci95\n";
+      "avg_energy_qos_ci95,latency_per_token_p95_ci95,kv_utilization_ci95,preemptions_ci95,"
+      "ttft_mean_s,ttft_p95_s\n";
   for (const PolicyResult& r : results) {
     auto mean = [&](const std::function<double(const EpisodeMetrics&)>& get) {
       return Summarise(r.episodes, get).mean;
@@ -137,15 +141,17 @@ std::string FormatComparisonCsv(const std::vector<PolicyResult>& results) {
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.avg_energy_qos; });
     out.pop_back();  // the newline
     out += fmt::format(
-        ",{:.6f},{:.3f},{:.1f},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f}\n",
+        ",{:.6f},{:.3f},{:.1f},{:.6f},{:.6f},{:.6f},{:.6f},{:.2f},{:.6f},{:.6f}\n",
         mean([](const EpisodeMetrics& m) { return m.energy_per_token_j; }),
         mean([](const EpisodeMetrics& m) { return m.mean_power_w; }),
         mean([](const EpisodeMetrics& m) { return m.energy_j; }), energy_qos.mean, energy_qos.ci95,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.latency_per_token_p95; }).ci95,
         Summarise(r.episodes, [](const EpisodeMetrics& m) { return m.kv_utilization; }).ci95,
-        Summarise(r.episodes, [](const EpisodeMetrics& m) {
-          return static_cast<double>(m.preemptions);
-        }).ci95);
+        Summarise(r.episodes,
+                  [](const EpisodeMetrics& m) { return static_cast<double>(m.preemptions); })
+            .ci95,
+        mean([](const EpisodeMetrics& m) { return m.ttft_mean; }),
+        mean([](const EpisodeMetrics& m) { return m.ttft_p95; }));
   }
   return out;
 }

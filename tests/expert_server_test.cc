@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/rng.h"
+#include "env/metrics.h"
 
 namespace qosroute {
 namespace {
@@ -45,6 +46,31 @@ TEST(ExpertServer, IterationTimesAndLatencyMatchHandComputation) {
   EXPECT_EQ(server.blocks_used(), 0);
 }
 
+TEST(ExpertServer, TimeToFirstTokenIsTheEndOfTheFirstPrefill) {
+  ExpertConfig config = TinyExpert(100);
+  config.max_num_batched_tokens = 25;  // A's and B's prompts (10 + 20) need two prefills
+  ExpertServer server(0, config);
+  server.Enqueue(MakeRequest(0, 0.0, 10, 3), 0.0);  // A
+  server.Enqueue(MakeRequest(1, 0.0, 20, 1), 0.0);  // B: one output token, the prefill's
+  std::vector<Completion> done;
+  server.Drain(&done);
+  ASSERT_EQ(done.size(), 2u);
+  const Completion& b = done[0].id == 1 ? done[0] : done[1];
+  const Completion& a = done[0].id == 0 ? done[0] : done[1];
+  // A's prefill: 0.01 + 10e-3 = 0.02. B waits for it, then its own: 0.02 + 0.01 + 20e-3.
+  EXPECT_NEAR(a.ttft(), 0.02, 1e-12);
+  EXPECT_NEAR(b.ttft(), 0.05, 1e-12);
+  EXPECT_NEAR(b.finish, 0.05, 1e-12);  // its only token came with the prefill
+  // A: two decodes after B's prefill, over 11 and 12 context tokens.
+  EXPECT_NEAR(a.finish, 0.05 + 0.0111 + 0.0112, 1e-12);
+  // The metrics report them: mean (0.02 + 0.05) / 2.
+  MetricsAccumulator metrics;
+  for (const Completion& c : done) metrics.AddCompletion(c, 1.0);
+  const EpisodeMetrics m = metrics.Finish(2, 0.5, a.finish, {});
+  EXPECT_NEAR(m.ttft_mean, 0.035, 1e-12);
+  EXPECT_NEAR(m.ttft_p95, 0.02 + 0.95 * 0.03, 1e-12);
+}
+
 TEST(ExpertServer, AdmitsWaitingRequestsInArrivalOrder) {
   ExpertConfig config = TinyExpert(100);
   config.max_num_batched_tokens = 64;  // two 30-token prompts per prefill iteration
@@ -80,6 +106,9 @@ TEST(ExpertServer, PreemptsNewestRunningRequestWhenBlocksRunOut) {
   for (const Completion& c : done) {
     EXPECT_FALSE(c.rejected);
     EXPECT_EQ(c.output_tokens, 60);
+    // One prefill of all three (0.01 + 90e-3) gave each its first token; the victim's
+    // recompute gives it no second "first" token.
+    EXPECT_NEAR(c.ttft(), 0.1, 1e-12);
   }
   // The preempted request finishes last: it had to recompute.
   EXPECT_EQ(std::max_element(done.begin(), done.end(),
