@@ -1,7 +1,7 @@
 // SplitCommas (common/text.h): the one splitter of config lists and profile CSV rows.
-#include "common/text.h"
-
 #include <gtest/gtest.h>
+
+#include "common/text.h"
 
 namespace qosroute {
 namespace {
