@@ -178,6 +178,18 @@ TEST(Replicas, ShareTheirModelsQualityAndDifferInSpeedAsConfigured) {
   EXPECT_EQ(back.env.experts[1].model, "alpaca-native");
 }
 
+TEST(Replicas, ShippedSiteConfigsLoadWithReplicasOnTwoGpuKinds) {
+  for (const char* file : {"edge-site.cfg", "edge-site-train.cfg"}) {
+    const RunConfig c = LoadRunConfig(std::string(QOSROUTE_SOURCE_DIR) + "/configs/" + file, {});
+    ASSERT_EQ(c.env.experts.size(), 6u) << file;
+    EXPECT_EQ(c.env.experts[0].ModelName(), "alpaca-native") << file;
+    EXPECT_EQ(c.env.experts[1].ModelName(), "alpaca-native") << file;
+    EXPECT_EQ(c.env.experts[4].gpu, "rtx4090") << file;
+    EXPECT_EQ(c.env.experts[5].gpu, "a100-80gb") << file;
+    EXPECT_EQ(c.env.experts[5].weights_gb, 23.8) << file;
+  }
+}
+
 TEST(Replicas, UnknownGpuKindOrEmptyModelNamesTheKey) {
   std::string e =
       ErrorOf(WriteTempFile("replica_gpu.cfg",
