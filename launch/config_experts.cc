@@ -72,7 +72,6 @@ std::string CatalogList() {
   return known;
 }
 
-// A catalog expert, or one defined by its keys alone.
 // An expert's starting point: its model's catalog entry (expert.<name>.model, or the name
 // itself), or for another model the keys that size it.
 ExpertConfig BaseExpert(const std::string& name, const po::variables_map& vm,
