@@ -47,7 +47,7 @@ const NameTable<TimeModelKind>& TimeModels() {
 
 std::shared_ptr<const IterationTimeModel> ExpertConfig::MakeTimeModel() const {
   if (time_model == TimeModelKind::kCalibrated)
-    return std::make_shared<CalibratedIterationTimeModel>(c0, k1, k2, k3, k4);
+    return std::make_shared<CalibratedIterationTimeModel>(c0, k1, k2, k3, k4, c1);
   if (time_model == TimeModelKind::kTable) {
     QR_CHECK_MSG(profile != nullptr, "time_model table without a loaded profile");
     return std::make_shared<TableIterationTimeModel>(profile);
@@ -63,6 +63,7 @@ void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* c) {
   c->time_model = TimeModelKind::kCalibrated;
   c->c0 = gpu.c0 * weights;
   c->k1 = gpu.k1 * weights;
+  c->c1 = gpu.c1 * weights;
   c->k2 = gpu.k2 * c->kv_bytes_per_token / kReferenceKvBytesPerToken;
   c->k3 = gpu.k3;
   // Attention's work per query-key pair grows with layers x KV width, as k2's reads do.
@@ -151,6 +152,7 @@ void ValidateExpertConfig(const ExpertConfig& c) {
   non_negative(c.k2, "k2");
   non_negative(c.k3, "k3");
   non_negative(c.k4, "k4");
+  non_negative(c.c1, "c1");
   if (c.time_model == TimeModelKind::kTable && c.profile == nullptr) {
     throw UserError(key + "profile: time_model = table needs a profile CSV (cluster.profile or " +
                     key + "profile)");

@@ -82,12 +82,13 @@ struct ExpertConfig {
   int num_blocks = 0;       // 0: derived from memory; > 0 overrides (tests, small scenarios)
   // Which IterationTimeModel times this expert's iterations (docs/SIMULATOR.md section 2):
   //  linear      c0 + k1 x prefill tokens, c0 + k2 x context tokens (the paper's setting);
-  //  calibrated  max(c0, k1 x processed tokens) + k2 x decoding context + k3 x sequences
+  //  calibrated  max(c0, c1 + k1 x processed tokens) + k2 x decoding context + k3 x sequences
   //              (+ k4 x prompt^2 in a prefill);
   //  table       interpolated from `profile`, a CSV of measured iterations.
   TimeModelKind time_model = TimeModelKind::kLinear;
   double k3 = 0.0;           // calibrated: seconds per sequence in the batch (CPU, sampling)
   double k4 = 0.0;           // calibrated: prefill attention, seconds per prompt token^2
+  double c1 = 0.0;           // calibrated: fixed part of a compute-bound pass (s)
   std::string profile_path;  // table: where `profile` was read from (for messages)
   std::shared_ptr<const ProfileTable> profile;  // table: loaded by the launcher
   PowerModel power;                             // board power, integrated into the energy metrics

@@ -32,6 +32,8 @@ struct GpuProfile {
   PowerModel power;
   // Prefill attention (s per prompt token^2; docs/SIMULATOR.md section 9). 0: not fitted.
   double k4 = 0.0;
+  // Fixed part of a compute-bound pass (s), inside the max with c0. 0: not fitted.
+  double c1 = 0.0;
 };
 
 // The reference model the profile constants were fitted for (LLaMA-7B / MPT-7B fp16).

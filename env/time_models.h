@@ -10,25 +10,28 @@
 
 namespace qosroute {
 
-// t = max(c0, k1 x tokens processed) + k2 x decoding context + k3 x sequences, plus for a
-// prefill k4 x the sum over its sequences of prompt^2. A prefill processes its prompt tokens
-// (no decoding context); a decode processes one token per sequence over the batch's whole
-// context. The max is the weights pass versus compute: a small batch pays c0 for reading the
-// weights, a large prefill pays for its FLOPs. k4 is prefill attention, whose work grows with
-// the square of the prompt (causal attention over P tokens: P^2 / 2 query-key pairs per
-// layer); a prefill of several sequences is priced as equal prompts, P^2 / sequences.
+// t = max(c0, c1 + k1 x tokens processed) + k2 x decoding context + k3 x sequences, plus for
+// a prefill k4 x the sum over its sequences of prompt^2. c1 is the fixed part of a
+// compute-bound pass (measured MLP times are an offset line above ~128 tokens, not k1 x P). A
+// prefill processes its prompt tokens (no decoding context); a decode processes one token per
+// sequence over the batch's whole context. The max is the weights pass versus compute: a small
+// batch pays c0 for reading the weights, a large prefill pays for its FLOPs. k4 is prefill
+// attention, whose work grows with the square of the prompt (causal attention over P tokens: P^2 /
+// 2 query-key pairs per layer); a prefill of several sequences is priced as equal prompts, P^2 /
+// sequences.
 class CalibratedIterationTimeModel final : public IterationTimeModel {
  public:
-  CalibratedIterationTimeModel(double c0, double k1, double k2, double k3, double k4 = 0.0)
-      : c0_(c0), k1_(k1), k2_(k2), k3_(k3), k4_(k4) {}
+  CalibratedIterationTimeModel(double c0, double k1, double k2, double k3, double k4 = 0.0,
+                               double c1 = 0.0)
+      : c0_(c0), k1_(k1), k2_(k2), k3_(k3), k4_(k4), c1_(c1) {}
   double PrefillSeconds(long prefill_tokens, int num_seqs) const override {
     const double tokens = static_cast<double>(prefill_tokens);
-    const double compute = k1_ * tokens;
+    const double compute = c1_ + k1_ * tokens;
     const double attention = num_seqs > 0 ? k4_ * tokens * tokens / num_seqs : 0.0;
     return (compute > c0_ ? compute : c0_) + k3_ * num_seqs + attention;
   }
   double DecodeSeconds(long context_tokens, int num_seqs) const override {
-    const double compute = k1_ * num_seqs;
+    const double compute = c1_ + k1_ * num_seqs;
     return (compute > c0_ ? compute : c0_) + k2_ * static_cast<double>(context_tokens) +
            k3_ * num_seqs;
   }
@@ -37,7 +40,7 @@ class CalibratedIterationTimeModel final : public IterationTimeModel {
   }
 
  private:
-  double c0_, k1_, k2_, k3_, k4_;
+  double c0_, k1_, k2_, k3_, k4_, c1_;
 };
 
 // Measured iterations of one phase at one batch size: seconds against tokens (prefill tokens

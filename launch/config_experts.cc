@@ -29,6 +29,7 @@ const DoubleField kExpertDoubles[] = {
     {"k2", &ExpertConfig::k2},
     {"k3", &ExpertConfig::k3},
     {"k4", &ExpertConfig::k4},
+    {"c1", &ExpertConfig::c1},
     {"c0", &ExpertConfig::c0},
     {"gpu_memory_gb", &ExpertConfig::gpu_memory_gb},
     {"reserve_gb", &ExpertConfig::reserve_gb},
@@ -261,8 +262,9 @@ void ClusterKeys::AddResolved(const std::vector<ExpertConfig>& experts,
   for (const ExpertConfig& ec : experts) {
     const std::string p = "expert." + ec.name + ".";
     for (const DoubleField& f : kExpertDoubles) {
-      // k4 = 0 (no attention term) is left out, as resolved configs before it had no k4.
-      if (f.field != &ExpertConfig::k4 || ec.k4 != 0.0) r[p + f.key] = ExactText(ec.*f.field);
+      // k4 and c1 at 0 (terms off) are left out, as resolved configs before them had neither.
+      const bool later = f.field == &ExpertConfig::k4 || f.field == &ExpertConfig::c1;
+      if (!later || ec.*f.field != 0.0) r[p + f.key] = ExactText(ec.*f.field);
     }
     for (const PowerField& f : kPowerFields) r[p + f.key] = ExactText(ec.power.*f.field);
     r[p + "num_blocks"] = std::to_string(ec.num_blocks);

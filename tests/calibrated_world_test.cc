@@ -51,6 +51,21 @@ TEST(TimeModels, QuadraticPrefillTermEqualsHandValues) {
   EXPECT_EQ(m.DecodeSeconds(16384, 32), without.DecodeSeconds(16384, 32));
 }
 
+TEST(TimeModels, ComputeOffsetC1SitsInsideTheMaxWithC0) {
+  const CalibratedIterationTimeModel m(0.0095, 6.34e-5, 3.7e-7, 1e-4, 0.0, 4.2e-3);
+  // 64 tokens: 4.2 + 4.0576 ms of compute is below c0, which is paid.
+  EXPECT_NEAR(m.PrefillSeconds(64, 1), 0.0095 + 0.0001, 1e-12);
+  // 128 tokens: 4.2 + 8.1152 ms of compute exceeds c0.
+  EXPECT_NEAR(m.PrefillSeconds(128, 1), 0.0042 + 0.0081152 + 0.0001, 1e-12);
+  // A decode of 128 sequences over 65,536 context tokens: the same offset line in B.
+  EXPECT_NEAR(m.DecodeSeconds(65536, 128), 0.0042 + 0.0081152 + 3.7e-7 * 65536 + 0.0128, 1e-12);
+  // The A100 profile carries it, scaled with the weights like c0; the others have none.
+  ExpertConfig e = CatalogExpert("chatglm-6b");
+  ApplyGpuProfile(FindGpuProfile("a100-80gb"), &e);
+  EXPECT_NEAR(e.c1, 4.2e-3 * e.weights_gb / kReferenceWeightsGb, 1e-15);
+  EXPECT_EQ(FindGpuProfile("rtx4090").c1, 0.0);
+}
+
 TEST(TimeModels, GpuProfilesScaleTheAttentionTermWithKvWidth) {
   ExpertConfig e = CatalogExpert("chatglm-6b");
   ApplyGpuProfile(FindGpuProfile("a100-80gb"), &e);
