@@ -37,8 +37,7 @@ ClusterEnv::ClusterEnv(const EnvConfig& config, std::shared_ptr<const Workload> 
   if (workload_->records.empty())
     throw UserError("workload " + workload_->source + " holds no records");
   const int n = static_cast<int>(config.experts.size());
-  std::vector<std::string> models;
-  for (const ExpertConfig& e : config.experts) models.push_back(e.ModelName());
+  const std::vector<std::string> models = ModelNames(config.experts);
   setup->candidate_index = CandidateIndex(*workload_, models);
   for (int e = 0; e < n; ++e) {
     setup->model_first.push_back(

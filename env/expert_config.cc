@@ -71,6 +71,12 @@ void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* c) {
   c->power = gpu.power;
 }
 
+std::vector<std::string> ModelNames(const std::vector<ExpertConfig>& experts) {
+  std::vector<std::string> models;
+  for (const ExpertConfig& e : experts) models.push_back(e.ModelName());
+  return models;
+}
+
 bool IsCatalogExpert(const std::string& name) {
   for (const auto& entry : kCatalog) {
     if (name == entry.name) return true;

@@ -110,6 +110,10 @@ struct ExpertConfig {
 // token's KV) with kv_bytes_per_token. Call after weights_gb and kv_bytes_per_token are final.
 void ApplyGpuProfile(const GpuProfile& gpu, ExpertConfig* config);
 
+// The model each expert serves, in expert order: what the workload's candidates, the
+// predictors and the synthetic generator are looked up by (replicas repeat their model).
+std::vector<std::string> ModelNames(const std::vector<ExpertConfig>& experts);
+
 // Spec defaults for a named mix-instruct model; throws UserError for an unknown name.
 ExpertConfig CatalogExpert(const std::string& name);
 std::vector<std::string> CatalogExpertNames();

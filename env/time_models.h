@@ -11,14 +11,13 @@
 namespace qosroute {
 
 // t = max(c0, c1 + k1 x tokens processed) + k2 x decoding context + k3 x sequences, plus for
-// a prefill k4 x the sum over its sequences of prompt^2. c1 is the fixed part of a
-// compute-bound pass (measured MLP times are an offset line above ~128 tokens, not k1 x P). A
-// prefill processes its prompt tokens (no decoding context); a decode processes one token per
-// sequence over the batch's whole context. The max is the weights pass versus compute: a small
-// batch pays c0 for reading the weights, a large prefill pays for its FLOPs. k4 is prefill
-// attention, whose work grows with the square of the prompt (causal attention over P tokens: P^2 /
-// 2 query-key pairs per layer); a prefill of several sequences is priced as equal prompts, P^2 /
-// sequences.
+// a prefill k4 x the sum over its sequences of prompt^2. A prefill processes its prompt tokens
+// (no decoding context); a decode processes one token per sequence over the batch's whole
+// context. The max is the weights pass versus compute: a small batch pays c0 for reading the
+// weights, a large prefill pays for its FLOPs; c1 is the fixed part of a compute-bound pass
+// (measured MLP times are an offset line above ~128 tokens, not k1 x P). k4 is prefill
+// attention, whose work grows with the square of the prompt (P^2 / 2 query-key pairs per
+// layer); a prefill of several sequences is priced as equal prompts, P^2 / sequences.
 class CalibratedIterationTimeModel final : public IterationTimeModel {
  public:
   CalibratedIterationTimeModel(double c0, double k1, double k2, double k3, double k4 = 0.0,

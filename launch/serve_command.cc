@@ -144,9 +144,8 @@ int RunServeCommand(const Args& args) {
       vm->count("decision-budget-ms") && !vm->at("decision-budget-ms").defaulted();
   std::unique_ptr<RoutingPolicy> routing =
       MakeServePolicy(config, policy, policy_file, budget_given, workload, &env);
-  std::vector<std::string> names;
-  for (const ExpertConfig& e : env.experts) names.push_back(e.name);
-  auto predictor = std::make_unique<WorkloadPriorPredictor>(*workload, names,
+  // Priors by model: a replica's are its model's (by expert name it would find no candidate).
+  auto predictor = std::make_unique<WorkloadPriorPredictor>(*workload, ModelNames(env.experts),
                                                             config.env.predictor.max_output_tokens);
 
   const RouterOptions options = MakeRouterOptions(config, *routing, key_file, health_ms, budget_ms);

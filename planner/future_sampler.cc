@@ -21,9 +21,8 @@ double MmppMeanRate(const ArrivalConfig& a) {
 FutureSampler::FutureSampler(const EnvConfig& config, std::shared_ptr<const Workload> workload)
     : config_(config), workload_(std::move(workload)) {
   QR_CHECK(workload_ != nullptr && !workload_->records.empty());
-  std::vector<std::string> models;
-  for (const ExpertConfig& e : config_.experts) models.push_back(e.name);
-  candidate_ = CandidateIndex(*workload_, models);
+  // By model: replicas of a model draw from its candidates.
+  candidate_ = CandidateIndex(*workload_, ModelNames(config_.experts));
   const ArrivalConfig& a = config_.arrivals;
   // Known in advance: a fixed Poisson rate, or an MMPP's mean (the planner does not track
   // its hidden state). A rate drawn per episode or a trace is estimated from what arrives.

@@ -11,6 +11,8 @@
 #include "env/heuristics.h"
 #include "env_test_util.h"
 #include "launch/config.h"
+#include "planner/future_sampler.h"
+#include "planner/rollout_policy.h"
 
 namespace qosroute {
 namespace {
@@ -170,6 +172,20 @@ TEST(Replicas, ShareTheirModelsQualityAndDifferInSpeedAsConfigured) {
     truth.Step(0);
   }
   EXPECT_GT(differ_from_chatglm, 300);  // another model's answers differ
+  // The planner's futures draw a replica's answers from its model's candidates too.
+  EXPECT_EQ(ModelNames(c.env.experts),
+            (std::vector<std::string>{"alpaca-native", "alpaca-native", "chatglm-6b"}));
+  EXPECT_NO_THROW(FutureSampler(c.env, LoadConfiguredWorkload(c)));
+  RolloutPolicy planner(PlannerKind::kRollout, c.planner, c.greedy, c.env,
+                        LoadConfiguredWorkload(c));
+  planner.Reset(3);
+  ClusterEnv planned(c.env, LoadConfiguredWorkload(c));
+  planned.Reset(3);
+  for (int i = 0; i < 5 && !planned.done(); ++i) {
+    const int action = planner.Act(planned);
+    ASSERT_TRUE(planned.observation().action_mask[action]) << action;
+    planned.Step(action);
+  }
   // The resolved config says which model and GPU each replica has and reads back the same.
   const RunConfig back =
       LoadRunConfig(WriteTempFile("replicas_resolved.cfg", FormatResolvedConfig(c)), {});
